@@ -1,0 +1,8 @@
+//! HTTP/1.1 pieces with no I/O: request heads, query strings and response bytes.
+//!
+//! ringcast's REST API and the WebSocket upgrade share one small HTTP server; this module
+//! turns bytes into requests and responses into bytes, and never reads a socket.
+
+pub mod head;
+
+pub use head::{parse_head, HeadError, RequestHead};
