@@ -1,1 +1,102 @@
-fn main() {}
+//! The `ringcast` command: `ringcast [serve] [--config FILE]`.
+//!
+//! Exit codes: 0 after a clean stop, 1 when the server cannot start (say, the port is taken),
+//! 2 for a bad command line or an invalid setting (the message names the key).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use ringcast::config::{self, Config};
+
+const USAGE: &str = "usage: ringcast [serve] [--config FILE]
+
+Runs the ringcast Pusher-protocol server. Settings come from FILE (TOML), then from the
+environment: REVERB_APP_ID/KEY/SECRET, REVERB_SERVER_HOST/PORT, REVERB_APP_* limits,
+RINGCAST_WORKERS. With nothing configured it starts a development app and prints it.";
+
+fn main() -> ExitCode {
+    let config_path = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(path)) => path,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("ringcast: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let env = |key: &str| std::env::var(key).ok();
+    let config = match config::load(config_path.as_deref(), &env, cores) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ringcast: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    announce(&config);
+    match ringcast::shard::start(Arc::new(config)) {
+        Ok(server) => {
+            server.join();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ringcast: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `Ok(Some(path))` to serve (path may be `None`), `Ok(None)` after printing help or version.
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+) -> Result<Option<Option<PathBuf>>, String> {
+    let mut config = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "serve" => {}
+            "--config" | "-c" => {
+                let path = args.next().ok_or("--config needs a file path")?;
+                config = Some(PathBuf::from(path));
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            "--version" | "-V" => {
+                println!("ringcast {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    Ok(Some(config))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn announce(config: &Config) {
+    tracing::info!(
+        host = %config.host,
+        port = config.port,
+        workers = config.workers,
+        apps = config.apps.len(),
+        "ringcast starting"
+    );
+    if config.dev_app {
+        let app = &config.apps[0];
+        eprintln!(
+            "ringcast: no app configured, using the development app:\n  \
+             REVERB_APP_ID={}\n  REVERB_APP_KEY={}\n  REVERB_APP_SECRET={}\n\
+             Set REVERB_APP_ID/KEY/SECRET (or --config) for real use.",
+            app.id, app.key, app.secret
+        );
+    }
+}

@@ -1,0 +1,429 @@
+//! Configuration: embedded defaults, then an optional TOML file, then the environment.
+//!
+//! A Laravel `.env` works as is: `REVERB_APP_ID/KEY/SECRET`, `REVERB_SERVER_HOST/PORT` and the
+//! `REVERB_APP_*` limits define (or override) one app. A TOML file (`--config`) adds several
+//! `[[apps]]` and the server settings; `RINGCAST_*` variables override those. Everything is
+//! validated here, once, so the rest of the server can trust it; an invalid setting is reported
+//! as one line that names the key and says what to change.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The development app used when nothing is configured; printed at startup.
+pub const DEV_APP_ID: &str = "1000";
+/// Key of the development app.
+pub const DEV_APP_KEY: &str = "ringcast-dev-key";
+/// Secret of the development app.
+pub const DEV_APP_SECRET: &str = "ringcast-dev-secret";
+
+/// The whole validated configuration of one server process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address the listeners bind (`REVERB_SERVER_HOST`, default `0.0.0.0`).
+    pub host: IpAddr,
+    /// Port the listeners bind (`REVERB_SERVER_PORT`, default 8080).
+    pub port: u16,
+    /// Number of shards, one per core (`RINGCAST_WORKERS`, default: available cores).
+    pub workers: usize,
+    /// Pin each shard to its own core.
+    pub pinning: bool,
+    /// Largest REST request body accepted (`REVERB_MAX_REQUEST_SIZE`, default 10,000 bytes).
+    pub max_request_size: usize,
+    /// The apps clients and publishers may use; never empty.
+    pub apps: Vec<AppConfig>,
+    /// True when no app was configured and the development app was added.
+    pub dev_app: bool,
+}
+
+/// One Pusher app: credentials and its per-app limits.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// App id used in REST paths (`/apps/{id}/...`).
+    pub id: String,
+    /// Public key clients connect with (`/app/{key}`).
+    pub key: String,
+    /// Secret that signs channel auth and REST requests.
+    pub secret: String,
+    /// Seconds of client silence before the server sends `pusher:ping`.
+    #[serde(default = "defaults::ping_interval")]
+    pub ping_interval: u32,
+    /// Seconds announced to clients as `activity_timeout`, and the grace given for a pong.
+    #[serde(default = "defaults::activity_timeout")]
+    pub activity_timeout: u32,
+    /// Largest WebSocket message (and REST event payload) in bytes.
+    #[serde(default = "defaults::max_message_size")]
+    pub max_message_size: usize,
+    /// Most simultaneous connections for this app; `None` is unlimited.
+    #[serde(default)]
+    pub max_connections: Option<u64>,
+    /// Origins allowed to connect; `*` allows any.
+    #[serde(default = "defaults::allowed_origins")]
+    pub allowed_origins: Vec<String>,
+}
+
+mod defaults {
+    pub fn ping_interval() -> u32 {
+        60
+    }
+    pub fn activity_timeout() -> u32 {
+        30
+    }
+    pub fn max_message_size() -> usize {
+        10_000
+    }
+    pub fn allowed_origins() -> Vec<String> {
+        vec!["*".to_owned()]
+    }
+}
+
+impl AppConfig {
+    fn with_credentials(id: &str, key: &str, secret: &str) -> Self {
+        AppConfig {
+            id: id.to_owned(),
+            key: key.to_owned(),
+            secret: secret.to_owned(),
+            ping_interval: defaults::ping_interval(),
+            activity_timeout: defaults::activity_timeout(),
+            max_message_size: defaults::max_message_size(),
+            max_connections: None,
+            allowed_origins: defaults::allowed_origins(),
+        }
+    }
+}
+
+/// A setting that could not be used, named by the key the user wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable or TOML key at fault.
+    pub key: String,
+    /// What is wrong and what to change.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid setting {}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The TOML file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
+    apps: Vec<AppConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    host: Option<String>,
+    port: Option<u16>,
+    workers: Option<usize>,
+    pinning: Option<bool>,
+    max_request_size: Option<usize>,
+}
+
+/// Loads the configuration from an optional TOML file and the given environment lookup.
+///
+/// `env` is a parameter (not `std::env::var`) so tests can supply their own environment.
+pub fn load(
+    file: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+    available_cores: usize,
+) -> Result<Config, ConfigError> {
+    let parsed = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
+            })?;
+            parse_file(&text)?
+        }
+        None => FileConfig::default(),
+    };
+    let host_text = env("REVERB_SERVER_HOST")
+        .map(|v| ("REVERB_SERVER_HOST", v))
+        .or(parsed.server.host.map(|v| ("server.host", v)))
+        .unwrap_or(("server.host", "0.0.0.0".to_owned()));
+    let host = host_text.1.parse::<IpAddr>().map_err(|_| {
+        ConfigError::new(
+            host_text.0,
+            format!("'{}' is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)", host_text.1),
+        )
+    })?;
+    let port = match env("REVERB_SERVER_PORT") {
+        Some(v) => parse_num::<u16>("REVERB_SERVER_PORT", &v, "a port number 1-65535")?,
+        None => parsed.server.port.unwrap_or(8080),
+    };
+    let workers = match env("RINGCAST_WORKERS") {
+        Some(v) => parse_num("RINGCAST_WORKERS", &v, "a number of cores, at least 1")?,
+        None => parsed.server.workers.unwrap_or(available_cores.max(1)),
+    };
+    if workers == 0 || workers > 1024 {
+        return Err(ConfigError::new("workers", "must be between 1 and 1024"));
+    }
+    let pinning = match env("RINGCAST_PINNING") {
+        Some(v) => parse_bool("RINGCAST_PINNING", &v)?,
+        None => parsed.server.pinning.unwrap_or(true),
+    };
+    let max_request_size = match env("REVERB_MAX_REQUEST_SIZE") {
+        Some(v) => parse_num("REVERB_MAX_REQUEST_SIZE", &v, "a size in bytes")?,
+        None => parsed.server.max_request_size.unwrap_or(10_000),
+    };
+    let mut apps = parsed.apps;
+    if let Some(app) = env_app(env)? {
+        apps.retain(|a| a.id != app.id);
+        apps.insert(0, app);
+    }
+    let dev_app = apps.is_empty();
+    if dev_app {
+        apps.push(AppConfig::with_credentials(
+            DEV_APP_ID,
+            DEV_APP_KEY,
+            DEV_APP_SECRET,
+        ));
+    }
+    validate_apps(&apps)?;
+    Ok(Config {
+        host,
+        port,
+        workers,
+        pinning,
+        max_request_size,
+        apps,
+        dev_app,
+    })
+}
+
+fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().to_owned();
+        let key = match e.span() {
+            Some(span) => {
+                let line = text[..span.start].lines().count().max(1);
+                format!("config file line {line}")
+            }
+            None => "config file".to_owned(),
+        };
+        ConfigError::new(key, message)
+    })
+}
+
+/// The app described by `REVERB_APP_*`, if `REVERB_APP_KEY` is set.
+fn env_app(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<AppConfig>, ConfigError> {
+    let Some(key) = env("REVERB_APP_KEY") else {
+        return Ok(None);
+    };
+    let secret = env("REVERB_APP_SECRET").ok_or_else(|| {
+        ConfigError::new(
+            "REVERB_APP_SECRET",
+            "is required when REVERB_APP_KEY is set",
+        )
+    })?;
+    let id = env("REVERB_APP_ID").ok_or_else(|| {
+        ConfigError::new("REVERB_APP_ID", "is required when REVERB_APP_KEY is set")
+    })?;
+    let mut app = AppConfig::with_credentials(&id, &key, &secret);
+    if let Some(v) = env("REVERB_APP_PING_INTERVAL") {
+        app.ping_interval = parse_num("REVERB_APP_PING_INTERVAL", &v, "seconds")?;
+    }
+    if let Some(v) = env("REVERB_APP_ACTIVITY_TIMEOUT") {
+        app.activity_timeout = parse_num("REVERB_APP_ACTIVITY_TIMEOUT", &v, "seconds")?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_MESSAGE_SIZE") {
+        app.max_message_size = parse_num("REVERB_APP_MAX_MESSAGE_SIZE", &v, "bytes")?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_CONNECTIONS").filter(|v| !v.trim().is_empty()) {
+        app.max_connections = Some(parse_num(
+            "REVERB_APP_MAX_CONNECTIONS",
+            &v,
+            "a connection count",
+        )?);
+    }
+    if let Some(v) = env("REVERB_APP_ALLOWED_ORIGINS") {
+        app.allowed_origins = v
+            .split(',')
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+    }
+    Ok(Some(app))
+}
+
+fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
+    let mut ids = HashSet::new();
+    let mut keys = HashSet::new();
+    for (i, app) in apps.iter().enumerate() {
+        let at = |field: &str| format!("apps[{i}].{field}");
+        if app.id.is_empty() || app.key.is_empty() || app.secret.is_empty() {
+            return Err(ConfigError::new(
+                at("id/key/secret"),
+                "app id, key and secret must not be empty",
+            ));
+        }
+        if !app.key.bytes().all(|b| b.is_ascii_graphic() && b != b'/') {
+            return Err(ConfigError::new(
+                at("key"),
+                "must be printable ASCII without '/' (it appears in the /app/{key} path)",
+            ));
+        }
+        if !ids.insert(app.id.as_str()) {
+            return Err(ConfigError::new(
+                at("id"),
+                format!("app id '{}' is used twice", app.id),
+            ));
+        }
+        if !keys.insert(app.key.as_str()) {
+            return Err(ConfigError::new(
+                at("key"),
+                format!("app key '{}' is used twice", app.key),
+            ));
+        }
+        if app.max_message_size < 128 {
+            return Err(ConfigError::new(
+                at("max_message_size"),
+                "must be at least 128 bytes",
+            ));
+        }
+        if app.ping_interval == 0 || app.activity_timeout == 0 {
+            return Err(ConfigError::new(
+                at("ping_interval/activity_timeout"),
+                "must be at least 1 second",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str, what: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(key, format!("'{value}' is not {what}")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(
+            key,
+            format!("'{value}' is not a boolean (true/false)"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn no_configuration_gives_the_dev_app() {
+        let cfg = load(None, &env_of(&[]), 2).unwrap();
+        assert!(cfg.dev_app);
+        assert_eq!(cfg.apps[0].key, DEV_APP_KEY);
+        assert_eq!(cfg.port, 8080);
+        assert_eq!(cfg.workers, 2);
+        assert_eq!(cfg.host.to_string(), "0.0.0.0");
+    }
+
+    #[test]
+    fn reverb_env_defines_the_app_and_limits() {
+        let env = env_of(&[
+            ("REVERB_APP_ID", "42"),
+            ("REVERB_APP_KEY", "k"),
+            ("REVERB_APP_SECRET", "s"),
+            ("REVERB_SERVER_PORT", "9000"),
+            ("REVERB_APP_MAX_MESSAGE_SIZE", "20000"),
+            ("REVERB_APP_ACTIVITY_TIMEOUT", "12"),
+            ("REVERB_APP_MAX_CONNECTIONS", ""),
+        ]);
+        let cfg = load(None, &env, 1).unwrap();
+        assert!(!cfg.dev_app);
+        assert_eq!(cfg.port, 9000);
+        let app = &cfg.apps[0];
+        assert_eq!((app.id.as_str(), app.key.as_str()), ("42", "k"));
+        assert_eq!(app.max_message_size, 20_000);
+        assert_eq!(app.activity_timeout, 12);
+        assert_eq!(app.max_connections, None);
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let env = env_of(&[("REVERB_SERVER_PORT", "eighty")]);
+        let err = load(None, &env, 1).unwrap_err();
+        assert_eq!(err.key, "REVERB_SERVER_PORT");
+        assert!(err.to_string().contains("'eighty' is not a port number"));
+    }
+
+    #[test]
+    fn toml_file_with_several_apps() {
+        let text = r#"
+            [server]
+            port = 7000
+            workers = 2
+            [[apps]]
+            id = "1"
+            key = "a"
+            secret = "x"
+            [[apps]]
+            id = "2"
+            key = "b"
+            secret = "y"
+            max_message_size = 5000
+        "#;
+        let file = parse_file(text).unwrap();
+        assert_eq!(file.apps.len(), 2);
+        assert_eq!(file.apps[1].max_message_size, 5000);
+        assert_eq!(file.apps[0].ping_interval, 60);
+    }
+
+    #[test]
+    fn unknown_toml_key_is_reported_with_its_line() {
+        let err = parse_file("[server]\nprot = 1\n").unwrap_err();
+        assert!(err.key.contains("line 2"), "{err}");
+        assert!(err.message.contains("prot"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused() {
+        let mut a = AppConfig::with_credentials("1", "k", "s");
+        let b = AppConfig::with_credentials("2", "k", "s");
+        assert!(validate_apps(&[a.clone(), b]).is_err());
+        a.max_message_size = 10;
+        assert!(validate_apps(&[a]).is_err());
+    }
+
+    #[test]
+    fn app_key_requires_secret() {
+        let env = env_of(&[("REVERB_APP_KEY", "k"), ("REVERB_APP_ID", "1")]);
+        assert_eq!(load(None, &env, 1).unwrap_err().key, "REVERB_APP_SECRET");
+    }
+}

@@ -1,0 +1,289 @@
+//! Cross-core rings: one bounded SPSC queue per (source, destination) pair, one doorbell per
+//! destination.
+//!
+//! This is the only way shards talk to each other. A producer never blocks: when a ring is full
+//! the message waits in the producer's local overflow queue (counted) and is retried on the next
+//! flush. A consumer sleeps on its doorbell; the Dekker handshake between `armed` and the ring
+//! indices (a SeqCst fence on both sides) guarantees that a push made while the consumer decides
+//! to sleep is never missed. No lock is taken anywhere on this path.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
+use rtrb::{Consumer, Producer, RingBuffer};
+
+/// Slots per ring. A full ring means the destination is far behind; messages then wait in the
+/// producer's overflow queue rather than blocking it.
+pub const RING_CAPACITY: usize = 4096;
+
+/// Wakes one destination core's drain task when any of its incoming rings gets a message.
+#[derive(Default)]
+pub struct Doorbell {
+    waker: AtomicWaker,
+    /// True while the consumer is (about to be) asleep and wants a wake-up.
+    armed: AtomicBool,
+}
+
+impl Doorbell {
+    /// Called by a producer after pushing: wakes the consumer if it is asleep.
+    pub fn ring(&self) {
+        // Pairs with the fence in `Wait::poll`: either we see `armed`, or the consumer sees our
+        // push when it re-checks the rings after arming.
+        fence(Ordering::SeqCst);
+        if self.armed.load(Ordering::Relaxed) && self.armed.swap(false, Ordering::AcqRel) {
+            self.waker.wake();
+        }
+    }
+}
+
+/// Resolves when the doorbell rings or when `has_work` reports pending messages.
+struct Wait<'a, F: Fn() -> bool> {
+    bell: &'a Doorbell,
+    has_work: F,
+}
+
+impl<F: Fn() -> bool> Future for Wait<'_, F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.bell.waker.register(cx.waker());
+        self.bell.armed.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if (self.has_work)() {
+            self.bell.armed.store(false, Ordering::Relaxed);
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+/// Counters of one endpoint's outgoing traffic, read by health and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RingStats {
+    /// Messages pushed straight into a ring.
+    pub sent: u64,
+    /// Messages that found their ring full and waited in the overflow queue.
+    pub overflowed: u64,
+}
+
+/// One core's view of the mesh: producers to every other core, consumers from every other core.
+pub struct Endpoint<T> {
+    index: usize,
+    outgoing: Vec<Option<Producer<T>>>,
+    incoming: Vec<Consumer<T>>,
+    overflow: Vec<VecDeque<T>>,
+    bells: Arc<[Doorbell]>,
+    stats: RingStats,
+}
+
+/// Builds the full mesh for `cores` cores: `cores * (cores - 1)` rings and `cores` doorbells.
+pub fn mesh<T>(cores: usize) -> Vec<Endpoint<T>> {
+    let bells: Arc<[Doorbell]> = (0..cores).map(|_| Doorbell::default()).collect();
+    let mut endpoints: Vec<Endpoint<T>> = (0..cores)
+        .map(|index| Endpoint {
+            index,
+            outgoing: (0..cores).map(|_| None).collect(),
+            incoming: Vec::new(),
+            overflow: (0..cores).map(|_| VecDeque::new()).collect(),
+            bells: bells.clone(),
+            stats: RingStats::default(),
+        })
+        .collect();
+    for src in 0..cores {
+        for dst in 0..cores {
+            if src != dst {
+                let (producer, consumer) = RingBuffer::new(RING_CAPACITY);
+                endpoints[src].outgoing[dst] = Some(producer);
+                endpoints[dst].incoming.push(consumer);
+            }
+        }
+    }
+    endpoints
+}
+
+impl<T> Endpoint<T> {
+    /// This endpoint's core index.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// How many cores the mesh spans.
+    pub fn cores(&self) -> usize {
+        self.outgoing.len()
+    }
+
+    /// Outgoing counters.
+    pub fn stats(&self) -> RingStats {
+        self.stats
+    }
+
+    /// Queues `msg` for core `dst` and rings its doorbell. Never blocks: a full ring parks the
+    /// message in the overflow queue, which keeps order with later messages to `dst`.
+    pub fn send(&mut self, dst: usize, msg: T) {
+        let Some(Some(producer)) = self.outgoing.get_mut(dst) else {
+            debug_assert!(false, "send to self or to an unknown core {dst}");
+            return;
+        };
+        if self.overflow[dst].is_empty() {
+            match producer.push(msg) {
+                Ok(()) => {
+                    self.stats.sent += 1;
+                    self.bells[dst].ring();
+                    return;
+                }
+                Err(rtrb::PushError::Full(msg)) => self.overflow[dst].push_back(msg),
+            }
+        } else {
+            self.overflow[dst].push_back(msg);
+        }
+        self.stats.overflowed += 1;
+    }
+
+    /// Moves what it can from the overflow queues into the rings. Returns true while any
+    /// message is still waiting.
+    pub fn flush_overflow(&mut self) -> bool {
+        let mut waiting = false;
+        for (dst, queue) in self.overflow.iter_mut().enumerate() {
+            let Some(producer) = self.outgoing[dst].as_mut() else {
+                continue;
+            };
+            let mut pushed = false;
+            while let Some(msg) = queue.pop_front() {
+                match producer.push(msg) {
+                    Ok(()) => pushed = true,
+                    Err(rtrb::PushError::Full(msg)) => {
+                        queue.push_front(msg);
+                        break;
+                    }
+                }
+            }
+            if pushed {
+                self.bells[dst].ring();
+            }
+            waiting |= !queue.is_empty();
+        }
+        waiting
+    }
+
+    /// Messages waiting in this core's overflow queues.
+    pub fn overflow_len(&self) -> usize {
+        self.overflow.iter().map(VecDeque::len).sum()
+    }
+
+    /// True when any incoming ring holds a message.
+    pub fn has_incoming(&self) -> bool {
+        self.incoming.iter().any(|c| !c.is_empty())
+    }
+
+    /// Pops up to `max` messages from the incoming rings (round robin by ring, in batches) and
+    /// hands each to `handle`. Returns how many were handled.
+    pub fn drain(&mut self, max: usize, mut handle: impl FnMut(T)) -> usize {
+        let mut handled = 0;
+        for consumer in &mut self.incoming {
+            let take = consumer.slots().min(max - handled);
+            if take == 0 {
+                continue;
+            }
+            if let Ok(chunk) = consumer.read_chunk(take) {
+                for msg in chunk {
+                    handle(msg);
+                }
+                handled += take;
+            }
+            if handled == max {
+                break;
+            }
+        }
+        handled
+    }
+
+    /// A handle to this core's doorbell, to sleep on without borrowing the endpoint.
+    pub fn bell(&self) -> BellHandle {
+        BellHandle {
+            bells: self.bells.clone(),
+            index: self.index,
+        }
+    }
+}
+
+/// This core's doorbell, detached from the endpoint so a task can await it while other tasks
+/// use the endpoint.
+#[derive(Clone)]
+pub struct BellHandle {
+    bells: Arc<[Doorbell]>,
+    index: usize,
+}
+
+impl BellHandle {
+    /// Sleeps until a producer rings or `has_work` is already true.
+    pub fn wait<F: Fn() -> bool>(&self, has_work: F) -> impl Future<Output = ()> + '_ {
+        Wait {
+            bell: &self.bells[self.index],
+            has_work,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_cross_in_order() {
+        let mut eps = mesh::<u32>(3);
+        let mut rest = eps.split_off(1);
+        for i in 0..10 {
+            eps[0].send(2, i);
+        }
+        let mut got = Vec::new();
+        rest[1].drain(usize::MAX, |m| got.push(m));
+        assert_eq!(got, (0..10).collect::<Vec<_>>());
+        assert!(!rest[0].has_incoming());
+    }
+
+    #[test]
+    fn full_ring_overflows_and_keeps_order() {
+        let mut eps = mesh::<usize>(2);
+        let total = RING_CAPACITY + 100;
+        for i in 0..total {
+            eps[0].send(1, i);
+        }
+        assert_eq!(eps[0].stats().overflowed, 100);
+        assert!(eps[0].flush_overflow(), "ring still full, nothing moved");
+        let mut got = Vec::new();
+        eps[1].drain(usize::MAX, |m| got.push(m));
+        assert!(!eps[0].flush_overflow());
+        eps[1].drain(usize::MAX, |m| got.push(m));
+        assert_eq!(got, (0..total).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn doorbell_wakes_a_sleeping_consumer_on_another_thread() {
+        let mut eps = mesh::<u64>(2);
+        let mut consumer = eps.pop().unwrap();
+        let mut producer = eps.pop().unwrap();
+        let bell = consumer.bell();
+        let t = std::thread::spawn(move || {
+            for i in 0..1000 {
+                producer.send(1, i);
+            }
+        });
+        let mut got = Vec::new();
+        let rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            while got.len() < 1000 {
+                bell.wait(|| consumer.has_incoming()).await;
+                consumer.drain(64, |m| got.push(m));
+            }
+        });
+        t.join().unwrap();
+        assert_eq!(got, (0..1000).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,82 @@
+//! The per-core channel index: which local connections subscribe to which channel.
+//!
+//! Owned by one shard and touched only from its thread. Lists are plain vectors of slab keys so
+//! a fan-out walks contiguous memory; order carries no meaning.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Local subscribers per (app, channel).
+pub struct ChannelIndex {
+    apps: Vec<HashMap<Rc<str>, Vec<usize>>>,
+}
+
+impl ChannelIndex {
+    /// An empty index for `apps` apps.
+    pub fn new(apps: usize) -> Self {
+        ChannelIndex {
+            apps: (0..apps).map(|_| HashMap::new()).collect(),
+        }
+    }
+
+    /// Adds `conn` to `channel`; returns the shared channel name for the connection to keep.
+    /// The caller makes sure a connection subscribes to a channel at most once.
+    pub fn subscribe(&mut self, app: usize, channel: &str, conn: usize) -> Rc<str> {
+        let map = &mut self.apps[app];
+        if let Some(name) = map.get_key_value(channel).map(|(k, _)| k.clone()) {
+            if let Some(list) = map.get_mut(channel) {
+                list.push(conn);
+            }
+            return name;
+        }
+        let name: Rc<str> = Rc::from(channel);
+        map.insert(name.clone(), vec![conn]);
+        name
+    }
+
+    /// Removes `conn` from `channel`; drops the channel when it becomes empty.
+    /// Returns true when the connection was subscribed.
+    pub fn unsubscribe(&mut self, app: usize, channel: &str, conn: usize) -> bool {
+        let map = &mut self.apps[app];
+        let Some(list) = map.get_mut(channel) else {
+            return false;
+        };
+        let Some(pos) = list.iter().position(|&c| c == conn) else {
+            return false;
+        };
+        list.swap_remove(pos);
+        if list.is_empty() {
+            map.remove(channel);
+        }
+        true
+    }
+
+    /// The local subscribers of `channel`.
+    pub fn subscribers(&self, app: usize, channel: &str) -> &[usize] {
+        self.apps
+            .get(app)
+            .and_then(|m| m.get(channel))
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscribe_and_unsubscribe() {
+        let mut idx = ChannelIndex::new(2);
+        let a = idx.subscribe(0, "news", 1);
+        let b = idx.subscribe(0, "news", 2);
+        assert!(Rc::ptr_eq(&a, &b));
+        idx.subscribe(1, "news", 3);
+        assert_eq!(idx.subscribers(0, "news"), &[1, 2]);
+        assert!(idx.unsubscribe(0, "news", 1));
+        assert!(!idx.unsubscribe(0, "news", 1));
+        assert_eq!(idx.subscribers(0, "news"), &[2]);
+        assert!(idx.unsubscribe(0, "news", 2));
+        assert!(idx.subscribers(0, "news").is_empty());
+        assert_eq!(idx.subscribers(1, "news"), &[3]);
+    }
+}

@@ -1,0 +1,140 @@
+//! A freshly accepted TCP connection: read its request head, then either hand it to a
+//! WebSocket session or answer REST requests on it (HTTP/1.1 keep-alive).
+//!
+//! Only bytes move here; parsing is `proto::http`, routing and answers are `api`.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::BytesMut;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::{TcpListener, TcpStream};
+
+use super::session;
+use super::state::Shard;
+use crate::api;
+use crate::proto::http::{self, RequestHead, Response};
+
+/// A client has this long to send a complete request head (and a REST body).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections forever, one task per connection.
+pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                monoio::spawn(serve(shard.clone(), stream, peer));
+            }
+            Err(e) => {
+                // Usually EMFILE: back off briefly instead of spinning on the error.
+                tracing::warn!(shard = shard.id, error = %e, "accept failed");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
+    let mut buf = BytesMut::with_capacity(2048);
+    loop {
+        let head = match monoio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream, &mut buf))
+            .await
+        {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(e)) => {
+                let resp = Response::error(e.status(), &e.to_string());
+                let _ = stream.write_all(resp.to_bytes(false)).await;
+                return;
+            }
+        };
+        let _ = buf.split_to(head.head_len);
+        if head.path.starts_with("/app/") {
+            session::run(shard, stream, head, buf, peer).await;
+            return;
+        }
+        let keep_alive = !head.header_has_token("connection", "close");
+        let resp = match read_body(&shard, &mut stream, &mut buf, &head).await {
+            Ok(body) => api::handle(&shard, &head, &body, unix_now()),
+            Err(resp) => resp,
+        };
+        let close = !keep_alive || resp.status == 413 || resp.status == 400;
+        if stream.write_all(resp.to_bytes(!close)).await.0.is_err() || close {
+            return;
+        }
+    }
+}
+
+/// Reads until `buf` holds a complete head. `Ok(None)` on a clean EOF before any byte.
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Result<Option<RequestHead>, http::HeadError> {
+    loop {
+        if !buf.is_empty() {
+            if let Some(head) = http::parse_head(buf)? {
+                return Ok(Some(head));
+            }
+        }
+        match read_more(stream, buf).await {
+            Some(0) | None if buf.is_empty() => return Ok(None),
+            Some(0) | None => return Err(http::HeadError::Malformed("connection closed mid-head")),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Reads the request body announced by `Content-Length`, within the configured limit.
+async fn read_body(
+    shard: &Shard,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    head: &RequestHead,
+) -> Result<BytesMut, Response> {
+    let len = head
+        .content_length()
+        .map_err(|e| Response::error(e.status(), &e.to_string()))?;
+    let limit = shard.config.max_request_size;
+    if len > limit {
+        return Err(Response::error(
+            413,
+            &format!("request body of {len} bytes exceeds the {limit}-byte limit (REVERB_MAX_REQUEST_SIZE)"),
+        ));
+    }
+    let body = async {
+        while buf.len() < len {
+            match read_more(stream, buf).await {
+                Some(n) if n > 0 => {}
+                _ => return None,
+            }
+        }
+        Some(buf.split_to(len))
+    };
+    match monoio::time::timeout(REQUEST_TIMEOUT, body).await {
+        Ok(Some(body)) => Ok(body),
+        _ => Err(Response::error(400, "request body incomplete")),
+    }
+}
+
+/// One read into the spare capacity of `buf`; `None` on an I/O error.
+pub async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<usize> {
+    if buf.capacity() - buf.len() < 512 {
+        buf.reserve(2048);
+    }
+    let owned = std::mem::take(buf);
+    let start = owned.len();
+    let cap = owned.capacity();
+    let (res, slice) = stream.read(owned.slice_mut(start..cap)).await;
+    *buf = slice.into_inner();
+    res.ok()
+}
+
+/// Seconds since the Unix epoch, for REST signature timestamps.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,160 @@
+//! The monoio shell: one shard per core, each with its own listener, connections, channel
+//! index and ring endpoint.
+//!
+//! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
+//! rings and the shard's state. A shard never awaits anything owned by another core.
+
+mod channels;
+mod conn;
+mod fanout;
+mod outbox;
+mod pusher_handler;
+mod session;
+mod state;
+mod sweeper;
+mod yield_now;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use monoio::net::{ListenerOpts, TcpListener};
+
+pub use fanout::publish;
+pub use session::text_frame;
+pub use state::{CoreMsg, Shard, Shared};
+pub use yield_now::yield_now;
+
+use crate::config::Config;
+
+/// Why the server could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A listener could not bind (port in use, permission, bad address).
+    Bind {
+        /// The address that was tried.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A runtime or thread could not be created.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind { addr, source } => write!(
+                f,
+                "cannot listen on {addr}: {source} (change REVERB_SERVER_PORT or stop the other process)"
+            ),
+            StartError::Runtime(e) => write!(f, "cannot start a shard runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A running server: the shard threads, until they stop.
+pub struct Server {
+    threads: Vec<thread::JoinHandle<()>>,
+    /// The counters shared by all shards.
+    pub shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Blocks until every shard thread has ended.
+    pub fn join(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts `config.workers` shards and returns once every listener is bound.
+pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
+    let shared = Shared::new(config.workers);
+    let addr = SocketAddr::new(config.host, config.port);
+    let uring = monoio::utils::detect_uring();
+    if uring {
+        tracing::info!(workers = config.workers, "io_uring available: using the io_uring driver");
+    } else {
+        tracing::warn!(workers = config.workers, "io_uring unavailable: falling back to epoll");
+    }
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StartError>>();
+    let mut threads = Vec::new();
+    for endpoint in crate::ring::mesh::<CoreMsg>(config.workers) {
+        let config = config.clone();
+        let shared = shared.clone();
+        let ready = ready_tx.clone();
+        let id = endpoint.index();
+        let handle = thread::Builder::new()
+            .name(format!("ringcast-shard-{id}"))
+            .spawn(move || run_shard(config, shared, endpoint, addr, uring, ready))
+            .map_err(StartError::Runtime)?;
+        threads.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..config.workers {
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(StartError::Runtime(std::io::Error::other(
+                    "a shard thread died during startup",
+                )))
+            }
+        }
+    }
+    Ok(Server { threads, shared })
+}
+
+fn run_shard(
+    config: Arc<Config>,
+    shared: Arc<Shared>,
+    endpoint: crate::ring::Endpoint<CoreMsg>,
+    addr: SocketAddr,
+    uring: bool,
+    ready: mpsc::Sender<Result<(), StartError>>,
+) {
+    let id = endpoint.index();
+    if config.pinning {
+        let cores = thread::available_parallelism().map_or(1, |n| n.get());
+        if let Err(e) = monoio::utils::bind_to_cpu_set([id % cores]) {
+            tracing::warn!(shard = id, error = ?e, "could not pin shard to its core");
+        }
+    }
+    let body = async move {
+        let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+        let listener = match TcpListener::bind_with_config(addr, &opts) {
+            Ok(l) => l,
+            Err(source) => {
+                let _ = ready.send(Err(StartError::Bind { addr, source }));
+                return;
+            }
+        };
+        let shard = Shard::new(config, shared, endpoint);
+        monoio::spawn(fanout::drain_task(shard.clone()));
+        monoio::spawn(sweeper::sweeper_task(shard.clone()));
+        let _ = ready.send(Ok(()));
+        tracing::debug!(shard = id, %addr, "shard listening");
+        conn::accept_loop(shard, listener).await;
+    };
+    let built = if uring {
+        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+            .enable_timer()
+            .with_entries(4096)
+            .build()
+            .map(|mut rt| rt.block_on(body))
+    } else {
+        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .map(|mut rt| rt.block_on(body))
+    };
+    if let Err(e) = built {
+        tracing::error!(shard = id, error = %e, "cannot build the shard runtime");
+    }
+}

@@ -1,0 +1,208 @@
+//! A WebSocket session: the upgrade, the app and protocol checks, then the read loop that
+//! feeds bytes to the frame decoder and messages to the Pusher handler.
+//!
+//! The read is cancelable so the sweeper (idle timeouts) can end a session whose peer went
+//! silent; that cancel is the only way a session is torn down from outside. Writes go through
+//! the connection's [`Outbox`].
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use monoio::buf::IoBufMut;
+use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+use super::outbox::Outbox;
+use super::pusher_handler;
+use super::state::{Conn, Shard};
+use crate::proto::http::{self, RequestHead, Response};
+use crate::proto::pusher::{self, PusherError};
+use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
+
+/// Pusher protocol versions this server speaks (pusher-js sends 7).
+const PROTOCOLS: std::ops::RangeInclusive<u32> = 5..=7;
+
+/// Runs one WebSocket connection to its end.
+pub async fn run(
+    shard: Rc<Shard>,
+    mut stream: TcpStream,
+    head: RequestHead,
+    leftover: BytesMut,
+    peer: SocketAddr,
+) {
+    let upgrade = match ws::check_upgrade(&head) {
+        Ok(u) => u,
+        Err(e) => {
+            let mut resp = Response::error(e.status(), &e.to_string());
+            for (name, value) in e.extra_headers() {
+                resp = resp.with_header(name, value);
+            }
+            let _ = stream.write_all(resp.to_bytes(false)).await;
+            return;
+        }
+    };
+    if stream.write_all(ws::response_101(&upgrade)).await.0.is_err() {
+        return;
+    }
+    let (reader, writer) = stream.into_split();
+    let outbox = Outbox::new(writer);
+    let app = match admit(&shard, &head) {
+        Ok(app) => app,
+        Err(err) => {
+            tracing::debug!(shard = shard.id, %peer, error = %err, "connection refused");
+            refuse(&outbox, &err);
+            return;
+        }
+    };
+    let socket_id = shard.next_socket_id();
+    let canceller = Canceller::new();
+    let cancel = canceller.handle();
+    let now = Instant::now();
+    let key = shard.add_conn(Conn {
+        app,
+        socket_id,
+        outbox: outbox.clone(),
+        channels: Vec::new(),
+        last_seen: now,
+        ping_sent: None,
+        closing_since: None,
+        canceller: Some(canceller),
+    });
+    let activity_timeout = shard.config.apps[app].activity_timeout;
+    outbox.send(text_frame(&pusher::connection_established(
+        &socket_id,
+        activity_timeout,
+    )));
+    let max = shard.config.apps[app].max_message_size;
+    let mut session = Session {
+        shard: &shard,
+        key,
+        outbox: &outbox,
+        decoder: Decoder::new(Role::Server, max),
+    };
+    session.read_loop(reader, leftover, cancel).await;
+    shard.remove_conn(key);
+}
+
+/// Picks the app from `/app/{key}` and checks the protocol version.
+fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
+    let key = head.path.trim_start_matches("/app/").trim_end_matches('/');
+    let app = shard.app_by_key(key).ok_or(PusherError::AppNotFound)?;
+    let params = http::parse_query(&head.query).unwrap_or_default();
+    let protocol = http::query_value(&params, "protocol").ok_or(PusherError::NoProtocolVersion)?;
+    let version: u32 = protocol
+        .parse()
+        .map_err(|_| PusherError::InvalidVersionFormat)?;
+    if !PROTOCOLS.contains(&version) {
+        return Err(PusherError::UnsupportedProtocol);
+    }
+    Ok(app)
+}
+
+/// Sends `pusher:error` and closes with the error's code, as Pusher does.
+pub fn refuse(outbox: &Rc<Outbox>, err: &PusherError) {
+    outbox.send(text_frame(&pusher::error_for(err)));
+    let code = err.code().unwrap_or(ws::code::POLICY_VIOLATION);
+    outbox.close_with(Some(close_frame(code, &err.to_string())));
+}
+
+/// A server text frame carrying `json`.
+pub fn text_frame(json: &str) -> Bytes {
+    Bytes::from(ws::server_frame(Opcode::Text, json.as_bytes()))
+}
+
+/// A server close frame.
+pub fn close_frame(code: u16, reason: &str) -> Bytes {
+    Bytes::from(ws::server_frame(
+        Opcode::Close,
+        &ws::close_payload(code, reason),
+    ))
+}
+
+struct Session<'a> {
+    shard: &'a Rc<Shard>,
+    key: usize,
+    outbox: &'a Rc<Outbox>,
+    decoder: Decoder,
+}
+
+impl Session<'_> {
+    async fn read_loop(
+        &mut self,
+        mut reader: impl CancelableAsyncReadRent,
+        mut buf: BytesMut,
+        cancel: monoio::io::CancelHandle,
+    ) {
+        loop {
+            if !self.drain_messages(&mut buf) {
+                return;
+            }
+            if buf.capacity() - buf.len() < 512 {
+                buf.reserve(2048);
+            }
+            let start = buf.len();
+            let cap = buf.capacity();
+            let (res, slice) = reader
+                .cancelable_read(buf.slice_mut(start..cap), cancel.clone())
+                .await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) | Err(_) => return,
+                Ok(_) => self.touch(),
+            }
+        }
+    }
+
+    /// Decodes and handles every complete message in `buf`. False when the session must end.
+    fn drain_messages(&mut self, buf: &mut BytesMut) -> bool {
+        loop {
+            let msg = match self.decoder.decode(buf) {
+                Ok(Some(msg)) => msg,
+                Ok(None) => return true,
+                Err(e) => {
+                    tracing::debug!(shard = self.shard.id, error = %e, "websocket protocol error");
+                    self.outbox
+                        .close_with(Some(close_frame(e.close_code(), &e.to_string())));
+                    return false;
+                }
+            };
+            if self.outbox.is_closing() {
+                // After our close frame only the peer's close matters.
+                if matches!(msg, Message::Close(_)) {
+                    return false;
+                }
+                continue;
+            }
+            match msg {
+                Message::Text(text) => {
+                    pusher_handler::handle_text(self.shard, self.key, self.outbox, &text)
+                }
+                Message::Binary(_) => {
+                    let err = PusherError::InvalidJson;
+                    self.outbox.send(text_frame(&pusher::error_for(&err)));
+                }
+                Message::Ping(payload) => {
+                    self.outbox
+                        .send(Bytes::from(ws::server_frame(Opcode::Pong, &payload)));
+                }
+                Message::Pong(_) => {}
+                Message::Close(frame) => {
+                    let code = frame.map_or(ws::code::NORMAL, |f| f.code);
+                    self.outbox.close_with(Some(close_frame(code, "")));
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// Records client activity: the idle clock restarts and an outstanding ping is answered.
+    fn touch(&self) {
+        if let Some(conn) = self.shard.conns.borrow_mut().get_mut(self.key) {
+            conn.last_seen = Instant::now();
+            conn.ping_sent = None;
+        }
+    }
+}

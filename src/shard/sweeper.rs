@@ -1,0 +1,63 @@
+//! The idle sweeper: once a second it pings silent clients, closes those that never answer
+//! (Pusher error 4201), and tears down sessions whose close handshake stalled.
+//!
+//! One pass walks this shard's connections in memory; it never waits on a socket.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::session::{close_frame, text_frame};
+use super::state::Shard;
+use crate::proto::pusher::{self, PusherError};
+
+/// How often the sweeper runs.
+const PERIOD: Duration = Duration::from_secs(1);
+/// How long a closing session may wait for the peer's close frame before its read is cancelled.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs forever on its shard.
+pub async fn sweeper_task(shard: Rc<Shard>) {
+    loop {
+        monoio::time::sleep(PERIOD).await;
+        sweep(&shard, Instant::now());
+    }
+}
+
+fn sweep(shard: &Shard, now: Instant) {
+    let mut conns = shard.conns.borrow_mut();
+    for (_, conn) in conns.iter_mut() {
+        if let Some(since) = conn.closing_since {
+            if now.duration_since(since) >= CLOSE_GRACE {
+                if let Some(canceller) = conn.canceller.take() {
+                    canceller.cancel();
+                }
+            }
+            continue;
+        }
+        if conn.outbox.is_closing() {
+            conn.closing_since = Some(now);
+            continue;
+        }
+        let app = &shard.config.apps[conn.app];
+        match conn.ping_sent {
+            Some(sent) if now.duration_since(sent) >= secs(app.activity_timeout) => {
+                let err = PusherError::PongNotReceived;
+                conn.outbox.send(text_frame(&pusher::error_for(&err)));
+                let code = err.code().unwrap_or(4201);
+                conn.outbox
+                    .close_with(Some(close_frame(code, "pong not received")));
+                conn.closing_since = Some(now);
+            }
+            Some(_) => {}
+            None if now.duration_since(conn.last_seen) >= secs(app.ping_interval) => {
+                conn.outbox.send(text_frame(pusher::ping()));
+                conn.ping_sent = Some(now);
+            }
+            None => {}
+        }
+    }
+}
+
+fn secs(n: u32) -> Duration {
+    Duration::from_secs(u64::from(n))
+}
