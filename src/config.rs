@@ -31,12 +31,26 @@ pub struct Config {
     pub workers: usize,
     /// Pin each shard to its own core.
     pub pinning: bool,
+    /// Which I/O driver the shards use.
+    pub driver: Driver,
     /// Largest REST request body accepted (`REVERB_MAX_REQUEST_SIZE`, default 10,000 bytes).
     pub max_request_size: usize,
     /// The apps clients and publishers may use; never empty.
     pub apps: Vec<AppConfig>,
     /// True when no app was configured and the development app was added.
     pub dev_app: bool,
+}
+
+/// The I/O driver for the shard runtimes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Driver {
+    /// io_uring when the kernel allows it, else epoll (logged at start).
+    Auto,
+    /// io_uring, or refuse to start.
+    IoUring,
+    /// epoll, even where io_uring works.
+    Epoll,
 }
 
 /// One Pusher app: credentials and its per-app limits.
@@ -139,6 +153,7 @@ struct FileServer {
     port: Option<u16>,
     workers: Option<usize>,
     pinning: Option<bool>,
+    driver: Option<Driver>,
     max_request_size: Option<usize>,
 }
 
@@ -184,6 +199,18 @@ pub fn load(
         Some(v) => parse_bool("RINGCAST_PINNING", &v)?,
         None => parsed.server.pinning.unwrap_or(true),
     };
+    let driver = match env("RINGCAST_DRIVER").as_deref() {
+        Some("auto") => Driver::Auto,
+        Some("io_uring") | Some("iouring") => Driver::IoUring,
+        Some("epoll") | Some("legacy") => Driver::Epoll,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "RINGCAST_DRIVER",
+                format!("'{other}' is not a driver (auto, io_uring or epoll)"),
+            ))
+        }
+        None => parsed.server.driver.unwrap_or(Driver::Auto),
+    };
     let max_request_size = match env("REVERB_MAX_REQUEST_SIZE") {
         Some(v) => parse_num("REVERB_MAX_REQUEST_SIZE", &v, "a size in bytes")?,
         None => parsed.server.max_request_size.unwrap_or(10_000),
@@ -207,6 +234,7 @@ pub fn load(
         port,
         workers,
         pinning,
+        driver,
         max_request_size,
         apps,
         dev_app,

@@ -26,7 +26,7 @@ pub use session::text_frame;
 pub use state::{CoreMsg, Shard, Shared};
 pub use yield_now::yield_now;
 
-use crate::config::Config;
+use crate::config::{Config, Driver};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -41,6 +41,8 @@ pub enum StartError {
     },
     /// A runtime or thread could not be created.
     Runtime(std::io::Error),
+    /// `driver = "io_uring"` was configured but the kernel refuses io_uring.
+    IoUringUnavailable,
 }
 
 impl fmt::Display for StartError {
@@ -51,6 +53,9 @@ impl fmt::Display for StartError {
                 "cannot listen on {addr}: {source} (change REVERB_SERVER_PORT or stop the other process)"
             ),
             StartError::Runtime(e) => write!(f, "cannot start a shard runtime: {e}"),
+            StartError::IoUringUnavailable => f.write_str(
+                "io_uring is unavailable on this kernel (or blocked by seccomp); set RINGCAST_DRIVER=auto or epoll",
+            ),
         }
     }
 }
@@ -77,11 +82,23 @@ impl Server {
 pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
     let shared = Shared::new(config.workers);
     let addr = SocketAddr::new(config.host, config.port);
-    let uring = monoio::utils::detect_uring();
-    if uring {
-        tracing::info!(workers = config.workers, "io_uring available: using the io_uring driver");
-    } else {
-        tracing::warn!(workers = config.workers, "io_uring unavailable: falling back to epoll");
+    let available = monoio::utils::detect_uring();
+    let uring = match config.driver {
+        Driver::IoUring if !available => return Err(StartError::IoUringUnavailable),
+        Driver::IoUring => true,
+        Driver::Epoll => false,
+        Driver::Auto => available,
+    };
+    match (uring, config.driver) {
+        (true, _) => tracing::info!(workers = config.workers, driver = "io_uring", "shards starting"),
+        (false, Driver::Epoll) => {
+            tracing::info!(workers = config.workers, driver = "epoll", "shards starting (configured)")
+        }
+        (false, _) => tracing::warn!(
+            workers = config.workers,
+            driver = "epoll",
+            "io_uring unavailable: falling back to epoll"
+        ),
     }
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StartError>>();
     let mut threads = Vec::new();
