@@ -221,7 +221,7 @@ pub struct BellHandle {
 
 impl BellHandle {
     /// Sleeps until a producer rings or `has_work` is already true.
-    pub fn wait<F: Fn() -> bool>(&self, has_work: F) -> impl Future<Output = ()> + '_ {
+    pub fn wait<'a, F: Fn() -> bool + 'a>(&'a self, has_work: F) -> impl Future<Output = ()> + 'a {
         Wait {
             bell: &self.bells[self.index],
             has_work,

@@ -38,7 +38,7 @@ pub async fn run(
         Err(e) => {
             let mut resp = Response::error(e.status(), &e.to_string());
             for (name, value) in e.extra_headers() {
-                resp = resp.with_header(name, value);
+                resp = resp.with_header(*name, *value);
             }
             let _ = stream.write_all(resp.to_bytes(false)).await;
             return;
@@ -181,7 +181,10 @@ impl Session<'_> {
                     pusher_handler::handle_text(self.shard, self.key, self.outbox, &text)
                 }
                 Message::Binary(_) => {
-                    let err = PusherError::InvalidJson;
+                    let err = PusherError::InvalidJson(
+                        "binary messages are not part of the Pusher protocol; send JSON text"
+                            .to_owned(),
+                    );
                     self.outbox.send(text_frame(&pusher::error_for(&err)));
                 }
                 Message::Ping(payload) => {
