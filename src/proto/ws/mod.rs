@@ -7,6 +7,7 @@
 //! the bytes it read and writes the bytes it is given.
 
 pub mod close;
+pub mod decoder;
 pub mod error;
 pub mod frame;
 pub mod mask;
@@ -14,6 +15,7 @@ pub mod mask;
 pub use close::{
     close_frame, close_payload, code, is_valid_received_code, parse_close_payload, CloseFrame,
 };
+pub use decoder::{Decoder, Message, Role};
 pub use error::WsError;
 pub use frame::{
     encode_frame, encoded_len, parse_header, server_frame, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD,
