@@ -10,7 +10,11 @@ pub mod close;
 pub mod decoder;
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod mask;
+
+#[cfg(test)]
+mod proptests;
 
 pub use close::{
     close_frame, close_payload, code, is_valid_received_code, parse_close_payload, CloseFrame,
@@ -19,5 +23,8 @@ pub use decoder::{Decoder, Message, Role};
 pub use error::WsError;
 pub use frame::{
     encode_frame, encoded_len, parse_header, server_frame, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD,
+};
+pub use handshake::{
+    accept_key, check_upgrade, client_request, response_101, HandshakeError, Upgrade,
 };
 pub use mask::apply_mask;
