@@ -1,1 +1,14 @@
-//! placeholder
+//! The Pusher HTTP (REST) API without I/O: request authentication and event bodies.
+//!
+//! Owns what makes a REST request acceptable: its signature (`auth_*`, `body_md5`, ±600 s) and
+//! the shape and limits of `events` / `batch_events` bodies. It never reads a clock (callers
+//! pass `now_unix`), never touches a socket, and leaves channel-name and socket-id rules to the
+//! pusher module. Handlers in `src/api` route requests and call into here.
+
+pub mod error;
+pub mod events;
+pub mod signature;
+
+pub use error::ApiError;
+pub use events::{parse_batch, parse_event, EventRequest, Limits};
+pub use signature::{body_md5_hex, sign_request, string_to_sign, verify_request};

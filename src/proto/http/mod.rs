@@ -4,5 +4,9 @@
 //! turns bytes into requests and responses into bytes, and never reads a socket.
 
 pub mod head;
+pub mod query;
+pub mod response;
 
 pub use head::{parse_head, HeadError, RequestHead};
+pub use query::{parse_query, percent_decode, query_value, QueryError};
+pub use response::{reason_phrase, Response};
