@@ -24,7 +24,7 @@ impl RawClient {
 
     /// Connects to `path` on `port` and completes the upgrade.
     pub fn connect_port(port: u16, path: &str) -> RawClient {
-        let (status, mut client) = Self::try_connect_port(port, path);
+        let (status, client) = Self::try_connect_port(port, path);
         assert!(status.starts_with("HTTP/1.1 101"), "upgrade refused: {status}");
         client.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         client
