@@ -35,7 +35,10 @@ pub fn channel_auth(
     channel: &str,
     channel_data: Option<&str>,
 ) -> String {
-    join_auth(key, &channel_signature(secret, socket_id, channel, channel_data))
+    join_auth(
+        key,
+        &channel_signature(secret, socket_id, channel, channel_data),
+    )
 }
 
 /// Whether `auth` is `key:hexsig` for this app key and a valid signature of the channel
@@ -135,7 +138,10 @@ mod tests {
 
     #[test]
     fn channel_signature_matches_docs_vector() {
-        assert_eq!(channel_signature(SECRET, "1234.1234", "private-foobar", None), DOCS_SIG);
+        assert_eq!(
+            channel_signature(SECRET, "1234.1234", "private-foobar", None),
+            DOCS_SIG
+        );
     }
 
     #[test]
@@ -148,7 +154,10 @@ mod tests {
 
     #[test]
     fn user_signature_matches_docs_vector() {
-        assert_eq!(user_signature(SECRET, "1234.1234", r#"{"id":"12345"}"#), DOCS_USER_SIG);
+        assert_eq!(
+            user_signature(SECRET, "1234.1234", r#"{"id":"12345"}"#),
+            DOCS_USER_SIG
+        );
     }
 
     #[test]
@@ -158,21 +167,46 @@ mod tests {
         let without = channel_signature(SECRET, "1234.1234", "presence-foobar", None);
         assert_ne!(with, without);
         assert_eq!(with.len(), 64);
-        assert!(with.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(with
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
         let auth = channel_auth(KEY, SECRET, "1234.1234", "presence-foobar", Some(data));
-        assert!(verify_channel_auth(KEY, SECRET, "1234.1234", "presence-foobar", Some(data), &auth));
-        assert!(!verify_channel_auth(KEY, SECRET, "1234.1234", "presence-foobar", None, &auth));
+        assert!(verify_channel_auth(
+            KEY,
+            SECRET,
+            "1234.1234",
+            "presence-foobar",
+            Some(data),
+            &auth
+        ));
+        assert!(!verify_channel_auth(
+            KEY,
+            SECRET,
+            "1234.1234",
+            "presence-foobar",
+            None,
+            &auth
+        ));
     }
 
     #[test]
     fn verify_accepts_docs_auth() {
         let auth = format!("{KEY}:{DOCS_SIG}");
-        assert!(verify_channel_auth(KEY, SECRET, "1234.1234", "private-foobar", None, &auth));
+        assert!(verify_channel_auth(
+            KEY,
+            SECRET,
+            "1234.1234",
+            "private-foobar",
+            None,
+            &auth
+        ));
     }
 
     #[test]
     fn verify_rejects_wrong_key_sig_or_hex() {
-        let ok = |auth: &str| verify_channel_auth(KEY, SECRET, "1234.1234", "private-foobar", None, auth);
+        let ok = |auth: &str| {
+            verify_channel_auth(KEY, SECRET, "1234.1234", "private-foobar", None, auth)
+        };
         let mut flipped = DOCS_SIG.to_string();
         flipped.replace_range(0..1, "6");
         let bad = [
@@ -192,9 +226,30 @@ mod tests {
         }
         // Right signature, wrong inputs.
         let auth = format!("{KEY}:{DOCS_SIG}");
-        assert!(!verify_channel_auth(KEY, SECRET, "1234.1235", "private-foobar", None, &auth));
-        assert!(!verify_channel_auth(KEY, SECRET, "1234.1234", "private-foobaz", None, &auth));
-        assert!(!verify_channel_auth(KEY, "wrong", "1234.1234", "private-foobar", None, &auth));
+        assert!(!verify_channel_auth(
+            KEY,
+            SECRET,
+            "1234.1235",
+            "private-foobar",
+            None,
+            &auth
+        ));
+        assert!(!verify_channel_auth(
+            KEY,
+            SECRET,
+            "1234.1234",
+            "private-foobaz",
+            None,
+            &auth
+        ));
+        assert!(!verify_channel_auth(
+            KEY,
+            "wrong",
+            "1234.1234",
+            "private-foobar",
+            None,
+            &auth
+        ));
     }
 
     #[test]
@@ -203,8 +258,20 @@ mod tests {
         let auth = format!("{KEY}:{DOCS_USER_SIG}");
         assert!(verify_user_auth(KEY, SECRET, "1234.1234", data, &auth));
         assert!(!verify_user_auth("other", SECRET, "1234.1234", data, &auth));
-        assert!(!verify_user_auth(KEY, SECRET, "1234.1234", r#"{"id":"1"}"#, &auth));
-        assert!(!verify_user_auth(KEY, SECRET, "1234.1234", data, DOCS_USER_SIG));
+        assert!(!verify_user_auth(
+            KEY,
+            SECRET,
+            "1234.1234",
+            r#"{"id":"1"}"#,
+            &auth
+        ));
+        assert!(!verify_user_auth(
+            KEY,
+            SECRET,
+            "1234.1234",
+            data,
+            DOCS_USER_SIG
+        ));
         // A channel signature is not a user signature.
         let chan = channel_auth(KEY, SECRET, "1234.1234", "", Some(data));
         assert!(!verify_user_auth(KEY, SECRET, "1234.1234", data, &chan));

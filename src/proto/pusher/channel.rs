@@ -42,7 +42,9 @@ impl ChannelKind {
 /// `private-cache-x` is Private and `presence-cache-x` Presence (cache is orthogonal).
 pub fn channel_kind(name: &str) -> Result<ChannelKind, PusherError> {
     if name.is_empty() {
-        return Err(PusherError::InvalidChannelName { reason: "the name is empty" });
+        return Err(PusherError::InvalidChannelName {
+            reason: "the name is empty",
+        });
     }
     if name.len() > MAX_CHANNEL_NAME_LEN {
         return Err(PusherError::InvalidChannelName {
@@ -72,9 +74,14 @@ pub fn channel_kind(name: &str) -> Result<ChannelKind, PusherError> {
 /// Whether the channel remembers its last event for new subscribers (Pusher cache channels:
 /// `cache-`, `private-cache-`, `private-encrypted-cache-`, `presence-cache-`).
 pub fn is_cache_channel(name: &str) -> bool {
-    ["cache-", "private-cache-", "private-encrypted-cache-", "presence-cache-"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "cache-",
+        "private-cache-",
+        "private-encrypted-cache-",
+        "presence-cache-",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 /// The user id of pusher-js's per-user channel `#server-to-user-{id}`, which it subscribes to
@@ -99,11 +106,17 @@ mod tests {
         assert_eq!(channel_kind("cache-x"), Ok(ChannelKind::Public));
         assert_eq!(channel_kind("private-foobar"), Ok(ChannelKind::Private));
         assert_eq!(channel_kind("private-cache-x"), Ok(ChannelKind::Private));
-        assert_eq!(channel_kind("private-encrypted-x"), Ok(ChannelKind::PrivateEncrypted));
+        assert_eq!(
+            channel_kind("private-encrypted-x"),
+            Ok(ChannelKind::PrivateEncrypted)
+        );
         assert_eq!(channel_kind("presence-room"), Ok(ChannelKind::Presence));
         assert_eq!(channel_kind("presence-cache-x"), Ok(ChannelKind::Presence));
         // Laravel Echo's default naming: dots are allowed.
-        assert_eq!(channel_kind("private-App.Models.User.1"), Ok(ChannelKind::Private));
+        assert_eq!(
+            channel_kind("private-App.Models.User.1"),
+            Ok(ChannelKind::Private)
+        );
         // No dash: not a prefix, so public.
         assert_eq!(channel_kind("privatechannel"), Ok(ChannelKind::Public));
     }
@@ -115,9 +128,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        for bad in ["", "a b", "a#b", "#server-to-user-1", "é", "a/b", "a:b", "a\"b", "a*"] {
+        for bad in [
+            "",
+            "a b",
+            "a#b",
+            "#server-to-user-1",
+            "é",
+            "a/b",
+            "a:b",
+            "a\"b",
+            "a*",
+        ] {
             assert!(
-                matches!(channel_kind(bad), Err(PusherError::InvalidChannelName { .. })),
+                matches!(
+                    channel_kind(bad),
+                    Err(PusherError::InvalidChannelName { .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -18,9 +18,8 @@ const PONG: &str = r#"{"event":"pusher:pong","data":{}}"#;
 /// `{"socket_id":"hi.lo","activity_timeout":N}`. pusher-js refuses the handshake when
 /// `activity_timeout` is missing or 0, so callers pass a positive value.
 pub fn connection_established(socket_id: &SocketId, activity_timeout_secs: u32) -> String {
-    let inner = format!(
-        r#"{{"socket_id":"{socket_id}","activity_timeout":{activity_timeout_secs}}}"#
-    );
+    let inner =
+        format!(r#"{{"socket_id":"{socket_id}","activity_timeout":{activity_timeout_secs}}}"#);
     let mut out = Vec::with_capacity(64 + inner.len() * 2);
     out.extend_from_slice(br#"{"event":"pusher:connection_established","data":"#);
     push_json_str(&mut out, &inner);
@@ -163,7 +162,11 @@ pub fn member_removed(channel: &str, user_id: &str) -> String {
     inner.extend_from_slice(br#"{"user_id":"#);
     push_json_str(&mut inner, user_id);
     inner.push(b'}');
-    internal_event("pusher_internal:member_removed", channel, &into_string(inner))
+    internal_event(
+        "pusher_internal:member_removed",
+        channel,
+        &into_string(inner),
+    )
 }
 
 /// `pusher:signin_success` with data `{"user_data":…}` (the docs' object form; pusher-js reads
@@ -208,4 +211,148 @@ fn push_json_str(out: &mut Vec<u8>, s: &str) {
 /// so that an impossible invalid buffer still yields text instead of a panic.
 fn into_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn v(s: &str) -> Value {
+        serde_json::from_str(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn connection_established_double_encodes_data() {
+        let s = connection_established(&SocketId::new(1, 2), 30);
+        assert_eq!(
+            s,
+            r#"{"event":"pusher:connection_established","data":"{\"socket_id\":\"1.2\",\"activity_timeout\":30}"}"#
+        );
+        let inner = v(v(&s)["data"].as_str().unwrap());
+        assert_eq!(inner, json!({"socket_id": "1.2", "activity_timeout": 30}));
+    }
+
+    #[test]
+    fn ping_pong() {
+        assert_eq!(v(ping()), json!({"event": "pusher:ping", "data": {}}));
+        assert_eq!(v(pong()), json!({"event": "pusher:pong", "data": {}}));
+    }
+
+    #[test]
+    fn subscription_succeeded_shapes() {
+        let s = subscription_succeeded("my-channel", None);
+        assert_eq!(
+            s,
+            r#"{"event":"pusher_internal:subscription_succeeded","channel":"my-channel","data":"{}"}"#
+        );
+        let presence = r#"{"presence":{"ids":["1"],"hash":{"1":{"name":"A"}},"count":1}}"#;
+        let s = subscription_succeeded("presence-x", Some(presence));
+        let out = v(&s);
+        assert_eq!(out["channel"], "presence-x");
+        assert_eq!(v(out["data"].as_str().unwrap()), v(presence));
+    }
+
+    #[test]
+    fn subscription_error_shape() {
+        let s = subscription_error("private-x", "AuthError", "Invalid \"sig\"", 401);
+        assert_eq!(
+            v(&s),
+            json!({"event": "pusher:subscription_error", "channel": "private-x",
+                   "data": {"type": "AuthError", "error": "Invalid \"sig\"", "status": 401}})
+        );
+    }
+
+    #[test]
+    fn error_shapes() {
+        assert_eq!(
+            error(Some(4001), "Application does not exist"),
+            r#"{"event":"pusher:error","data":{"code":4001,"message":"Application does not exist"}}"#
+        );
+        assert_eq!(
+            v(&error(None, "x\ny")),
+            json!({"event": "pusher:error", "data": {"code": null, "message": "x\ny"}})
+        );
+        let e = PusherError::MissingField("channel");
+        assert_eq!(
+            v(&error_for(&e)),
+            json!({"event": "pusher:error", "data": {"code": 4200,
+                   "message": "Invalid message format: missing field `channel`"}})
+        );
+    }
+
+    #[test]
+    fn channel_event_splices_data_raw() {
+        let data = r#""{\"a\":1}""#;
+        let s = channel_event("my-event", "my-channel", data, None);
+        assert_eq!(
+            s,
+            r#"{"event":"my-event","channel":"my-channel","data":"{\"a\":1}"}"#
+        );
+        assert_eq!(v(&s)["data"], json!("{\"a\":1}"));
+    }
+
+    #[test]
+    fn channel_event_escapes_names_and_adds_user_id() {
+        let s = channel_event(
+            "client-\"q\"",
+            "presence-\\x",
+            "{\"k\":[1,2]}",
+            Some("u\u{1}1"),
+        );
+        assert_eq!(
+            v(&s),
+            json!({"event": "client-\"q\"", "channel": "presence-\\x",
+                   "data": {"k": [1, 2]}, "user_id": "u\u{1}1"})
+        );
+    }
+
+    #[test]
+    fn write_channel_event_appends() {
+        let mut buf = b"HDR".to_vec();
+        write_channel_event(&mut buf, "e", "c", "1", None);
+        assert_eq!(&buf[..3], b"HDR");
+        assert_eq!(
+            v(std::str::from_utf8(&buf[3..]).unwrap()),
+            json!({"event":"e","channel":"c","data":1})
+        );
+    }
+
+    #[test]
+    fn channel_event_raw_from_parsed_client_event() {
+        let raw: &RawValue = serde_json::from_str(r#"{"x": 1}"#).unwrap();
+        let s = channel_event_raw("client-x", "private-c", raw, None);
+        assert_eq!(
+            s,
+            r#"{"event":"client-x","channel":"private-c","data":{"x": 1}}"#
+        );
+    }
+
+    #[test]
+    fn presence_member_events() {
+        let s = member_added("presence-x", "7", Some(r#"{"name":"A"}"#));
+        let out = v(&s);
+        assert_eq!(out["event"], "pusher_internal:member_added");
+        assert_eq!(out["channel"], "presence-x");
+        assert_eq!(
+            v(out["data"].as_str().unwrap()),
+            json!({"user_id": "7", "user_info": {"name": "A"}})
+        );
+
+        let out = v(&member_removed("presence-x", "7"));
+        assert_eq!(out["event"], "pusher_internal:member_removed");
+        assert_eq!(v(out["data"].as_str().unwrap()), json!({"user_id": "7"}));
+    }
+
+    #[test]
+    fn signin_success_and_cache_miss() {
+        assert_eq!(
+            v(&signin_success(r#"{"id":"1"}"#)),
+            json!({"event": "pusher:signin_success", "data": {"user_data": "{\"id\":\"1\"}"}})
+        );
+        assert_eq!(
+            v(&cache_miss("cache-x")),
+            json!({"event": "pusher:cache_miss", "channel": "cache-x"})
+        );
+    }
 }

@@ -227,6 +227,8 @@ mod tests {
             PusherError::MissingField("channel").to_string(),
             "Invalid message format: missing field `channel`"
         );
-        assert!(PusherError::NoProtocolVersion.to_string().contains("protocol=7"));
+        assert!(PusherError::NoProtocolVersion
+            .to_string()
+            .contains("protocol=7"));
     }
 }

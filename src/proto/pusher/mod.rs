@@ -13,8 +13,12 @@ pub mod error;
 pub mod message;
 pub mod socket_id;
 
-pub use auth::{channel_auth, channel_signature, user_signature, verify_channel_auth, verify_user_auth};
-pub use channel::{channel_kind, is_cache_channel, server_to_user_id, ChannelKind, MAX_CHANNEL_NAME_LEN};
+pub use auth::{
+    channel_auth, channel_signature, user_signature, verify_channel_auth, verify_user_auth,
+};
+pub use channel::{
+    channel_kind, is_cache_channel, server_to_user_id, ChannelKind, MAX_CHANNEL_NAME_LEN,
+};
 pub use encode::{
     cache_miss, channel_event, channel_event_raw, connection_established, error, error_for,
     member_added, member_removed, ping, pong, signin_success, subscription_error,
@@ -23,3 +27,6 @@ pub use encode::{
 pub use error::PusherError;
 pub use message::{parse_client_message, ClientMessage};
 pub use socket_id::SocketId;
+
+#[cfg(test)]
+mod proptests;

@@ -39,7 +39,10 @@ impl FromStr for SocketId {
     /// hand because `u64::from_str` also accepts a leading `+`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (hi, lo) = s.split_once('.').ok_or(PusherError::InvalidSocketId)?;
-        Ok(SocketId { hi: digits(hi)?, lo: digits(lo)? })
+        Ok(SocketId {
+            hi: digits(hi)?,
+            lo: digits(lo)?,
+        })
     }
 }
 
@@ -57,7 +60,10 @@ mod tests {
     #[test]
     fn displays_as_hi_dot_lo() {
         assert_eq!(SocketId::new(1234, 5678).to_string(), "1234.5678");
-        assert_eq!(SocketId::new(0, u64::MAX).to_string(), "0.18446744073709551615");
+        assert_eq!(
+            SocketId::new(0, u64::MAX).to_string(),
+            "0.18446744073709551615"
+        );
     }
 
     #[test]
@@ -73,10 +79,27 @@ mod tests {
     #[test]
     fn rejects_invalid_ids() {
         for bad in [
-            "", ".", "1.", ".1", "1", "1.2.3", "+1.2", "1.+2", "-1.2", " 1.2", "1.2 ", "a.b",
-            "1,2", "18446744073709551616.1", "١.٢",
+            "",
+            ".",
+            "1.",
+            ".1",
+            "1",
+            "1.2.3",
+            "+1.2",
+            "1.+2",
+            "-1.2",
+            " 1.2",
+            "1.2 ",
+            "a.b",
+            "1,2",
+            "18446744073709551616.1",
+            "١.٢",
         ] {
-            assert_eq!(bad.parse::<SocketId>(), Err(PusherError::InvalidSocketId), "{bad:?}");
+            assert_eq!(
+                bad.parse::<SocketId>(),
+                Err(PusherError::InvalidSocketId),
+                "{bad:?}"
+            );
         }
     }
 
