@@ -1,1 +1,32 @@
-//! placeholder
+//! The Pusher Channels protocol v7, sans IO: messages, channel rules, signatures and errors.
+//!
+//! Owns everything that gives Pusher meaning to a WebSocket text message, both directions:
+//! parsing client messages (`message`), encoding server messages (`encode`), channel name rules
+//! (`channel`), socket ids (`socket_id`), auth signatures (`auth`) and the error codes
+//! (`error`). It never touches sockets, clocks or shared state: the shell in `src/shard` owns
+//! connections, subscriptions and timing, and calls in here with plain values.
+
+pub mod auth;
+pub mod channel;
+pub mod encode;
+pub mod error;
+pub mod message;
+pub mod socket_id;
+
+pub use auth::{
+    channel_auth, channel_signature, user_signature, verify_channel_auth, verify_user_auth,
+};
+pub use channel::{
+    channel_kind, is_cache_channel, server_to_user_id, ChannelKind, MAX_CHANNEL_NAME_LEN,
+};
+pub use encode::{
+    cache_miss, channel_event, channel_event_raw, connection_established, error, error_for,
+    member_added, member_removed, ping, pong, signin_success, subscription_error,
+    subscription_succeeded, write_channel_event,
+};
+pub use error::PusherError;
+pub use message::{parse_client_message, ClientMessage};
+pub use socket_id::SocketId;
+
+#[cfg(test)]
+mod proptests;
