@@ -274,7 +274,7 @@ mod tests {
             }
         });
         let mut got = Vec::new();
-        let rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .build()
             .unwrap();
         rt.block_on(async {
