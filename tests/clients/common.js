@@ -18,9 +18,18 @@ const PusherSDK = require('pusher'); // the Node server SDK
 const SCRIPT = path.basename(process.argv[1] || 'client');
 
 function fail(reason) {
-  // Plain Errors are our own diagnostics; anything else (TypeError, ...) gets its stack.
-  const verbose = reason instanceof Error && (reason.name !== 'Error' || process.env.CLIENT_DEBUG);
-  const msg = reason instanceof Error ? (verbose ? reason.stack : reason.message) : String(reason);
+  let msg;
+  if (reason && reason.name === 'PusherRequestError') {
+    // The Node SDK's REST error: say what the server answered.
+    const answer = reason.status ? `HTTP ${reason.status}: ${reason.body}` : String(reason.error);
+    msg = `REST ${reason.message} (${answer}) ${reason.url}`;
+  } else if (reason instanceof Error) {
+    // Plain Errors are our own diagnostics; anything else (TypeError, ...) gets its stack.
+    const verbose = reason.name !== 'Error' || process.env.CLIENT_DEBUG;
+    msg = verbose ? reason.stack : reason.message;
+  } else {
+    msg = String(reason);
+  }
   process.stderr.write(`FAIL ${SCRIPT}: ${msg}\n`);
   process.exit(1);
 }
