@@ -69,6 +69,7 @@ function say(line) {
 }
 
 const clients = [];
+let finishing = false; // set once the script succeeded: closing connections is then expected
 
 /**
  * Run the script body with a hard timeout. `body` returns the final line (must start
@@ -88,8 +89,9 @@ function main(body) {
       if (typeof last !== 'string' || !last.startsWith('ok')) {
         fail(`script body returned ${JSON.stringify(last)} instead of an ok line`);
       }
-      for (const c of clients) c.disconnect();
+      finishing = true;
       say(last);
+      for (const c of clients) c.disconnect();
       process.exit(0);
     }, fail);
 }
@@ -155,7 +157,6 @@ function clientOptions(extra) {
  */
 function connect(server, label = 'client', authorize = authHandler(server)) {
   const client = new PusherJS(env.key, clientOptions({ channelAuthorization: { customHandler: authorize } }));
-  clients.push(client);
   watchConnection(client, label);
   step(`${label}: waiting for pusher:connection_established`);
   return new Promise((resolve) => {
@@ -164,10 +165,15 @@ function connect(server, label = 'client', authorize = authHandler(server)) {
   });
 }
 
-/** Any connection-level error or loss of the connection fails the script with the detail. */
+/**
+ * Any connection-level error or loss of the connection fails the script with the detail.
+ * Watched clients are disconnected when the script succeeds.
+ */
 function watchConnection(client, label) {
-  client.connection.bind('error', (e) => fail(`${label}: connection error ${describe(e)}`));
+  clients.push(client);
+  client.connection.bind('error', (e) => finishing || fail(`${label}: connection error ${describe(e)}`));
   client.connection.bind('state_change', ({ previous, current }) => {
+    if (finishing) return;
     if (['unavailable', 'failed'].includes(current) || (previous === 'connected' && current !== 'connected')) {
       fail(`${label}: connection went ${previous} -> ${current} during: ${currentStep}`);
     }
