@@ -181,7 +181,10 @@ pub fn load(
     let host = host_text.1.parse::<IpAddr>().map_err(|_| {
         ConfigError::new(
             host_text.0,
-            format!("'{}' is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)", host_text.1),
+            format!(
+                "'{}' is not an IP address (e.g. 0.0.0.0 or 127.0.0.1)",
+                host_text.1
+            ),
         )
     })?;
     let port = match env("REVERB_SERVER_PORT") {
@@ -246,7 +249,7 @@ fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {
         let message = e.message().to_owned();
         let key = match e.span() {
             Some(span) => {
-                let line = text[..span.start].lines().count().max(1);
+                let line = text[..span.start].matches('\n').count() + 1;
                 format!("config file line {line}")
             }
             None => "config file".to_owned(),

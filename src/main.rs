@@ -48,9 +48,7 @@ fn main() -> ExitCode {
 }
 
 /// `Ok(Some(path))` to serve (path may be `None`), `Ok(None)` after printing help or version.
-fn parse_args(
-    mut args: impl Iterator<Item = String>,
-) -> Result<Option<Option<PathBuf>>, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Option<PathBuf>>, String> {
     let mut config = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {

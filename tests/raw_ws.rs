@@ -27,8 +27,14 @@ fn connection_established_carries_socket_id_and_activity_timeout() {
     let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
     let id = data["socket_id"].as_str().unwrap();
     let (a, b) = id.split_once('.').unwrap();
-    assert!(!a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()), "{id}");
-    assert!(!b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()), "{id}");
+    assert!(
+        !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()),
+        "{id}"
+    );
+    assert!(
+        !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()),
+        "{id}"
+    );
     assert_eq!(data["activity_timeout"], 45);
 }
 
@@ -158,7 +164,8 @@ fn private_channel_with_bad_signature_gets_subscription_error() {
     let msg = c.recv_json();
     assert_eq!(msg["event"], "pusher:subscription_error");
     assert_eq!(msg["channel"], "private-x");
-    let good = ringcast::proto::pusher::channel_auth(KEY, "test-secret", &socket_id, "private-x", None);
+    let good =
+        ringcast::proto::pusher::channel_auth(KEY, "test-secret", &socket_id, "private-x", None);
     c.send_text(
         &serde_json::json!({"event":"pusher:subscribe","data":{"channel":"private-x","auth":good}})
             .to_string(),
@@ -199,7 +206,11 @@ fn wrong_websocket_version_gets_426() {
     let mut resp = String::new();
     stream.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 426"), "{resp}");
-    assert!(resp.to_ascii_lowercase().contains("sec-websocket-version: 13"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("sec-websocket-version: 13"),
+        "{resp}"
+    );
 }
 
 #[test]

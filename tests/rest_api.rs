@@ -16,7 +16,10 @@ const SECRET: &str = "test-secret";
 const APP: &str = "424242";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// POSTs `body` to `/apps/424242/{endpoint}`, signed as the Pusher SDKs sign.
@@ -95,8 +98,13 @@ fn bad_requests_get_pusher_statuses_with_reasons() {
     assert_eq!(status, 401, "{resp}");
     // Tampered body.
     let path = format!("/apps/{APP}/events");
-    let query = ringcast::proto::api::sign_request("POST", &path, &[], body.as_bytes(), KEY, SECRET, now());
-    let (status, _) = http_post(server.port, &format!("{path}?{query}"), &body.replace('x', "y"));
+    let query =
+        ringcast::proto::api::sign_request("POST", &path, &[], body.as_bytes(), KEY, SECRET, now());
+    let (status, _) = http_post(
+        server.port,
+        &format!("{path}?{query}"),
+        &body.replace('x', "y"),
+    );
     assert_eq!(status, 401);
     // Invalid JSON.
     let (status, resp) = signed_post(&server, "events", "{nope", now());
@@ -136,7 +144,10 @@ fn events_published_on_either_core_reach_subscribers_on_both() {
         .map(|v| v.as_u64().unwrap())
         .collect();
     assert_eq!(shards.len(), 2);
-    assert!(shards.iter().all(|&n| n > 0), "clients on both cores: {shards:?}");
+    assert!(
+        shards.iter().all(|&n| n > 0),
+        "clients on both cores: {shards:?}"
+    );
     // Each POST lands on whichever core accepted it; several make both cores publish.
     for i in 0..10 {
         let body = format!(r#"{{"name":"e{i}","channel":"fan","data":"{i}"}}"#);

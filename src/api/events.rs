@@ -64,7 +64,9 @@ fn validate(event: &EventRequest) -> Result<Option<SocketId>, Response> {
         Some(s) => s.parse::<SocketId>().map(Some).map_err(|_| {
             Response::error(
                 400,
-                &format!("invalid socket_id '{s}': expected two numbers joined by a dot, like 123.456"),
+                &format!(
+                    "invalid socket_id '{s}': expected two numbers joined by a dot, like 123.456"
+                ),
             )
         }),
     }

@@ -50,8 +50,5 @@ pub fn handle(shard: &Shard, head: &RequestHead, body: &[u8], now_unix: u64) -> 
 }
 
 fn not_found(head: &RequestHead) -> Response {
-    Response::error(
-        404,
-        &format!("no route for {} {}", head.method, head.path),
-    )
+    Response::error(404, &format!("no route for {} {}", head.method, head.path))
 }

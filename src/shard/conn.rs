@@ -40,17 +40,16 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
 async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
     let mut buf = BytesMut::with_capacity(2048);
     loop {
-        let head = match monoio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream, &mut buf))
-            .await
-        {
-            Ok(Ok(Some(head))) => head,
-            Ok(Ok(None)) | Err(_) => return,
-            Ok(Err(e)) => {
-                let resp = Response::error(e.status(), &e.to_string());
-                let _ = stream.write_all(resp.to_bytes(false)).await;
-                return;
-            }
-        };
+        let head =
+            match monoio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream, &mut buf)).await {
+                Ok(Ok(Some(head))) => head,
+                Ok(Ok(None)) | Err(_) => return,
+                Ok(Err(e)) => {
+                    let resp = Response::error(e.status(), &e.to_string());
+                    let _ = stream.write_all(resp.to_bytes(false)).await;
+                    return;
+                }
+            };
         let _ = buf.split_to(head.head_len);
         if head.path.starts_with("/app/") {
             session::run(shard, stream, head, buf, peer).await;

@@ -87,7 +87,10 @@ pub async fn drain_task(shard: Rc<Shard>) {
         }
         loop {
             let mut batch = Vec::with_capacity(DRAIN_BATCH);
-            shard.ring.borrow_mut().drain(DRAIN_BATCH, |m| batch.push(m));
+            shard
+                .ring
+                .borrow_mut()
+                .drain(DRAIN_BATCH, |m| batch.push(m));
             if batch.is_empty() {
                 break;
             }
@@ -103,7 +106,10 @@ pub async fn drain_task(shard: Rc<Shard>) {
 fn drain_now(shard: &Shard) {
     loop {
         let mut batch = Vec::new();
-        shard.ring.borrow_mut().drain(DRAIN_BATCH, |m| batch.push(m));
+        shard
+            .ring
+            .borrow_mut()
+            .drain(DRAIN_BATCH, |m| batch.push(m));
         if batch.is_empty() {
             return;
         }

@@ -90,9 +90,17 @@ pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
         Driver::Auto => available,
     };
     match (uring, config.driver) {
-        (true, _) => tracing::info!(workers = config.workers, driver = "io_uring", "shards starting"),
+        (true, _) => tracing::info!(
+            workers = config.workers,
+            driver = "io_uring",
+            "shards starting"
+        ),
         (false, Driver::Epoll) => {
-            tracing::info!(workers = config.workers, driver = "epoll", "shards starting (configured)")
+            tracing::info!(
+                workers = config.workers,
+                driver = "epoll",
+                "shards starting (configured)"
+            )
         }
         (false, _) => tracing::warn!(
             workers = config.workers,
@@ -144,7 +152,10 @@ fn run_shard(
         }
     }
     let body = async move {
-        let opts = ListenerOpts::new().reuse_port(true).reuse_addr(true).backlog(4096);
+        let opts = ListenerOpts::new()
+            .reuse_port(true)
+            .reuse_addr(true)
+            .backlog(4096);
         let listener = match TcpListener::bind_with_config(addr, &opts) {
             Ok(l) => l,
             Err(source) => {

@@ -79,8 +79,7 @@ impl Outbox {
             return;
         }
         if let Some(frame) = last {
-            self.queued_bytes
-                .set(self.queued_bytes.get() + frame.len());
+            self.queued_bytes.set(self.queued_bytes.get() + frame.len());
             self.queue.borrow_mut().push_back(frame);
         }
         self.state.set(State::Closing);

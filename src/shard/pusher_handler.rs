@@ -29,11 +29,20 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
             channel,
             auth,
             channel_data,
-        }) => match subscribe(shard, key, &channel, auth.as_deref(), channel_data.as_deref()) {
+        }) => match subscribe(
+            shard,
+            key,
+            &channel,
+            auth.as_deref(),
+            channel_data.as_deref(),
+        ) {
             Ok(()) => reply(&pusher::subscription_succeeded(&channel, None)),
-            Err(SubscribeError::Auth(why)) => {
-                reply(&pusher::subscription_error(&channel, "AuthError", &why, 401))
-            }
+            Err(SubscribeError::Auth(why)) => reply(&pusher::subscription_error(
+                &channel,
+                "AuthError",
+                &why,
+                401,
+            )),
             Err(SubscribeError::Protocol(err)) => reply(&pusher::error_for(&err)),
         },
         Ok(ClientMessage::Unsubscribe { channel }) => unsubscribe(shard, key, &channel),
@@ -43,10 +52,9 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
                 "client events and sign-in are not enabled on this server",
             ))
         }
-        Ok(ClientMessage::Unknown { event }) => reply(&pusher::error(
-            None,
-            &format!("unknown event '{event}'"),
-        )),
+        Ok(ClientMessage::Unknown { event }) => {
+            reply(&pusher::error(None, &format!("unknown event '{event}'")))
+        }
         Err(err) => reply(&pusher::error_for(&err)),
     }
 }
@@ -83,8 +91,14 @@ fn subscribe(
                 "channel '{channel}' requires an auth signature"
             )));
         };
-        if !pusher::verify_channel_auth(&app.key, &app.secret, &socket_id, channel, channel_data, auth)
-        {
+        if !pusher::verify_channel_auth(
+            &app.key,
+            &app.secret,
+            &socket_id,
+            channel,
+            channel_data,
+            auth,
+        ) {
             return Err(SubscribeError::Auth(format!(
                 "invalid signature for channel '{channel}': expected HMAC-SHA256 of \
                  '{socket_id}:{channel}' with the app secret"
@@ -94,7 +108,10 @@ fn subscribe(
     if conn.channels.iter().any(|c| &**c == channel) {
         return Ok(());
     }
-    let name = shard.channels.borrow_mut().subscribe(conn.app, channel, key);
+    let name = shard
+        .channels
+        .borrow_mut()
+        .subscribe(conn.app, channel, key);
     conn.channels.push(name);
     Ok(())
 }

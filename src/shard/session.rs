@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
-use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
 use monoio::io::AsyncWriteRentExt;
+use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
 use monoio::net::TcpStream;
 
 use super::outbox::Outbox;
@@ -44,7 +44,12 @@ pub async fn run(
             return;
         }
     };
-    if stream.write_all(ws::response_101(&upgrade)).await.0.is_err() {
+    if stream
+        .write_all(ws::response_101(&upgrade))
+        .await
+        .0
+        .is_err()
+    {
         return;
     }
     let (reader, writer) = stream.into_split();

@@ -97,11 +97,7 @@ pub struct Shard {
 
 impl Shard {
     /// A shard with no connections yet.
-    pub fn new(
-        config: Arc<Config>,
-        shared: Arc<Shared>,
-        ring: Endpoint<CoreMsg>,
-    ) -> Rc<Self> {
+    pub fn new(config: Arc<Config>, shared: Arc<Shared>, ring: Endpoint<CoreMsg>) -> Rc<Self> {
         Rc::new(Shard {
             id: ring.index(),
             channels: RefCell::new(ChannelIndex::new(config.apps.len())),

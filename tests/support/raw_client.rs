@@ -25,15 +25,23 @@ impl RawClient {
     /// Connects to `path` on `port` and completes the upgrade.
     pub fn connect_port(port: u16, path: &str) -> RawClient {
         let (status, client) = Self::try_connect_port(port, path);
-        assert!(status.starts_with("HTTP/1.1 101"), "upgrade refused: {status}");
-        client.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert!(
+            status.starts_with("HTTP/1.1 101"),
+            "upgrade refused: {status}"
+        );
+        client
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         client
     }
 
     /// Sends the upgrade request and returns the response head with the client.
     pub fn try_connect_port(port: u16, path: &str) -> (String, RawClient) {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
         let req = ws::client_request("127.0.0.1", path, "dGhlIHNhbXBsZSBub25jZQ==");
         stream.write_all(&req).unwrap();
         let mut head = Vec::new();
@@ -66,12 +74,22 @@ impl RawClient {
     /// The next message; panics after the read timeout.
     pub fn recv(&mut self) -> Message {
         loop {
-            if let Some(msg) = self.decoder.decode(&mut self.buf).expect("server frame invalid") {
+            if let Some(msg) = self
+                .decoder
+                .decode(&mut self.buf)
+                .expect("server frame invalid")
+            {
                 return msg;
             }
             let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).expect("no message from the server in time");
-            assert!(n > 0, "server closed the TCP connection without a close frame");
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .expect("no message from the server in time");
+            assert!(
+                n > 0,
+                "server closed the TCP connection without a close frame"
+            );
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
@@ -101,7 +119,6 @@ impl RawClient {
     }
 }
 
-
 /// A connected client subscribed to public channels, for observing deliveries.
 pub struct Subscriber {
     pub client: RawClient,
@@ -119,7 +136,10 @@ impl Subscriber {
                     .to_string(),
             );
             let msg = client.recv_json();
-            assert_eq!(msg["event"], "pusher_internal:subscription_succeeded", "{msg}");
+            assert_eq!(
+                msg["event"], "pusher_internal:subscription_succeeded",
+                "{msg}"
+            );
         }
         Subscriber { client, socket_id }
     }
