@@ -33,6 +33,8 @@ pub struct Config {
     pub pinning: bool,
     /// Which I/O driver the shards use.
     pub driver: Driver,
+    /// Serve the `/echo` WebSocket endpoint used by the conformance suite.
+    pub echo: bool,
     /// Largest REST request body accepted (`REVERB_MAX_REQUEST_SIZE`, default 10,000 bytes).
     pub max_request_size: usize,
     /// The apps clients and publishers may use; never empty.
@@ -154,6 +156,7 @@ struct FileServer {
     workers: Option<usize>,
     pinning: Option<bool>,
     driver: Option<Driver>,
+    echo: Option<bool>,
     max_request_size: Option<usize>,
 }
 
@@ -214,6 +217,10 @@ pub fn load(
         }
         None => parsed.server.driver.unwrap_or(Driver::Auto),
     };
+    let echo = match env("RINGCAST_ECHO") {
+        Some(v) => parse_bool("RINGCAST_ECHO", &v)?,
+        None => parsed.server.echo.unwrap_or(false),
+    };
     let max_request_size = match env("REVERB_MAX_REQUEST_SIZE") {
         Some(v) => parse_num("REVERB_MAX_REQUEST_SIZE", &v, "a size in bytes")?,
         None => parsed.server.max_request_size.unwrap_or(10_000),
@@ -238,6 +245,7 @@ pub fn load(
         workers,
         pinning,
         driver,
+        echo,
         max_request_size,
         apps,
         dev_app,

@@ -230,3 +230,19 @@ fn oversized_head_gets_431_and_garbage_gets_400() {
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
     assert!(resp.contains("error"), "the body says why: {resp}");
 }
+
+#[test]
+fn echo_endpoint_exists_only_when_enabled_and_echoes() {
+    let server = Server::start(&[("RINGCAST_ECHO", "true")]);
+    let mut c = RawClient::connect(&server, "/echo");
+    c.send_frame(Opcode::Text, "héllo".as_bytes(), true);
+    assert_eq!(c.recv(), Message::Text("héllo".into()));
+    c.send_frame(Opcode::Binary, &[0, 1, 2], true);
+    assert_eq!(c.recv(), Message::Binary(vec![0u8, 1, 2].into()));
+    c.send_frame(Opcode::Close, &ws::close_payload(1000, ""), true);
+    assert_eq!(c.recv_close(), 1000);
+
+    let off = Server::start(&[]);
+    let (status, _) = RawClient::try_connect_port(off.port, "/echo");
+    assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+}

@@ -51,6 +51,10 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
                 }
             };
         let _ = buf.split_to(head.head_len);
+        if head.path == "/echo" && shard.config.echo {
+            super::echo::run(stream, head, buf).await;
+            return;
+        }
         if head.path.starts_with("/app/") {
             session::run(shard, stream, head, buf, peer).await;
             return;

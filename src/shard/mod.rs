@@ -6,6 +6,7 @@
 
 mod channels;
 mod conn;
+mod echo;
 mod fanout;
 mod outbox;
 mod pusher_handler;
