@@ -80,6 +80,27 @@ pub struct AppConfig {
     /// Origins allowed to connect; `*` allows any.
     #[serde(default = "defaults::allowed_origins")]
     pub allowed_origins: Vec<String>,
+    /// Most distinct users in one presence channel.
+    #[serde(default = "defaults::max_presence_members")]
+    pub max_presence_members: usize,
+    /// Seconds a cache channel keeps its last event.
+    #[serde(default = "defaults::cache_ttl")]
+    pub cache_ttl: u32,
+    /// Whether `client-*` events are accepted.
+    #[serde(default = "defaults::enable_client_messages")]
+    pub enable_client_messages: bool,
+    /// Client events one connection may send per second.
+    #[serde(default = "defaults::max_client_events_per_second")]
+    pub max_client_events_per_second: u32,
+    /// When set, connections must `pusher:signin` within this many seconds.
+    #[serde(default)]
+    pub user_authentication_timeout: Option<u32>,
+    /// Most channels one REST event may name.
+    #[serde(default = "defaults::max_channels_per_event")]
+    pub max_channels_per_event: usize,
+    /// Longest event name accepted.
+    #[serde(default = "defaults::max_event_name_length")]
+    pub max_event_name_length: usize,
 }
 
 mod defaults {
@@ -95,6 +116,24 @@ mod defaults {
     pub fn allowed_origins() -> Vec<String> {
         vec!["*".to_owned()]
     }
+    pub fn max_presence_members() -> usize {
+        100
+    }
+    pub fn cache_ttl() -> u32 {
+        1800
+    }
+    pub fn enable_client_messages() -> bool {
+        true
+    }
+    pub fn max_client_events_per_second() -> u32 {
+        10
+    }
+    pub fn max_channels_per_event() -> usize {
+        100
+    }
+    pub fn max_event_name_length() -> usize {
+        200
+    }
 }
 
 impl AppConfig {
@@ -108,6 +147,13 @@ impl AppConfig {
             max_message_size: defaults::max_message_size(),
             max_connections: None,
             allowed_origins: defaults::allowed_origins(),
+            max_presence_members: defaults::max_presence_members(),
+            cache_ttl: defaults::cache_ttl(),
+            enable_client_messages: defaults::enable_client_messages(),
+            max_client_events_per_second: defaults::max_client_events_per_second(),
+            user_authentication_timeout: None,
+            max_channels_per_event: defaults::max_channels_per_event(),
+            max_event_name_length: defaults::max_event_name_length(),
         }
     }
 }
@@ -296,6 +342,38 @@ fn env_app(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<AppConfig>, Co
             &v,
             "a connection count",
         )?);
+    }
+    if let Some(v) = env("REVERB_APP_MAX_PRESENCE_MEMBERS") {
+        app.max_presence_members =
+            parse_num("REVERB_APP_MAX_PRESENCE_MEMBERS", &v, "a member count")?;
+    }
+    if let Some(v) = env("REVERB_APP_CACHE_TTL") {
+        app.cache_ttl = parse_num("REVERB_APP_CACHE_TTL", &v, "seconds")?;
+    }
+    if let Some(v) = env("REVERB_APP_ENABLE_CLIENT_MESSAGES") {
+        app.enable_client_messages = parse_bool("REVERB_APP_ENABLE_CLIENT_MESSAGES", &v)?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_CLIENT_EVENTS_PER_SECOND") {
+        app.max_client_events_per_second = parse_num(
+            "REVERB_APP_MAX_CLIENT_EVENTS_PER_SECOND",
+            &v,
+            "events per second",
+        )?;
+    }
+    if let Some(v) = env("REVERB_APP_USER_AUTHENTICATION_TIMEOUT").filter(|v| !v.trim().is_empty())
+    {
+        app.user_authentication_timeout = Some(parse_num(
+            "REVERB_APP_USER_AUTHENTICATION_TIMEOUT",
+            &v,
+            "seconds",
+        )?);
+    }
+    if let Some(v) = env("REVERB_APP_MAX_CHANNELS_PER_EVENT") {
+        app.max_channels_per_event =
+            parse_num("REVERB_APP_MAX_CHANNELS_PER_EVENT", &v, "a channel count")?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_EVENT_NAME_LENGTH") {
+        app.max_event_name_length = parse_num("REVERB_APP_MAX_EVENT_NAME_LENGTH", &v, "a length")?;
     }
     if let Some(v) = env("REVERB_APP_ALLOWED_ORIGINS") {
         app.allowed_origins = v

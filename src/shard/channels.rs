@@ -58,6 +58,11 @@ impl ChannelIndex {
             .and_then(|m| m.get(channel))
             .map_or(&[], Vec::as_slice)
     }
+
+    /// Every channel of `app` with local subscribers, and how many.
+    pub fn channels(&self, app: usize) -> impl Iterator<Item = (&Rc<str>, usize)> {
+        self.apps[app].iter().map(|(name, list)| (name, list.len()))
+    }
 }
 
 #[cfg(test)]

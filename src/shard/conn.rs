@@ -61,7 +61,7 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
         }
         let keep_alive = !head.header_has_token("connection", "close");
         let resp = match read_body(&shard, &mut stream, &mut buf, &head).await {
-            Ok(body) => api::handle(&shard, &head, &body, unix_now()),
+            Ok(body) => api::handle(&shard, &head, &body, unix_now()).await,
             Err(resp) => resp,
         };
         let close = !keep_alive || resp.status == 413 || resp.status == 400;

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::dispatch;
 use super::outbox::Queued;
+use super::owner::send_to_owner;
 use super::state::{CoreMsg, Shard};
-use crate::proto::pusher::SocketId;
+use crate::proto::pusher::{self, SocketId};
 
 /// Most ring messages handled per drain pass before yielding to connection tasks.
 const DRAIN_BATCH: usize = 256;
@@ -47,12 +49,7 @@ pub fn deliver_local(
 }
 
 /// Publishes `frame` on `channel` to this core and every other core.
-///
-/// Messages already waiting in this core's incoming rings are delivered first: a publisher that
-/// sent event A through core 1 and, after its answer, event B through core 2 must see A before
-/// B on every subscriber, and A may still sit in core 2's ring.
 pub fn publish(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
-    drain_now(shard);
     deliver_local(shard, app, channel, &frame, except);
     let mut ring = shard.ring.borrow_mut();
     let cores = ring.cores();
@@ -73,37 +70,74 @@ pub fn publish(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: O
     }
 }
 
-/// The shard's drain task: sleeps on the doorbell, then handles incoming ring messages in
-/// batches. While its own overflow queues hold messages it also retries them every millisecond.
+/// Publishes an application event (REST or client event): cache channels also hand the frame
+/// to their owner, which replays it to later subscribers.
+pub fn publish_event(
+    shard: &Shard,
+    app: usize,
+    channel: &str,
+    frame: Bytes,
+    except: Option<SocketId>,
+) {
+    if pusher::is_cache_channel(channel) {
+        send_to_owner(
+            shard,
+            channel,
+            CoreMsg::CacheStore {
+                app,
+                channel: Arc::from(channel),
+                frame: frame.clone(),
+            },
+        );
+    }
+    publish(shard, app, channel, frame, except);
+}
+
+/// The shard's drain task: sleeps on the doorbell, then handles incoming ring messages and the
+/// core's own queue in batches. While its overflow queues hold messages it also retries them
+/// every millisecond.
 pub async fn drain_task(shard: Rc<Shard>) {
-    let bell = shard.ring.borrow().bell();
+    let bell = shard.bell.clone();
+    let has_work = || shard.ring.borrow().has_incoming() || !shard.self_queue.borrow().is_empty();
     loop {
         let waiting = shard.ring.borrow_mut().flush_overflow();
         if waiting {
-            let wait = bell.wait(|| shard.ring.borrow().has_incoming());
-            let _ = monoio::time::timeout(Duration::from_millis(1), wait).await;
+            let _ = monoio::time::timeout(Duration::from_millis(1), bell.wait(has_work)).await;
         } else {
-            bell.wait(|| shard.ring.borrow().has_incoming()).await;
+            bell.wait(has_work).await;
         }
-        loop {
-            let mut batch = Vec::with_capacity(DRAIN_BATCH);
-            shard
-                .ring
-                .borrow_mut()
-                .drain(DRAIN_BATCH, |m| batch.push(m));
-            if batch.is_empty() {
-                break;
-            }
-            for msg in batch {
-                handle(&shard, msg);
-            }
+        while drain_once(&shard) {
             super::yield_now().await;
         }
     }
 }
 
-/// Handles everything in the incoming rings right away (used before a local publish).
-fn drain_now(shard: &Shard) {
+/// Handles one batch from the rings and the local queue; false when both were empty.
+fn drain_once(shard: &Shard) -> bool {
+    let mut batch = Vec::with_capacity(DRAIN_BATCH);
+    shard
+        .ring
+        .borrow_mut()
+        .drain(DRAIN_BATCH, |m| batch.push(m));
+    {
+        let mut own = shard.self_queue.borrow_mut();
+        let take = own.len().min(DRAIN_BATCH);
+        batch.extend(own.drain(..take));
+    }
+    if batch.is_empty() {
+        return false;
+    }
+    for msg in batch {
+        dispatch::handle(shard, msg);
+    }
+    true
+}
+
+/// Handles everything already in the incoming rings. A REST publish calls this first: a
+/// publisher that sent event A through core 1 and, after its answer, event B through core 2
+/// must see A before B on every subscriber, and A may still sit in core 2's ring. Never call it
+/// from a message handler (it would handle newer messages before older ones finish).
+pub fn catch_up(shard: &Shard) {
     loop {
         let mut batch = Vec::new();
         shard
@@ -114,20 +148,7 @@ fn drain_now(shard: &Shard) {
             return;
         }
         for msg in batch {
-            handle(shard, msg);
-        }
-    }
-}
-
-fn handle(shard: &Shard, msg: CoreMsg) {
-    match msg {
-        CoreMsg::Publish {
-            app,
-            channel,
-            frame,
-            except,
-        } => {
-            deliver_local(shard, app, &channel, &frame, except);
+            dispatch::handle(shard, msg);
         }
     }
 }

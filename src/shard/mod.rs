@@ -4,15 +4,24 @@
 //! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
 //! rings and the shard's state. A shard never awaits anything owned by another core.
 
+mod cache;
 mod channels;
+mod client_events;
 mod conn;
+mod dispatch;
 mod echo;
 mod fanout;
+mod gather;
+mod msg;
 mod outbox;
+mod owner;
+mod presence;
 mod pusher_handler;
 mod session;
 mod state;
+mod subscribe;
 mod sweeper;
+mod users;
 mod yield_now;
 
 use std::fmt;
@@ -22,9 +31,11 @@ use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
-pub use fanout::publish;
+pub use fanout::{catch_up, publish_event};
+pub use gather::ask_all;
+pub use owner::broadcast;
 pub use session::text_frame;
-pub use state::{CoreMsg, Shard, Shared};
+pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
 pub use yield_now::yield_now;
 
 use crate::config::{Config, Driver};
@@ -81,7 +92,7 @@ impl Server {
 
 /// Starts `config.workers` shards and returns once every listener is bound.
 pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
-    let shared = Shared::new(config.workers);
+    let shared = Shared::new(config.workers, config.apps.len());
     let addr = SocketAddr::new(config.host, config.port);
     let available = monoio::utils::detect_uring();
     let uring = match config.driver {

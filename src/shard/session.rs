@@ -70,7 +70,10 @@ pub async fn run(
         app,
         socket_id,
         outbox: outbox.clone(),
-        channels: Vec::new(),
+        subs: Vec::new(),
+        user_id: None,
+        client_events: (now, 0),
+        opened: now,
         last_seen: now,
         ping_sent: None,
         closing_since: None,
@@ -96,6 +99,12 @@ pub async fn run(
 fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
     let key = head.path.trim_start_matches("/app/").trim_end_matches('/');
     let app = shard.app_by_key(key).ok_or(PusherError::AppNotFound)?;
+    let config = &shard.config.apps[app];
+    if let Some(origin) = head.header("origin") {
+        if !origin_allowed(&config.allowed_origins, origin) {
+            return Err(PusherError::Unauthorized);
+        }
+    }
     let params = http::parse_query(&head.query).unwrap_or_default();
     let protocol = http::query_value(&params, "protocol").ok_or(PusherError::NoProtocolVersion)?;
     let version: u32 = protocol
@@ -104,7 +113,35 @@ fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
     if !PROTOCOLS.contains(&version) {
         return Err(PusherError::UnsupportedProtocol);
     }
+    if !shard
+        .shared
+        .admit_app_connection(app, config.max_connections)
+    {
+        return Err(PusherError::OverConnectionQuota);
+    }
     Ok(app)
+}
+
+/// Whether a browser `Origin` may connect: `*`, the exact origin, its host, or a `*.domain`
+/// pattern matching the host (Reverb compares hosts the same way).
+fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    let host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    allowed.iter().any(|a| {
+        a == "*"
+            || a == origin
+            || a.eq_ignore_ascii_case(host)
+            || a.strip_prefix("*.").is_some_and(|domain| {
+                host.len() > domain.len() + 1
+                    && host
+                        .to_ascii_lowercase()
+                        .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
+            })
+    })
 }
 
 /// Sends `pusher:error` and closes with the error's code, as Pusher does.

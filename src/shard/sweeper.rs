@@ -39,6 +39,18 @@ fn sweep(shard: &Shard, now: Instant) {
             continue;
         }
         let app = &shard.config.apps[conn.app];
+        if let Some(limit) = app.user_authentication_timeout {
+            if conn.user_id.is_none() && now.duration_since(conn.opened) >= secs(limit) {
+                conn.outbox.send(text_frame(&pusher::error(
+                    Some(4009),
+                    "Connection not signed in within user_authentication_timeout: call pusher.signin()",
+                )));
+                conn.outbox
+                    .close_with(Some(close_frame(4009, "sign-in required")));
+                conn.closing_since = Some(now);
+                continue;
+            }
+        }
         match conn.ping_sent {
             Some(sent) if now.duration_since(sent) >= secs(app.activity_timeout) => {
                 let err = PusherError::PongNotReceived;

@@ -1,0 +1,139 @@
+//! What a core does with each message it receives from another core (or from itself).
+//!
+//! Owner-side work (presence membership, the event cache, REST question answers) and
+//! subscriber-side completions (join answers, cached events) meet here; each arm is a call
+//! into the module that owns that concept.
+
+use std::time::{Duration, Instant};
+
+use super::fanout::{deliver_local, publish};
+use super::gather;
+use super::owner::send;
+use super::presence::Join;
+use super::session::text_frame;
+use super::state::{CoreMsg, Shard};
+use super::subscribe::{self, JoinAnswer};
+use super::users;
+use crate::proto::pusher;
+
+/// Handles one message addressed to this core.
+pub fn handle(shard: &Shard, msg: CoreMsg) {
+    match msg {
+        CoreMsg::Publish {
+            app,
+            channel,
+            frame,
+            except,
+        } => {
+            deliver_local(shard, app, &channel, &frame, except);
+        }
+        CoreMsg::PresenceJoin {
+            app,
+            channel,
+            user_id,
+            user_info,
+            conn,
+        } => {
+            let limit = shard.config.apps[app].max_presence_members;
+            let info = user_info.clone();
+            let outcome = shard
+                .presence
+                .borrow_mut()
+                .join(app, &channel, &user_id, user_info, limit);
+            if outcome == Join::NewMember {
+                let added = pusher::member_added(&channel, &user_id, info.as_deref());
+                publish(
+                    shard,
+                    app,
+                    &channel,
+                    text_frame(&added),
+                    Some(conn.socket_id),
+                );
+            }
+            let result = match outcome {
+                Join::Full => Err(format!(
+                    "presence channel '{channel}' is full: it already has {limit} members (max_presence_members)"
+                )),
+                _ => Ok(presence_data(shard, app, &channel)),
+            };
+            send(
+                shard,
+                conn.core,
+                CoreMsg::PresenceJoined {
+                    app,
+                    channel,
+                    user_id,
+                    conn,
+                    result,
+                },
+            );
+        }
+        CoreMsg::PresenceJoined {
+            app,
+            channel,
+            user_id,
+            conn,
+            result,
+        } => subscribe::on_presence_joined(
+            shard,
+            JoinAnswer {
+                app,
+                channel: &channel,
+                user_id,
+                conn,
+                result,
+            },
+        ),
+        CoreMsg::PresenceLeave {
+            app,
+            channel,
+            user_id,
+        } => {
+            let last = shard.presence.borrow_mut().leave(app, &channel, &user_id);
+            if last {
+                let removed = pusher::member_removed(&channel, &user_id);
+                publish(shard, app, &channel, text_frame(&removed), None);
+            }
+        }
+        CoreMsg::CacheStore {
+            app,
+            channel,
+            frame,
+        } => shard
+            .cache
+            .borrow_mut()
+            .store(app, channel, frame, Instant::now()),
+        CoreMsg::CacheFetch { app, channel, conn } => {
+            let ttl = Duration::from_secs(u64::from(shard.config.apps[app].cache_ttl));
+            let frame = shard
+                .cache
+                .borrow_mut()
+                .fetch(app, &channel, ttl, Instant::now());
+            send(
+                shard,
+                conn.core,
+                CoreMsg::CacheFetched {
+                    channel,
+                    conn,
+                    frame,
+                },
+            );
+        }
+        CoreMsg::CacheFetched {
+            channel,
+            conn,
+            frame,
+        } => subscribe::on_cache_fetched(shard, &channel, conn, frame),
+        CoreMsg::Ask { from, id, query } => {
+            let part = gather::answer(shard, &query);
+            send(shard, from, CoreMsg::Answer { id, part });
+        }
+        CoreMsg::Answer { id, part } => gather::on_answer(shard, id, part),
+        CoreMsg::TerminateUser { app, user_id } => users::terminate_local(shard, app, &user_id),
+    }
+}
+
+fn presence_data(shard: &Shard, app: usize, channel: &str) -> String {
+    let members = shard.presence.borrow().members(app, channel);
+    pusher::presence_data(members.iter().map(|(id, info)| (&**id, info.as_deref())))
+}
