@@ -21,9 +21,16 @@ use crate::proto::http::{self, RequestHead, Response};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Accepts connections forever, one task per connection.
+/// Returns when shutdown cancels it.
 pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
+    let canceller = monoio::io::Canceller::new();
+    let cancel = canceller.handle();
+    *shard.accept_cancel.borrow_mut() = Some(canceller);
     loop {
-        match listener.accept().await {
+        if super::shutdown::requested(&shard) {
+            return;
+        }
+        match listener.cancelable_accept(cancel.clone()).await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 monoio::spawn(serve(shard.clone(), stream, peer));

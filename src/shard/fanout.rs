@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::dispatch;
 use super::outbox::Queued;
 use super::owner::send_to_owner;
+use super::shutdown;
 use super::state::{CoreMsg, Shard};
 use crate::proto::pusher::{self, SocketId};
 
@@ -98,8 +99,18 @@ pub fn publish_event(
 /// every millisecond.
 pub async fn drain_task(shard: Rc<Shard>) {
     let bell = shard.bell.clone();
-    let has_work = || shard.ring.borrow().has_incoming() || !shard.self_queue.borrow().is_empty();
+    // Becomes true once this shard has begun shutting down, so the request wakes it only once.
+    let shutting_down = std::cell::Cell::new(false);
+    let has_work = || {
+        shard.ring.borrow().has_incoming()
+            || !shard.self_queue.borrow().is_empty()
+            || (!shutting_down.get() && shutdown::requested(&shard))
+    };
     loop {
+        if !shutting_down.get() && shutdown::requested(&shard) {
+            shutting_down.set(true);
+            shutdown::begin(&shard);
+        }
         let waiting = shard.ring.borrow_mut().flush_overflow();
         if waiting {
             let _ = monoio::time::timeout(Duration::from_millis(1), bell.wait(has_work)).await;

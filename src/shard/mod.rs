@@ -18,6 +18,7 @@ mod owner;
 mod presence;
 mod pusher_handler;
 mod session;
+mod shutdown;
 mod state;
 mod subscribe;
 mod sweeper;
@@ -74,14 +75,29 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// How long a shard waits for its clients to go after a shutdown signal.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server: the shard threads, until they stop.
 pub struct Server {
     threads: Vec<thread::JoinHandle<()>>,
+    bells: Vec<crate::ring::BellHandle>,
     /// The counters shared by all shards.
     pub shared: Arc<Shared>,
 }
 
 impl Server {
+    /// Starts a graceful shutdown on every shard (from any thread); `join` then returns once
+    /// they have finished.
+    pub fn shutdown(&self) {
+        self.shared
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::Release);
+        for bell in &self.bells {
+            bell.ring();
+        }
+    }
+
     /// Blocks until every shard thread has ended.
     pub fn join(self) {
         for t in self.threads {
@@ -122,7 +138,9 @@ pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
     }
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StartError>>();
     let mut threads = Vec::new();
-    for endpoint in crate::ring::mesh::<CoreMsg>(config.workers) {
+    let endpoints = crate::ring::mesh::<CoreMsg>(config.workers);
+    let bells = endpoints.iter().map(|e| e.bell()).collect();
+    for endpoint in endpoints {
         let config = config.clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
@@ -145,7 +163,11 @@ pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
             }
         }
     }
-    Ok(Server { threads, shared })
+    Ok(Server {
+        threads,
+        bells,
+        shared,
+    })
 }
 
 fn run_shard(
@@ -180,7 +202,8 @@ fn run_shard(
         monoio::spawn(sweeper::sweeper_task(shard.clone()));
         let _ = ready.send(Ok(()));
         tracing::debug!(shard = id, %addr, "shard listening");
-        conn::accept_loop(shard, listener).await;
+        conn::accept_loop(shard.clone(), listener).await;
+        shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
     };
     let built = if uring {
         monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()

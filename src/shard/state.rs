@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +30,8 @@ pub struct Shared {
     pub connections: Vec<AtomicU64>,
     /// Open WebSocket connections, per app (checked against `max_connections` at connect).
     pub app_connections: Vec<AtomicU64>,
+    /// Set once by the main thread when a shutdown signal arrives.
+    pub shutting_down: AtomicBool,
 }
 
 impl Shared {
@@ -38,6 +40,7 @@ impl Shared {
         Arc::new(Shared {
             connections: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
+            shutting_down: AtomicBool::new(false),
         })
     }
 
@@ -120,6 +123,8 @@ pub struct Shard {
     pub self_queue: RefCell<std::collections::VecDeque<CoreMsg>>,
     /// This core's doorbell (to wake the drain task for `self_queue`).
     pub bell: BellHandle,
+    /// Cancels the accept loop at shutdown.
+    pub accept_cancel: RefCell<Option<Canceller>>,
     next_socket: Cell<u64>,
 }
 
@@ -140,6 +145,7 @@ impl Shard {
             asks: RefCell::new(Asks::default()),
             self_queue: RefCell::new(std::collections::VecDeque::new()),
             bell,
+            accept_cancel: RefCell::new(None),
             next_socket: Cell::new(0),
         })
     }
