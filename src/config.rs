@@ -244,8 +244,8 @@ pub fn load(
         Some(v) => parse_num("RINGCAST_WORKERS", &v, "a number of cores, at least 1")?,
         None => parsed.server.workers.unwrap_or(available_cores.max(1)),
     };
-    if workers == 0 || workers > 1024 {
-        return Err(ConfigError::new("workers", "must be between 1 and 1024"));
+    if workers == 0 || workers > 64 {
+        return Err(ConfigError::new("workers", "must be between 1 and 64"));
     }
     let pinning = match env("RINGCAST_PINNING") {
         Some(v) => parse_bool("RINGCAST_PINNING", &v)?,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::fanout::{deliver_local, publish};
+use super::fanout::{deliver_local, publish_everywhere};
 use super::gather;
 use super::owner::send;
 use super::presence::Join;
@@ -27,6 +27,12 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
         } => {
             deliver_local(shard, app, &channel, &frame, except);
         }
+        CoreMsg::Interest {
+            app,
+            channel,
+            core,
+            on,
+        } => shard.interest.borrow_mut().set(app, channel, core, on),
         CoreMsg::PresenceJoin {
             app,
             channel,
@@ -42,7 +48,7 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
                 .join(app, &channel, &user_id, user_info, limit);
             if outcome == Join::NewMember {
                 let added = pusher::member_added(&channel, &user_id, info.as_deref());
-                publish(
+                publish_everywhere(
                     shard,
                     app,
                     &channel,
@@ -92,7 +98,7 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             let last = shard.presence.borrow_mut().leave(app, &channel, &user_id);
             if last {
                 let removed = pusher::member_removed(&channel, &user_id);
-                publish(shard, app, &channel, text_frame(&removed), None);
+                publish_everywhere(shard, app, &channel, text_frame(&removed), None);
             }
         }
         CoreMsg::CacheStore {

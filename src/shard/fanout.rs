@@ -49,16 +49,41 @@ pub fn deliver_local(
     delivered
 }
 
-/// Publishes `frame` on `channel` to this core and every other core.
+/// Publishes `frame` on `channel` here and on the other cores that have subscribers of it.
 pub fn publish(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
     deliver_local(shard, app, channel, &frame, except);
-    let mut ring = shard.ring.borrow_mut();
-    let cores = ring.cores();
-    if cores == 1 {
-        return;
+    let cores = shard.interest.borrow().cores(app, channel);
+    if cores != 0 {
+        send_remote(shard, app, channel, frame, except, cores);
     }
+}
+
+/// Publishes `frame` on `channel` to every core regardless of known interest. Presence member
+/// events use it: a member's interest announcement and another member's join may reach the
+/// owner in either order, and a missed member event would leave a stale member list.
+pub fn publish_everywhere(
+    shard: &Shard,
+    app: usize,
+    channel: &str,
+    frame: Bytes,
+    except: Option<SocketId>,
+) {
+    deliver_local(shard, app, channel, &frame, except);
+    let all = (1u64 << shard.config.workers) - 1;
+    send_remote(shard, app, channel, frame, except, all & !(1 << shard.id));
+}
+
+fn send_remote(
+    shard: &Shard,
+    app: usize,
+    channel: &str,
+    frame: Bytes,
+    except: Option<SocketId>,
+    cores: u64,
+) {
     let channel: Arc<str> = Arc::from(channel);
-    for dst in (0..cores).filter(|&d| d != shard.id) {
+    let mut ring = shard.ring.borrow_mut();
+    for dst in (0..ring.cores()).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
         ring.send(
             dst,
             CoreMsg::Publish {

@@ -12,6 +12,7 @@ mod dispatch;
 mod echo;
 mod fanout;
 mod gather;
+mod interest;
 mod msg;
 mod outbox;
 mod owner;

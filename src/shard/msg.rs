@@ -35,6 +35,17 @@ pub enum CoreMsg {
         /// A connection that must not receive it (REST `socket_id`, a client event's sender).
         except: Option<SocketId>,
     },
+    /// `core` gained its first (`on`) or lost its last local subscriber of `channel`.
+    Interest {
+        /// App index.
+        app: usize,
+        /// Channel.
+        channel: Arc<str>,
+        /// The announcing core.
+        core: usize,
+        /// Gained (true) or lost (false).
+        on: bool,
+    },
     /// To a presence channel's owner: a connection wants to join as `user_id`.
     PresenceJoin {
         /// App index.

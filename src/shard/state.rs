@@ -16,6 +16,7 @@ use slab::Slab;
 use super::cache::EventCache;
 use super::channels::ChannelIndex;
 use super::gather::Asks;
+use super::interest::Interest;
 use super::outbox::Outbox;
 use super::presence::PresenceRegistry;
 use crate::config::Config;
@@ -113,6 +114,8 @@ pub struct Shard {
     pub channels: RefCell<ChannelIndex>,
     /// This shard's end of the rings.
     pub ring: RefCell<Endpoint<CoreMsg>>,
+    /// Which other cores have subscribers of which channels.
+    pub interest: RefCell<Interest>,
     /// Presence members of the channels this core owns.
     pub presence: RefCell<PresenceRegistry>,
     /// Last events of the cache channels this core owns.
@@ -140,6 +143,7 @@ impl Shard {
             shared,
             conns: RefCell::new(Slab::new()),
             ring: RefCell::new(ring),
+            interest: RefCell::new(Interest::new(apps)),
             presence: RefCell::new(PresenceRegistry::new(apps)),
             cache: RefCell::new(EventCache::new(apps)),
             asks: RefCell::new(Asks::default()),
@@ -193,6 +197,8 @@ impl Shard {
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
         self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
         for sub in &conn.subs {
+            // Each subscription is undone through `subscribe::forget`, which also tells the
+            // presence owner and the other cores' interest maps.
             super::subscribe::forget(self, conn.app, key, sub);
         }
         conn.outbox.close_with(None);

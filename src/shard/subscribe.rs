@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::interest;
 use super::owner::send_to_owner;
 use super::session::text_frame;
 use super::state::{ConnRef, CoreMsg, Shard, Subscription};
@@ -137,10 +138,7 @@ pub fn subscribe(
         );
         return Ok(Subscribed::Pending);
     }
-    let name = shard
-        .channels
-        .borrow_mut()
-        .subscribe(conn.app, channel, key);
+    let name = interest::add_local(shard, conn.app, channel, key);
     conn.subs.push(Subscription {
         channel: name,
         member: None,
@@ -170,10 +168,7 @@ pub fn forget(shard: &Shard, app: usize, key: usize, sub: &Subscription) {
         // The owner's answer will find the subscription gone and undo the join itself.
         return;
     }
-    shard
-        .channels
-        .borrow_mut()
-        .unsubscribe(app, &sub.channel, key);
+    interest::remove_local(shard, app, &sub.channel, key);
     if let Some(user_id) = &sub.member {
         send_to_owner(
             shard,
@@ -246,10 +241,7 @@ pub fn on_presence_joined(shard: &Shard, answer: JoinAnswer<'_>) {
     };
     match result {
         Ok(presence) => {
-            let name = shard
-                .channels
-                .borrow_mut()
-                .subscribe(app, channel, conn.key);
+            let name = interest::add_local(shard, app, channel, conn.key);
             c.subs[pos].channel = name;
             c.subs[pos].pending = false;
             c.outbox.send(text_frame(&pusher::subscription_succeeded(
