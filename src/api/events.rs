@@ -81,6 +81,10 @@ fn limits(shard: &Shard, app: usize) -> Limits {
 /// Checks channel names and the excluded socket id; returns the parsed socket id.
 fn validate(event: &EventRequest) -> Result<Option<SocketId>, Response> {
     for channel in &event.channels {
+        // `#server-to-user-{id}` is how the SDKs' sendToUser reaches a signed-in user.
+        if pusher::server_to_user_id(channel).is_some() {
+            continue;
+        }
         if let Err(e) = pusher::channel_kind(channel) {
             return Err(Response::error(
                 400,
