@@ -309,3 +309,62 @@ fn origins_outside_the_allowed_list_are_refused() {
         "{refused}"
     );
 }
+
+fn signin(c: &mut RawClient, socket_id: &str, user_data: &Value) -> Value {
+    let user_data = user_data.to_string();
+    let sig = ringcast::proto::pusher::user_signature(SECRET, socket_id, &user_data);
+    c.send_text(
+        &json!({"event":"pusher:signin","data":{"auth":format!("{KEY}:{sig}"),"user_data":user_data}})
+            .to_string(),
+    );
+    c.recv_json()
+}
+
+#[test]
+fn watchlist_reports_online_and_offline_across_cores() {
+    let server = Server::start(&[("RINGCAST_WORKERS", "2")]);
+    let (mut a, ida) = connect(&server);
+    let ok = signin(&mut a, &ida, &json!({"id":"a","watchlist":["b"]}));
+    assert_eq!(ok["event"], "pusher:signin_success", "{ok}");
+    // b signs in from three connections: a hears "online" once; the last close gives "offline".
+    let mut tabs: Vec<RawClient> = Vec::new();
+    for _ in 0..3 {
+        let (mut b, idb) = connect(&server);
+        assert_eq!(
+            signin(&mut b, &idb, &json!({"id":"b"}))["event"],
+            "pusher:signin_success"
+        );
+        tabs.push(b);
+    }
+    let online = a.recv_json();
+    assert_eq!(online["event"], "pusher_internal:watchlist_events");
+    assert_eq!(
+        online["data"]["events"],
+        json!([{"name":"online","user_ids":["b"]}])
+    );
+    // A watcher who signs in later learns at once that b is online.
+    let (mut c, idc) = connect(&server);
+    assert_eq!(
+        signin(&mut c, &idc, &json!({"id":"c","watchlist":["b","nobody"]}))["event"],
+        "pusher:signin_success"
+    );
+    assert_eq!(c.recv_json()["data"]["events"][0]["name"], "online");
+    tabs.truncate(1);
+    a.send_text(&json!({"event":"pusher:ping","data":{}}).to_string());
+    assert_eq!(
+        a.recv_json()["event"],
+        "pusher:pong",
+        "no offline while a tab is open"
+    );
+    tabs.clear();
+    let offline = a.recv_json();
+    assert_eq!(
+        offline["data"]["events"],
+        json!([{"name":"offline","user_ids":["b"]}])
+    );
+    assert_eq!(c.recv_json()["data"]["events"][0]["name"], "offline");
+    // A bad signature is refused.
+    let (mut d, _) = connect(&server);
+    let bad = signin(&mut d, "1.1", &json!({"id":"d"}));
+    assert_eq!(bad["event"], "pusher:error");
+}

@@ -14,6 +14,7 @@ use super::session::text_frame;
 use super::state::{CoreMsg, Shard};
 use super::subscribe::{self, JoinAnswer};
 use super::users;
+use super::watchlist;
 use crate::proto::pusher;
 
 /// Handles one message addressed to this core.
@@ -136,6 +137,22 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
         }
         CoreMsg::Answer { id, part } => gather::on_answer(shard, id, part),
         CoreMsg::TerminateUser { app, user_id } => users::terminate_local(shard, app, &user_id),
+        CoreMsg::UserStatus {
+            app,
+            user_id,
+            online,
+        } => watchlist::on_status(shard, app, user_id, online),
+        CoreMsg::Watch {
+            app,
+            user_id,
+            watcher,
+            on,
+        } => watchlist::on_watch(shard, app, user_id, watcher, on),
+        CoreMsg::WatchlistEvent {
+            conn,
+            online,
+            user_id,
+        } => watchlist::deliver(shard, conn, online, &user_id),
     }
 }
 

@@ -24,6 +24,7 @@ mod state;
 mod subscribe;
 mod sweeper;
 mod users;
+mod watchlist;
 mod yield_now;
 
 use std::fmt;

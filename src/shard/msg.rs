@@ -124,6 +124,35 @@ pub enum CoreMsg {
         /// This core's part of the answer.
         part: QueryPart,
     },
+    /// To a user's owner: one signed-in connection of the user opened or closed.
+    UserStatus {
+        /// App index.
+        app: usize,
+        /// The user id.
+        user_id: Arc<str>,
+        /// Opened (true) or closed (false).
+        online: bool,
+    },
+    /// To a user's owner: `watcher` starts (`on`) or stops watching the user.
+    Watch {
+        /// App index.
+        app: usize,
+        /// The watched user.
+        user_id: Arc<str>,
+        /// The watching connection.
+        watcher: ConnRef,
+        /// Start (true) or stop (false).
+        on: bool,
+    },
+    /// To a watcher's core: a watched user came online or went offline.
+    WatchlistEvent {
+        /// The watching connection.
+        conn: ConnRef,
+        /// Online (true) or offline (false).
+        online: bool,
+        /// The watched user.
+        user_id: Arc<str>,
+    },
     /// Close every connection of a signed-in user (REST terminate_connections).
     TerminateUser {
         /// App index.

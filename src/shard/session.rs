@@ -72,6 +72,7 @@ pub async fn run(
         outbox: outbox.clone(),
         subs: Vec::new(),
         user_id: None,
+        watchlist: Vec::new(),
         client_events: (now, 0),
         opened: now,
         last_seen: now,

@@ -19,6 +19,7 @@ use super::gather::Asks;
 use super::interest::Interest;
 use super::outbox::Outbox;
 use super::presence::PresenceRegistry;
+use super::watchlist::{self, UserRegistry};
 use crate::config::Config;
 use crate::proto::pusher::SocketId;
 use crate::ring::{BellHandle, Endpoint};
@@ -86,6 +87,8 @@ pub struct Conn {
     pub subs: Vec<Subscription>,
     /// The user id given by `pusher:signin`.
     pub user_id: Option<Arc<str>>,
+    /// The users this connection watches (from its signed `user_data`).
+    pub watchlist: Vec<Arc<str>>,
     /// Start of the current one-second client-event window and events sent in it.
     pub client_events: (Instant, u32),
     /// When the connection was opened (for the sign-in deadline).
@@ -118,6 +121,8 @@ pub struct Shard {
     pub interest: RefCell<Interest>,
     /// Presence members of the channels this core owns.
     pub presence: RefCell<PresenceRegistry>,
+    /// Signed-in users this core owns, with their watchers.
+    pub users: RefCell<UserRegistry>,
     /// Last events of the cache channels this core owns.
     pub cache: RefCell<EventCache>,
     /// REST reads waiting for other cores' answers.
@@ -145,6 +150,7 @@ impl Shard {
             ring: RefCell::new(ring),
             interest: RefCell::new(Interest::new(apps)),
             presence: RefCell::new(PresenceRegistry::new(apps)),
+            users: RefCell::new(UserRegistry::new(apps)),
             cache: RefCell::new(EventCache::new(apps)),
             asks: RefCell::new(Asks::default()),
             self_queue: RefCell::new(std::collections::VecDeque::new()),
@@ -200,6 +206,10 @@ impl Shard {
             // Each subscription is undone through `subscribe::forget`, which also tells the
             // presence owner and the other cores' interest maps.
             super::subscribe::forget(self, conn.app, key, sub);
+        }
+        if let Some(user) = &conn.user_id {
+            let me = self.conn_ref(key, conn.socket_id);
+            watchlist::signed_out(self, conn.app, user, me, &conn.watchlist);
         }
         conn.outbox.close_with(None);
     }

@@ -10,12 +10,15 @@ use serde::Deserialize;
 
 use super::session::{close_frame, text_frame};
 use super::state::Shard;
+use super::watchlist;
 use crate::proto::pusher::{self, PusherError};
 
 #[derive(Deserialize)]
 struct UserData<'a> {
     #[serde(borrow)]
     id: Option<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    watchlist: Vec<serde_json::Value>,
 }
 
 /// Handles `pusher:signin` from connection `key`.
@@ -32,16 +35,22 @@ pub fn signin(shard: &Shard, key: usize, auth: &str, user_data: &str) {
         )));
         return;
     }
-    let id = serde_json::from_str::<UserData<'_>>(user_data)
-        .ok()
+    let parsed = serde_json::from_str::<UserData<'_>>(user_data).ok();
+    let watched: Vec<Arc<str>> = parsed
+        .as_ref()
+        .map(|d| {
+            d.watchlist
+                .iter()
+                .filter_map(id_text)
+                .map(Arc::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let id = parsed
         .and_then(|d| d.id)
-        .and_then(
-            |raw| match serde_json::from_str::<serde_json::Value>(raw.get()) {
-                Ok(serde_json::Value::String(s)) if !s.is_empty() => Some(s),
-                Ok(serde_json::Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            },
-        );
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+        .as_ref()
+        .and_then(id_text);
     let Some(id) = id else {
         let err = PusherError::InvalidField {
             field: "user_data.id",
@@ -50,9 +59,31 @@ pub fn signin(shard: &Shard, key: usize, auth: &str, user_data: &str) {
         conn.outbox.send(text_frame(&pusher::error_for(&err)));
         return;
     };
-    conn.user_id = Some(Arc::from(id));
+    if conn.user_id.is_some() {
+        let err = PusherError::InvalidField {
+            field: "pusher:signin",
+            expected: "sent once per connection",
+        };
+        conn.outbox.send(text_frame(&pusher::error_for(&err)));
+        return;
+    }
+    let user: Arc<str> = Arc::from(id);
+    conn.user_id = Some(user.clone());
+    conn.watchlist = watched.clone();
     conn.outbox
         .send(text_frame(&pusher::signin_success(user_data)));
+    let (app, me) = (conn.app, shard.conn_ref(key, conn.socket_id));
+    drop(conns);
+    watchlist::signed_in(shard, app, &user, me, &watched);
+}
+
+/// A user id as text: strings as they are, numbers in decimal.
+fn id_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// Closes this core's connections of `user_id` in `app`.
