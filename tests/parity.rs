@@ -69,6 +69,12 @@ fn signin_send_to_user_and_terminate_user_connections() {
 }
 
 #[test]
+fn watchlist_online_and_offline_through_pusher_js() {
+    let server = two_shards(&[]);
+    run_spread("watchlist.js", &server);
+}
+
+#[test]
 fn encrypted_channel_end_to_end_and_no_client_events() {
     let server = two_shards(&[]);
     run_spread("encrypted.js", &server);
