@@ -8,6 +8,7 @@
 mod channels;
 mod events;
 mod health;
+mod metrics;
 mod users;
 
 use std::rc::Rc;
@@ -22,6 +23,7 @@ pub async fn handle(shard: &Rc<Shard>, head: &RequestHead, body: &[u8], now_unix
     match (head.method.as_str(), path) {
         ("GET", "/up") => return health::up(),
         ("GET", "/api/v1/websocket/health") => return health::websocket_health(shard),
+        ("GET", "/metrics") => return metrics::render(shard),
         _ => {}
     }
     let Some(rest) = path.strip_prefix("/apps/") else {

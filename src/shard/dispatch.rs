@@ -25,8 +25,12 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             channel,
             frame,
             except,
+            published,
         } => {
-            deliver_local(shard, app, &channel, &frame, except);
+            // A core-local copy: every subscriber's queue entry bumps the frame's refcount, and
+            // that count must live in this core's cache, not bounce with the publishing core.
+            let frame = bytes::Bytes::copy_from_slice(&frame);
+            deliver_local(shard, app, &channel, &frame, except, published);
         }
         CoreMsg::Interest {
             app,

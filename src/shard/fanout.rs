@@ -6,15 +6,17 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::dispatch;
 use super::outbox::Queued;
 use super::owner::send_to_owner;
+use super::session::close_frame;
 use super::shutdown;
 use super::state::{CoreMsg, Shard};
+use super::stats::ShardStats;
 use crate::proto::pusher::{self, SocketId};
 
 /// Most ring messages handled per drain pass before yielding to connection tasks.
@@ -28,6 +30,7 @@ pub fn deliver_local(
     channel: &str,
     frame: &Bytes,
     except: Option<SocketId>,
+    published: Instant,
 ) -> usize {
     let conns = shard.conns.borrow();
     let index = shard.channels.borrow();
@@ -41,20 +44,32 @@ pub fn deliver_local(
             Queued::Yes => delivered += 1,
             Queued::Closed => {}
             Queued::Overflow => {
-                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, "slow consumer: outbound queue full, closing");
-                conn.outbox.close_with(None);
+                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, queued_bytes = conn.outbox.queued_bytes(), "slow consumer: outbound queue over its cap, closing with 4100");
+                let stats = shard.stats();
+                ShardStats::add(&stats.slow_consumer_closes, 1);
+                stats.error(4100);
+                conn.outbox.close_with(Some(close_frame(
+                    4100,
+                    "slow consumer: outbound queue over capacity",
+                )));
             }
         }
+    }
+    if delivered > 0 {
+        let stats = shard.stats();
+        ShardStats::add(&stats.messages_out, delivered as u64);
+        stats.latency(published.elapsed());
     }
     delivered
 }
 
 /// Publishes `frame` on `channel` here and on the other cores that have subscribers of it.
 pub fn publish(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
-    deliver_local(shard, app, channel, &frame, except);
+    let published = Instant::now();
+    deliver_local(shard, app, channel, &frame, except, published);
     let cores = shard.interest.borrow().cores(app, channel);
     if cores != 0 {
-        send_remote(shard, app, channel, frame, except, cores);
+        send_remote(shard, app, channel, frame, except, cores, published);
     }
 }
 
@@ -68,9 +83,18 @@ pub fn publish_everywhere(
     frame: Bytes,
     except: Option<SocketId>,
 ) {
-    deliver_local(shard, app, channel, &frame, except);
+    let published = Instant::now();
+    deliver_local(shard, app, channel, &frame, except, published);
     let all = (1u64 << shard.config.workers) - 1;
-    send_remote(shard, app, channel, frame, except, all & !(1 << shard.id));
+    send_remote(
+        shard,
+        app,
+        channel,
+        frame,
+        except,
+        all & !(1 << shard.id),
+        published,
+    );
 }
 
 fn send_remote(
@@ -80,6 +104,7 @@ fn send_remote(
     frame: Bytes,
     except: Option<SocketId>,
     cores: u64,
+    published: Instant,
 ) {
     let channel: Arc<str> = Arc::from(channel);
     let mut ring = shard.ring.borrow_mut();
@@ -91,6 +116,7 @@ fn send_remote(
                 channel: channel.clone(),
                 frame: frame.clone(),
                 except,
+                published,
             },
         );
     }

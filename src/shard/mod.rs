@@ -21,6 +21,7 @@ mod pusher_handler;
 mod session;
 mod shutdown;
 mod state;
+mod stats;
 mod subscribe;
 mod sweeper;
 mod users;
@@ -39,6 +40,7 @@ pub use gather::ask_all;
 pub use owner::broadcast;
 pub use session::text_frame;
 pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
+pub use stats::{ShardStats, CODES, LATENCY_BUCKETS};
 pub use yield_now::yield_now;
 
 use crate::config::{Config, Driver};

@@ -5,6 +5,7 @@
 //! other.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -34,6 +35,8 @@ pub enum CoreMsg {
         frame: Bytes,
         /// A connection that must not receive it (REST `socket_id`, a client event's sender).
         except: Option<SocketId>,
+        /// When the publishing core accepted the event (for the delivery-latency histogram).
+        published: Instant,
     },
     /// `core` gained its first (`on`) or lost its last local subscriber of `channel`.
     Interest {

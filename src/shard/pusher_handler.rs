@@ -53,7 +53,10 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
                     error,
                     status,
                 }) => reply(&pusher::subscription_error(&channel, kind, &error, status)),
-                Err(Refused::Protocol(err)) => reply(&pusher::error_for(&err)),
+                Err(Refused::Protocol(err)) => {
+                    shard.stats().error(err.code().unwrap_or(4200));
+                    reply(&pusher::error_for(&err))
+                }
             }
         }
         Ok(ClientMessage::Unsubscribe { channel }) => subscribe::unsubscribe(shard, key, &channel),
@@ -71,6 +74,9 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
                 "unknown event '{event}': Pusher protocol 7 events start with pusher: or client-"
             ),
         )),
-        Err(err) => reply(&pusher::error_for(&err)),
+        Err(err) => {
+            shard.stats().error(err.code().unwrap_or(4200));
+            reply(&pusher::error_for(&err))
+        }
     }
 }

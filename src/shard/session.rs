@@ -18,6 +18,7 @@ use monoio::net::TcpStream;
 use super::outbox::Outbox;
 use super::pusher_handler;
 use super::state::{Conn, Shard};
+use super::stats::ShardStats;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::proto::pusher::{self, PusherError};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
@@ -58,7 +59,7 @@ pub async fn run(
         Ok(app) => app,
         Err(err) => {
             tracing::debug!(shard = shard.id, %peer, error = %err, "connection refused");
-            refuse(&outbox, &err);
+            refuse(&shard, &outbox, &err);
             return;
         }
     };
@@ -146,9 +147,10 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 }
 
 /// Sends `pusher:error` and closes with the error's code, as Pusher does.
-pub fn refuse(outbox: &Rc<Outbox>, err: &PusherError) {
+pub fn refuse(shard: &Shard, outbox: &Rc<Outbox>, err: &PusherError) {
     outbox.send(text_frame(&pusher::error_for(err)));
     let code = err.code().unwrap_or(ws::code::POLICY_VIOLATION);
+    shard.stats().error(code);
     outbox.close_with(Some(close_frame(code, &err.to_string())));
 }
 
@@ -207,11 +209,13 @@ impl Session<'_> {
                 Ok(None) => return true,
                 Err(e) => {
                     tracing::debug!(shard = self.shard.id, error = %e, "websocket protocol error");
+                    self.shard.stats().error(e.close_code());
                     self.outbox
                         .close_with(Some(close_frame(e.close_code(), &e.to_string())));
                     return false;
                 }
             };
+            ShardStats::add(&self.shard.stats().messages_in, 1);
             if self.outbox.is_closing() {
                 // After our close frame only the peer's close matters.
                 if matches!(msg, Message::Close(_)) {

@@ -19,6 +19,7 @@ use super::gather::Asks;
 use super::interest::Interest;
 use super::outbox::Outbox;
 use super::presence::PresenceRegistry;
+use super::stats::ShardStats;
 use super::watchlist::{self, UserRegistry};
 use crate::config::Config;
 use crate::proto::pusher::SocketId;
@@ -34,6 +35,8 @@ pub struct Shared {
     pub app_connections: Vec<AtomicU64>,
     /// Set once by the main thread when a shutdown signal arrives.
     pub shutting_down: AtomicBool,
+    /// Counters per shard, for `/metrics`.
+    pub stats: Vec<ShardStats>,
 }
 
 impl Shared {
@@ -43,6 +46,7 @@ impl Shared {
             connections: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
+            stats: (0..shards).map(|_| ShardStats::default()).collect(),
         })
     }
 
@@ -158,6 +162,11 @@ impl Shard {
             accept_cancel: RefCell::new(None),
             next_socket: Cell::new(0),
         })
+    }
+
+    /// This shard's counters.
+    pub fn stats(&self) -> &ShardStats {
+        &self.shared.stats[self.id]
     }
 
     /// A fresh socket id. The low part is unique per process (it encodes the shard), the high
