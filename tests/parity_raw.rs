@@ -368,3 +368,43 @@ fn watchlist_reports_online_and_offline_across_cores() {
     let bad = signin(&mut d, "1.1", &json!({"id":"d"}));
     assert_eq!(bad["event"], "pusher:error");
 }
+
+#[test]
+fn connections_must_sign_in_within_the_app_timeout() {
+    let server = Server::start(&[("REVERB_APP_USER_AUTHENTICATION_TIMEOUT", "1")]);
+    let (mut lazy, _) = connect(&server);
+    let (mut prompt, id) = connect(&server);
+    assert_eq!(
+        signin(&mut prompt, &id, &json!({"id":"p"}))["event"],
+        "pusher:signin_success"
+    );
+    let err = lazy.recv_json();
+    assert_eq!(err["event"], "pusher:error");
+    assert_eq!(err["data"]["code"], 4009, "{err}");
+    assert_eq!(lazy.recv_close(), 4009);
+    // The signed-in neighbour is untouched.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    prompt.send_text(&json!({"event":"pusher:ping","data":{}}).to_string());
+    assert_eq!(prompt.recv_json()["event"], "pusher:pong");
+}
+
+#[test]
+fn too_many_channels_or_a_long_event_name_are_refused_with_the_limit_named() {
+    let server = Server::start(&[
+        ("REVERB_APP_MAX_CHANNELS_PER_EVENT", "2"),
+        ("REVERB_APP_MAX_EVENT_NAME_LENGTH", "10"),
+    ]);
+    for body in [
+        json!({"name":"e","channels":["a","b","c"],"data":"x"}),
+        json!({"name":"a-very-long-event-name","channel":"a","data":"x"}),
+    ] {
+        let body = body.to_string();
+        let path = signed_path(&server, "POST", "/apps/424242/events", &[], &body);
+        let (status, resp) = http_post(server.port, &path, &body);
+        assert_eq!(status, 400, "{resp}");
+        assert!(
+            resp.contains("limit") || resp.contains("10") || resp.contains('2'),
+            "{resp}"
+        );
+    }
+}
