@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::ratelimit::Cidr;
+
 /// The development app used when nothing is configured; printed at startup.
 pub const DEV_APP_ID: &str = "1000";
 /// Key of the development app.
@@ -35,6 +37,13 @@ pub struct Config {
     pub driver: Driver,
     /// Serve the `/echo` WebSocket endpoint used by the conformance suite.
     pub echo: bool,
+    /// New WebSocket connections allowed per client address (IPv6: per /64) in any 60 s;
+    /// 0 turns the limit off.
+    pub max_connections_per_ip_per_minute: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Seconds a client has to send its complete request head (and body).
+    pub handshake_timeout: u32,
     /// Largest REST request body accepted (`REVERB_MAX_REQUEST_SIZE`, default 10,000 bytes).
     pub max_request_size: usize,
     /// The apps clients and publishers may use; never empty.
@@ -101,6 +110,15 @@ pub struct AppConfig {
     /// Longest event name accepted.
     #[serde(default = "defaults::max_event_name_length")]
     pub max_event_name_length: usize,
+    /// Messages one connection may send per second (all kinds); the excess is dropped with 4301.
+    #[serde(default = "defaults::max_messages_per_second")]
+    pub max_messages_per_second: u32,
+    /// Channels one connection may subscribe to.
+    #[serde(default = "defaults::max_subscriptions_per_connection")]
+    pub max_subscriptions_per_connection: usize,
+    /// REST events per second for the whole app (0 = unlimited); the excess gets HTTP 429.
+    #[serde(default)]
+    pub max_backend_events_per_second: u32,
 }
 
 mod defaults {
@@ -134,6 +152,12 @@ mod defaults {
     pub fn max_event_name_length() -> usize {
         200
     }
+    pub fn max_messages_per_second() -> u32 {
+        100
+    }
+    pub fn max_subscriptions_per_connection() -> usize {
+        1000
+    }
 }
 
 impl AppConfig {
@@ -154,6 +178,9 @@ impl AppConfig {
             user_authentication_timeout: None,
             max_channels_per_event: defaults::max_channels_per_event(),
             max_event_name_length: defaults::max_event_name_length(),
+            max_messages_per_second: defaults::max_messages_per_second(),
+            max_subscriptions_per_connection: defaults::max_subscriptions_per_connection(),
+            max_backend_events_per_second: 0,
         }
     }
 }
@@ -203,6 +230,9 @@ struct FileServer {
     pinning: Option<bool>,
     driver: Option<Driver>,
     echo: Option<bool>,
+    max_connections_per_ip_per_minute: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
+    handshake_timeout: Option<u32>,
     max_request_size: Option<usize>,
 }
 
@@ -267,6 +297,45 @@ pub fn load(
         Some(v) => parse_bool("RINGCAST_ECHO", &v)?,
         None => parsed.server.echo.unwrap_or(false),
     };
+    let max_connections_per_ip_per_minute = match env("RINGCAST_MAX_CONNECTIONS_PER_IP_PER_MINUTE")
+    {
+        Some(v) => parse_num(
+            "RINGCAST_MAX_CONNECTIONS_PER_IP_PER_MINUTE",
+            &v,
+            "a connection count (0 = off)",
+        )?,
+        None => parsed
+            .server
+            .max_connections_per_ip_per_minute
+            .unwrap_or(100),
+    };
+    let (proxies_key, proxies) = match env("RINGCAST_TRUSTED_PROXIES") {
+        Some(v) => (
+            "RINGCAST_TRUSTED_PROXIES",
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
+        None => (
+            "server.trusted_proxies",
+            parsed.server.trusted_proxies.unwrap_or_default(),
+        ),
+    };
+    let trusted_proxies = proxies
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| ConfigError::new(proxies_key, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let handshake_timeout = match env("RINGCAST_HANDSHAKE_TIMEOUT") {
+        Some(v) => parse_num("RINGCAST_HANDSHAKE_TIMEOUT", &v, "seconds")?,
+        None => parsed.server.handshake_timeout.unwrap_or(10),
+    };
+    if handshake_timeout == 0 {
+        return Err(ConfigError::new(
+            "handshake_timeout",
+            "must be at least 1 second",
+        ));
+    }
     let max_request_size = match env("REVERB_MAX_REQUEST_SIZE") {
         Some(v) => parse_num("REVERB_MAX_REQUEST_SIZE", &v, "a size in bytes")?,
         None => parsed.server.max_request_size.unwrap_or(10_000),
@@ -292,6 +361,9 @@ pub fn load(
         pinning,
         driver,
         echo,
+        max_connections_per_ip_per_minute,
+        trusted_proxies,
+        handshake_timeout,
         max_request_size,
         apps,
         dev_app,
@@ -374,6 +446,27 @@ fn env_app(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<AppConfig>, Co
     }
     if let Some(v) = env("REVERB_APP_MAX_EVENT_NAME_LENGTH") {
         app.max_event_name_length = parse_num("REVERB_APP_MAX_EVENT_NAME_LENGTH", &v, "a length")?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_MESSAGES_PER_SECOND") {
+        app.max_messages_per_second = parse_num(
+            "REVERB_APP_MAX_MESSAGES_PER_SECOND",
+            &v,
+            "messages per second",
+        )?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_SUBSCRIPTIONS_PER_CONNECTION") {
+        app.max_subscriptions_per_connection = parse_num(
+            "REVERB_APP_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+            &v,
+            "a channel count",
+        )?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_BACKEND_EVENTS_PER_SECOND") {
+        app.max_backend_events_per_second = parse_num(
+            "REVERB_APP_MAX_BACKEND_EVENTS_PER_SECOND",
+            &v,
+            "events per second (0 = unlimited)",
+        )?;
     }
     if let Some(v) = env("REVERB_APP_ALLOWED_ORIGINS") {
         app.allowed_origins = v

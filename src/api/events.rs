@@ -22,6 +22,9 @@ pub async fn trigger(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
         Ok(except) => except,
         Err(resp) => return resp,
     };
+    if !shard.take_backend_budget(app, 1) {
+        return over_budget(shard, app);
+    }
     catch_up(shard);
     send(shard, app, &event, except);
     match &event.info {
@@ -46,6 +49,9 @@ pub async fn trigger_batch(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Respon
             Err(resp) => return resp,
         }
     }
+    if !shard.take_backend_budget(app, checked.len() as u32) {
+        return over_budget(shard, app);
+    }
     catch_up(shard);
     for (event, except) in checked {
         send(shard, app, event, except);
@@ -66,6 +72,15 @@ pub async fn trigger_batch(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Respon
         results.push(attrs);
     }
     Response::json(200, json!({ "batch": results }).to_string())
+}
+
+fn over_budget(shard: &Shard, app: usize) -> Response {
+    let limit = shard.config.apps[app].max_backend_events_per_second;
+    Response::error(
+        429,
+        &format!("too many events: this app may publish {limit} per second (max_backend_events_per_second)"),
+    )
+    .with_header("Retry-After", "1")
 }
 
 fn limits(shard: &Shard, app: usize) -> Limits {

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::fanout::{deliver_local, publish_everywhere};
-use super::gather;
+use super::gather::{self, Reply};
 use super::owner::send;
 use super::presence::Join;
 use super::session::text_frame;
@@ -136,10 +136,15 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             frame,
         } => subscribe::on_cache_fetched(shard, &channel, conn, frame),
         CoreMsg::Ask { from, id, query } => {
-            let part = gather::answer(shard, &query);
+            let part = Reply::Query(gather::answer(shard, &query));
             send(shard, from, CoreMsg::Answer { id, part });
         }
         CoreMsg::Answer { id, part } => gather::on_answer(shard, id, part),
+        CoreMsg::AdmitIp { from, id, group } => {
+            let verdict = shard.ip_window.borrow_mut().admit(group, Instant::now());
+            let part = Reply::Admit(verdict);
+            send(shard, from, CoreMsg::Answer { id, part });
+        }
         CoreMsg::TerminateUser { app, user_id } => users::terminate_local(shard, app, &user_id),
         CoreMsg::UserStatus {
             app,

@@ -26,14 +26,46 @@ pub struct Asks {
 
 struct PendingAsk {
     remaining: usize,
-    parts: Vec<QueryPart>,
+    parts: Vec<Reply>,
     waker: Option<Waker>,
+}
+
+/// One core's reply to a question.
+#[derive(Debug)]
+pub enum Reply {
+    /// Part of a channel query.
+    Query(QueryPart),
+    /// Whether a connection from an address may be accepted, or how long until it may.
+    Admit(Result<(), Duration>),
 }
 
 /// Asks every core (this one included) and returns all parts, or `None` on timeout.
 pub async fn ask_all(shard: &Rc<Shard>, query: Query) -> Option<Vec<QueryPart>> {
     let query = Arc::new(query);
-    let cores = shard.config.workers;
+    let replies = ask(shard, 0..shard.config.workers, |from, id, _| CoreMsg::Ask {
+        from,
+        id,
+        query: query.clone(),
+    })
+    .await?;
+    Some(
+        replies
+            .into_iter()
+            .filter_map(|r| match r {
+                Reply::Query(part) => Some(part),
+                Reply::Admit(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Sends the message `make(from, id, dst)` to each core in `cores` and waits for all replies.
+pub async fn ask(
+    shard: &Rc<Shard>,
+    cores: impl ExactSizeIterator<Item = usize>,
+    make: impl Fn(usize, usize, usize) -> CoreMsg,
+) -> Option<Vec<Reply>> {
+    let expected = cores.len();
     let id = {
         let mut asks = shard.asks.borrow_mut();
         asks.next += 1;
@@ -41,24 +73,15 @@ pub async fn ask_all(shard: &Rc<Shard>, query: Query) -> Option<Vec<QueryPart>> 
         asks.pending.insert(
             id,
             PendingAsk {
-                remaining: cores,
-                parts: Vec::with_capacity(cores),
+                remaining: expected,
+                parts: Vec::with_capacity(expected),
                 waker: None,
             },
         );
         id
     };
-    for dst in 0..cores {
-        let query = query.clone();
-        send(
-            shard,
-            dst,
-            CoreMsg::Ask {
-                from: shard.id,
-                id,
-                query,
-            },
-        );
+    for dst in cores {
+        send(shard, dst, make(shard.id, id, dst));
     }
     let wait = poll_fn(|cx| {
         let mut asks = shard.asks.borrow_mut();
@@ -80,7 +103,7 @@ pub async fn ask_all(shard: &Rc<Shard>, query: Query) -> Option<Vec<QueryPart>> 
 }
 
 /// Records one core's answer.
-pub fn on_answer(shard: &Shard, id: usize, part: QueryPart) {
+pub fn on_answer(shard: &Shard, id: usize, part: Reply) {
     let mut asks = shard.asks.borrow_mut();
     if let Some(ask) = asks.pending.get_mut(&id) {
         ask.parts.push(part);

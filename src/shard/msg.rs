@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::gather::Reply;
 use crate::proto::pusher::SocketId;
+use crate::ratelimit::IpGroup;
 
 /// Names a connection on a given core: its slab key there and its socket id (slab keys are
 /// reused, so the socket id tells a stale reply from a live connection).
@@ -120,12 +122,21 @@ pub enum CoreMsg {
         /// The question.
         query: Arc<Query>,
     },
-    /// One core's answer to `Ask`.
+    /// One core's answer to `Ask` or `AdmitIp`.
     Answer {
-        /// The id from `Ask`.
+        /// The id from the question.
         id: usize,
         /// This core's part of the answer.
-        part: QueryPart,
+        part: Reply,
+    },
+    /// To an address group's owner: may a new connection from it be accepted?
+    AdmitIp {
+        /// The asking core.
+        from: usize,
+        /// The asking core's id for this question.
+        id: usize,
+        /// The client's address group.
+        group: IpGroup,
     },
     /// To a user's owner: one signed-in connection of the user opened or closed.
     UserStatus {

@@ -92,6 +92,8 @@ pub async fn run(
         key,
         outbox: &outbox,
         decoder: Decoder::new(Role::Server, max),
+        rate: (now, 0),
+        max_rate: shard.config.apps[app].max_messages_per_second,
     };
     session.read_loop(reader, leftover, cancel).await;
     shard.remove_conn(key);
@@ -172,6 +174,9 @@ struct Session<'a> {
     key: usize,
     outbox: &'a Rc<Outbox>,
     decoder: Decoder,
+    /// Start of the current one-second window and messages received in it.
+    rate: (Instant, u32),
+    max_rate: u32,
 }
 
 impl Session<'_> {
@@ -216,6 +221,9 @@ impl Session<'_> {
                 }
             };
             ShardStats::add(&self.shard.stats().messages_in, 1);
+            if !matches!(msg, Message::Close(_)) && !self.within_rate() {
+                continue;
+            }
             if self.outbox.is_closing() {
                 // After our close frame only the peer's close matters.
                 if matches!(msg, Message::Close(_)) {
@@ -246,6 +254,31 @@ impl Session<'_> {
                 }
             }
         }
+    }
+
+    /// Counts one message against the connection's per-second budget. Over it, the message is
+    /// dropped, and the first excess message of the second is answered with 4301.
+    fn within_rate(&mut self) -> bool {
+        let now = Instant::now();
+        let (start, count) = &mut self.rate;
+        if now.duration_since(*start) >= std::time::Duration::from_secs(1) {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count <= self.max_rate {
+            return true;
+        }
+        if *count == self.max_rate + 1 {
+            self.shard.stats().error(4301);
+            let msg = format!(
+                "too many messages: at most {} per second per connection (max_messages_per_second); the excess is dropped",
+                self.max_rate
+            );
+            self.outbox
+                .send(text_frame(&pusher::error(Some(4301), &msg)));
+        }
+        false
     }
 
     /// Records client activity: the idle clock restarts and an outstanding ping is answered.

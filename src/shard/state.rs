@@ -23,6 +23,7 @@ use super::stats::ShardStats;
 use super::watchlist::{self, UserRegistry};
 use crate::config::Config;
 use crate::proto::pusher::SocketId;
+use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
 
 pub use super::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
@@ -129,6 +130,10 @@ pub struct Shard {
     pub users: RefCell<UserRegistry>,
     /// Last events of the cache channels this core owns.
     pub cache: RefCell<EventCache>,
+    /// Per app: start of the current one-second window and REST events accepted in it here.
+    pub backend_events: RefCell<Vec<(Instant, u32)>>,
+    /// Connection admissions per address group this core owns.
+    pub ip_window: RefCell<SlidingWindow>,
     /// REST reads waiting for other cores' answers.
     pub asks: RefCell<Asks>,
     /// Messages this core sent to itself, handled by its drain task.
@@ -145,6 +150,10 @@ impl Shard {
     pub fn new(config: Arc<Config>, shared: Arc<Shared>, ring: Endpoint<CoreMsg>) -> Rc<Self> {
         let apps = config.apps.len();
         let bell = ring.bell();
+        let ip_window = SlidingWindow::new(
+            config.max_connections_per_ip_per_minute,
+            std::time::Duration::from_secs(60),
+        );
         Rc::new(Shard {
             id: ring.index(),
             channels: RefCell::new(ChannelIndex::new(apps)),
@@ -156,12 +165,37 @@ impl Shard {
             presence: RefCell::new(PresenceRegistry::new(apps)),
             users: RefCell::new(UserRegistry::new(apps)),
             cache: RefCell::new(EventCache::new(apps)),
+            backend_events: RefCell::new(vec![(Instant::now(), 0); apps]),
+            ip_window: RefCell::new(ip_window),
             asks: RefCell::new(Asks::default()),
             self_queue: RefCell::new(std::collections::VecDeque::new()),
             bell,
             accept_cancel: RefCell::new(None),
             next_socket: Cell::new(0),
         })
+    }
+
+    /// Takes `n` REST events from the app's per-second budget. The app's limit is split evenly
+    /// over the cores (each REST request is handled wholly by the core that accepted it), so no
+    /// core asks another on the publish path. False when over the budget.
+    pub fn take_backend_budget(&self, app: usize, n: u32) -> bool {
+        let limit = self.config.apps[app].max_backend_events_per_second;
+        if limit == 0 {
+            return true;
+        }
+        let share = limit.div_ceil(self.config.workers as u32);
+        let now = Instant::now();
+        let mut windows = self.backend_events.borrow_mut();
+        let (start, used) = &mut windows[app];
+        if now.duration_since(*start) >= std::time::Duration::from_secs(1) {
+            *start = now;
+            *used = 0;
+        }
+        if *used + n > share {
+            return false;
+        }
+        *used += n;
+        true
     }
 
     /// This shard's counters.

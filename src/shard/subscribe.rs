@@ -72,6 +72,16 @@ pub fn subscribe(
         });
     }
     let app = &shard.config.apps[conn.app];
+    if conn.subs.len() >= app.max_subscriptions_per_connection {
+        return Err(Refused::Channel {
+            kind: "LimitReached",
+            error: format!(
+                "this connection already has {} subscriptions (max_subscriptions_per_connection)",
+                conn.subs.len()
+            ),
+            status: 429,
+        });
+    }
     let socket_id = conn.socket_id.to_string();
     let kind = if let Some(user) = pusher::server_to_user_id(channel) {
         // pusher-js joins `#server-to-user-{id}` after sign-in; only that user may.

@@ -40,6 +40,7 @@ fn ring_stats(shard: &Shard) {
 
 fn sweep(shard: &Shard, now: Instant) {
     ring_stats(shard);
+    shard.ip_window.borrow_mut().prune(now);
     let mut conns = shard.conns.borrow_mut();
     for (_, conn) in conns.iter_mut() {
         if let Some(since) = conn.closing_since {
