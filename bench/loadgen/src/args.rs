@@ -55,8 +55,9 @@ pub struct Args {
     /// Seconds to wait after the last publish for outstanding deliveries.
     #[arg(long, default_value_t = 2.0)]
     pub drain: f64,
-    /// Publisher keep-alive HTTP connections (the rate is split between them).
-    #[arg(long, default_value_t = 1)]
+    /// Publisher keep-alive HTTP connections, the rate split between them; 0 = one per 100
+    /// events/s (at most 8), so a request's round trip never holds back the schedule.
+    #[arg(long, default_value_t = 0)]
     pub publishers: usize,
     /// Connection handshakes in flight at once.
     #[arg(long, default_value_t = 256)]
@@ -101,6 +102,15 @@ impl Args {
         Duration::from_secs_f64(self.drain.max(0.0))
     }
 
+    /// Publisher connections to use.
+    pub fn publisher_count(&self) -> usize {
+        if self.publishers > 0 {
+            self.publishers
+        } else {
+            ((self.rate / 100.0).ceil() as usize).clamp(1, 8)
+        }
+    }
+
     /// Checks values no run can work with.
     pub fn validate(&self) -> Result<(), String> {
         if self.connections == 0 {
@@ -109,8 +119,8 @@ impl Args {
         if !(self.rate > 0.0 && self.rate.is_finite()) {
             return Err("--rate must be a positive number".into());
         }
-        if self.publishers == 0 || self.threads == 0 || self.connect_concurrency == 0 {
-            return Err("--publishers, --threads and --connect-concurrency must be >= 1".into());
+        if self.threads == 0 || self.connect_concurrency == 0 {
+            return Err("--threads and --connect-concurrency must be >= 1".into());
         }
         Ok(())
     }

@@ -215,9 +215,13 @@ pub async fn run(
     let mut stop_rx = shared.stop.subscribe();
     let setup_result = {
         let _permit = shared.connect_gate.acquire().await;
-        tokio::time::timeout(shared.setup_timeout, setup(&shared, &channel_name))
-            .await
-            .unwrap_or_else(|_| Err("setup timed out".into()))
+        // Boxed: the setup state is freed once subscribed instead of sizing every idle task.
+        Box::pin(tokio::time::timeout(
+            shared.setup_timeout,
+            setup(&shared, &channel_name),
+        ))
+        .await
+        .unwrap_or_else(|_| Err("setup timed out".into()))
     };
     let mut ws = match setup_result {
         Ok(ws) => ws,

@@ -105,7 +105,8 @@ pub async fn run(args: Args) -> Result<Report, String> {
     let start = Instant::now() + Duration::from_millis(10);
     let warmup_end_ns = (start + args.warmup() - shared.t0).as_nanos() as u64;
     let end = start + args.publish_time();
-    let pubs: Vec<_> = (0..args.publishers)
+    let publishers = args.publisher_count();
+    let pubs: Vec<_> = (0..publishers)
         .map(|p| {
             let ctx = PubCtx {
                 shared: shared.clone(),
@@ -115,7 +116,7 @@ pub async fn run(args: Args) -> Result<Report, String> {
                 scenario: scenario.clone(),
                 channel_names: names.clone(),
             };
-            tokio::spawn(publisher::run(ctx, p, args.publishers, start, end))
+            tokio::spawn(publisher::run(ctx, p, publishers, start, end))
         })
         .collect();
     let mut sent = Vec::new();
