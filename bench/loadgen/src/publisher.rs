@@ -24,8 +24,9 @@ use crate::sign::signed_query;
 pub struct SentEvent {
     pub seq: u64,
     pub channel: usize,
-    /// Send time, nanoseconds since the generator's start.
-    pub t_ns: u64,
+    /// Scheduled time, nanoseconds since the generator's start (the send stamp in the event is
+    /// taken just before writing, at or after this); the warmup is cut by it.
+    pub due_ns: u64,
     /// The server answered 2xx: its deliveries are expected.
     pub ok: bool,
 }
@@ -232,7 +233,7 @@ pub async fn run(
         out.sent.push(SentEvent {
             seq,
             channel,
-            t_ns,
+            due_ns: due.saturating_duration_since(shared.t0).as_nanos() as u64,
             ok,
         });
         k += 1;

@@ -169,7 +169,7 @@ pub struct Analysis {
 }
 
 /// Accounts every (connection, seq): `sent` is the publish log; `outcomes` the connection logs
-/// (sorted in place); events sent before `warmup_end_ns` count for loss but not for latency.
+/// (sorted in place); events due before `warmup_end_ns` count for loss but not for latency.
 pub fn analyze(
     sent: &[SentEvent],
     outcomes: &mut [ConnOutcome],
@@ -196,7 +196,7 @@ pub fn analyze(
         events_measured: sent
             .iter()
             .filter(ok)
-            .filter(|e| e.t_ns >= warmup_end_ns)
+            .filter(|e| e.due_ns >= warmup_end_ns)
             .count() as u64,
         deliveries_expected: sent.iter().filter(ok).map(|e| subs[e.channel]).sum(),
         deliveries_received: 0,
@@ -227,7 +227,7 @@ pub fn analyze(
                 continue;
             }
             a.deliveries_received += 1;
-            if e.t_ns >= warmup_end_ns {
+            if e.due_ns >= warmup_end_ns {
                 a.measured_received += 1;
                 record(&mut a.latency, u64::from(d.lat_us));
                 let l = &mut last[d.seq as usize];
@@ -257,11 +257,11 @@ mod tests {
     use super::*;
     use crate::client::Delivery;
 
-    fn ev(seq: u64, channel: usize, t_ns: u64) -> SentEvent {
+    fn ev(seq: u64, channel: usize, due_ns: u64) -> SentEvent {
         SentEvent {
             seq,
             channel,
-            t_ns,
+            due_ns,
             ok: true,
         }
     }
