@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringcast::proto::http::{parse_head, HeadError};
 use ringcast::proto::http::head::{MAX_HEADERS, MAX_HEAD_BYTES};
+use ringcast::proto::http::{parse_head, HeadError};
 use ringcast::proto::ws::{check_upgrade, response_101};
 
 fuzz_target!(|data: &[u8]| {

@@ -8,8 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ringcast::proto::pusher::{
-    self, channel_kind, parse_client_message, verify_channel_auth, verify_user_auth,
-    ClientMessage,
+    self, channel_kind, parse_client_message, verify_channel_auth, verify_user_auth, ClientMessage,
 };
 
 const KEY: &str = "app-key";
@@ -48,8 +47,16 @@ fn exercise(msg: &ClientMessage<'_>) {
                     auth,
                 );
             }
-            json(&pusher::subscription_succeeded(channel, channel_data.as_deref()));
-            json(&pusher::subscription_error(channel, "AuthError", "bad", 401));
+            json(&pusher::subscription_succeeded(
+                channel,
+                channel_data.as_deref(),
+            ));
+            json(&pusher::subscription_error(
+                channel,
+                "AuthError",
+                "bad",
+                401,
+            ));
             json(&pusher::cache_miss(channel));
             if let Err(e) = kind {
                 json(&pusher::error_for(&e));

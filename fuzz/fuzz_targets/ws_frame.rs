@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let whole = decode_in_chunks(stream, &mut std::iter::once(stream.len()));
     let chunked = decode_in_chunks(stream, &mut chunk_sizes(seed));
-    assert_eq!(whole, chunked, "outcome depends on chunking (seed {seed:#x})");
+    assert_eq!(
+        whole, chunked,
+        "outcome depends on chunking (seed {seed:#x})"
+    );
     for m in &whole.messages {
         check_guarantees(m);
     }
