@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
-use super::conn::read_more;
+use super::transport::read_into;
 use crate::proto::http::{RequestHead, Response};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
 
@@ -80,12 +80,12 @@ pub async fn run(mut stream: TcpStream, head: RequestHead, mut buf: BytesMut) {
             // Give the peer a moment to read our close and answer before the socket goes away.
             let _ = monoio::time::timeout(
                 std::time::Duration::from_secs(1),
-                read_more(&mut stream, &mut BytesMut::new()),
+                read_into(&mut stream, &mut BytesMut::new()),
             )
             .await;
             return;
         }
-        match read_more(&mut stream, &mut buf).await {
+        match read_into(&mut stream, &mut buf).await {
             Some(n) if n > 0 => {}
             _ => return,
         }

@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use monoio::io::Canceller;
@@ -38,6 +38,9 @@ pub struct Shared {
     pub shutting_down: AtomicBool,
     /// Counters per shard, for `/metrics`.
     pub stats: Vec<ShardStats>,
+    /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
+    /// connection, never on the message path, so an uncontended lock is fine here.
+    pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
 }
 
 impl Shared {
@@ -48,6 +51,7 @@ impl Shared {
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
+            tls: RwLock::new(None),
         })
     }
 
@@ -196,6 +200,11 @@ impl Shard {
         }
         *used += n;
         true
+    }
+
+    /// The TLS configuration for a connection accepted now (`None`: plain TCP).
+    pub fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.shared.tls.read().ok().and_then(|t| t.clone())
     }
 
     /// This shard's counters.
