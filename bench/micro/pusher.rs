@@ -1,10 +1,11 @@
 //! Pusher protocol microbenches: parsing the client messages pusher-js really sends, encoding a
 //! channel event for a REST publish, and parsing a Node-SDK `POST /events` body.
 //!
-//! With `--features simd-json` the same client messages are also parsed with simd-json's
-//! serde API (the input copied into a mutable buffer first, as simd-json needs), to compare
-//! against the serde_json borrowed + `RawValue` parse used today. Run with
-//! `cargo bench --bench pusher [--features simd-json]`.
+//! simd-json (0.17, serde API, borrowed) was measured against `parse_serde_json` on these
+//! shapes in commit aef3539 and lost on all but the presence subscribe: 2.3x slower on the
+//! client event (641 vs 275 ns), 3.7x on ping, and still slower with `data` skipped and the
+//! mutable copy it needs left out. It has no `RawValue`, so `data` would become a DOM. Kept out.
+//! Run with `cargo bench --bench pusher`.
 
 use divan::{black_box, Bencher};
 use ringcast::proto::api::{parse_event, Limits};
@@ -77,67 +78,4 @@ fn rest_parse_event_node_body(bencher: Bencher) {
     let limits = Limits::default();
     assert!(parse_event(body, &limits).is_ok());
     bencher.bench(|| parse_event(black_box(body), &limits).is_ok());
-}
-
-/// simd-json through its serde API, for the comparison with [`parse_serde_json`].
-#[cfg(feature = "simd-json")]
-mod simd {
-    use divan::{black_box, Bencher};
-    use serde::de::IgnoredAny;
-    use serde::Deserialize;
-
-    use super::{shape, SHAPES};
-
-    /// The whole message: simd-json has no `RawValue`, so `data` becomes a DOM. Names are
-    /// `&str` (no escapes in these shapes), which only flatters simd-json.
-    #[derive(Deserialize)]
-    #[serde(bound(deserialize = "'de: 'a, 'a: 'de"))]
-    #[allow(dead_code)]
-    struct Message<'a> {
-        event: &'a str,
-        #[serde(default)]
-        channel: Option<&'a str>,
-        #[serde(borrow, default)]
-        data: Option<simd_json::BorrowedValue<'a>>,
-    }
-
-    /// A lower bound: the same envelope with `data` only validated and skipped.
-    #[derive(Deserialize)]
-    #[allow(dead_code)]
-    struct SkipData<'a> {
-        event: &'a str,
-        #[serde(default)]
-        channel: Option<&'a str>,
-        #[serde(default)]
-        data: Option<IgnoredAny>,
-    }
-
-    /// Copy (simd-json parses in place) + parse, `data` as a `BorrowedValue` DOM.
-    #[divan::bench(args = SHAPES)]
-    fn parse_simd_json_dom(bencher: Bencher, name: &str) {
-        let text = shape(name);
-        bencher.bench(|| {
-            simd_json::serde::from_slice::<Message<'_>>(&mut black_box(text).as_bytes().to_vec())
-                .is_ok()
-        });
-    }
-
-    /// Copy + parse with `data` skipped: the best simd-json could do here.
-    #[divan::bench(args = SHAPES)]
-    fn parse_simd_json_skip_data(bencher: Bencher, name: &str) {
-        let text = shape(name);
-        bencher.bench(|| {
-            simd_json::serde::from_slice::<SkipData<'_>>(&mut black_box(text).as_bytes().to_vec())
-                .is_ok()
-        });
-    }
-
-    /// Parse only, the mutable copy made outside the timed region.
-    #[divan::bench(args = SHAPES)]
-    fn parse_simd_json_skip_data_no_copy(bencher: Bencher, name: &str) {
-        let text = shape(name);
-        bencher
-            .with_inputs(|| text.as_bytes().to_vec())
-            .bench_local_refs(|buf| simd_json::serde::from_slice::<SkipData<'_>>(buf).is_ok());
-    }
 }
