@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::ratelimit::Cidr;
+
 /// The development app used when nothing is configured; printed at startup.
 pub const DEV_APP_ID: &str = "1000";
 /// Key of the development app.
@@ -35,6 +37,13 @@ pub struct Config {
     pub driver: Driver,
     /// Serve the `/echo` WebSocket endpoint used by the conformance suite.
     pub echo: bool,
+    /// New WebSocket connections allowed per client address (IPv6: per /64) in any 60 s;
+    /// 0 turns the limit off.
+    pub max_connections_per_ip_per_minute: usize,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Seconds a client has to send its complete request head (and body).
+    pub handshake_timeout: u32,
     /// Largest REST request body accepted (`REVERB_MAX_REQUEST_SIZE`, default 10,000 bytes).
     pub max_request_size: usize,
     /// The apps clients and publishers may use; never empty.
@@ -80,6 +89,36 @@ pub struct AppConfig {
     /// Origins allowed to connect; `*` allows any.
     #[serde(default = "defaults::allowed_origins")]
     pub allowed_origins: Vec<String>,
+    /// Most distinct users in one presence channel.
+    #[serde(default = "defaults::max_presence_members")]
+    pub max_presence_members: usize,
+    /// Seconds a cache channel keeps its last event.
+    #[serde(default = "defaults::cache_ttl")]
+    pub cache_ttl: u32,
+    /// Whether `client-*` events are accepted.
+    #[serde(default = "defaults::enable_client_messages")]
+    pub enable_client_messages: bool,
+    /// Client events one connection may send per second.
+    #[serde(default = "defaults::max_client_events_per_second")]
+    pub max_client_events_per_second: u32,
+    /// When set, connections must `pusher:signin` within this many seconds.
+    #[serde(default)]
+    pub user_authentication_timeout: Option<u32>,
+    /// Most channels one REST event may name.
+    #[serde(default = "defaults::max_channels_per_event")]
+    pub max_channels_per_event: usize,
+    /// Longest event name accepted.
+    #[serde(default = "defaults::max_event_name_length")]
+    pub max_event_name_length: usize,
+    /// Messages one connection may send per second (all kinds); the excess is dropped with 4301.
+    #[serde(default = "defaults::max_messages_per_second")]
+    pub max_messages_per_second: u32,
+    /// Channels one connection may subscribe to.
+    #[serde(default = "defaults::max_subscriptions_per_connection")]
+    pub max_subscriptions_per_connection: usize,
+    /// REST events per second for the whole app (0 = unlimited); the excess gets HTTP 429.
+    #[serde(default)]
+    pub max_backend_events_per_second: u32,
 }
 
 mod defaults {
@@ -95,6 +134,30 @@ mod defaults {
     pub fn allowed_origins() -> Vec<String> {
         vec!["*".to_owned()]
     }
+    pub fn max_presence_members() -> usize {
+        100
+    }
+    pub fn cache_ttl() -> u32 {
+        1800
+    }
+    pub fn enable_client_messages() -> bool {
+        true
+    }
+    pub fn max_client_events_per_second() -> u32 {
+        10
+    }
+    pub fn max_channels_per_event() -> usize {
+        100
+    }
+    pub fn max_event_name_length() -> usize {
+        200
+    }
+    pub fn max_messages_per_second() -> u32 {
+        100
+    }
+    pub fn max_subscriptions_per_connection() -> usize {
+        1000
+    }
 }
 
 impl AppConfig {
@@ -108,6 +171,16 @@ impl AppConfig {
             max_message_size: defaults::max_message_size(),
             max_connections: None,
             allowed_origins: defaults::allowed_origins(),
+            max_presence_members: defaults::max_presence_members(),
+            cache_ttl: defaults::cache_ttl(),
+            enable_client_messages: defaults::enable_client_messages(),
+            max_client_events_per_second: defaults::max_client_events_per_second(),
+            user_authentication_timeout: None,
+            max_channels_per_event: defaults::max_channels_per_event(),
+            max_event_name_length: defaults::max_event_name_length(),
+            max_messages_per_second: defaults::max_messages_per_second(),
+            max_subscriptions_per_connection: defaults::max_subscriptions_per_connection(),
+            max_backend_events_per_second: 0,
         }
     }
 }
@@ -157,6 +230,9 @@ struct FileServer {
     pinning: Option<bool>,
     driver: Option<Driver>,
     echo: Option<bool>,
+    max_connections_per_ip_per_minute: Option<usize>,
+    trusted_proxies: Option<Vec<String>>,
+    handshake_timeout: Option<u32>,
     max_request_size: Option<usize>,
 }
 
@@ -198,8 +274,8 @@ pub fn load(
         Some(v) => parse_num("RINGCAST_WORKERS", &v, "a number of cores, at least 1")?,
         None => parsed.server.workers.unwrap_or(available_cores.max(1)),
     };
-    if workers == 0 || workers > 1024 {
-        return Err(ConfigError::new("workers", "must be between 1 and 1024"));
+    if workers == 0 || workers > 64 {
+        return Err(ConfigError::new("workers", "must be between 1 and 64"));
     }
     let pinning = match env("RINGCAST_PINNING") {
         Some(v) => parse_bool("RINGCAST_PINNING", &v)?,
@@ -221,6 +297,45 @@ pub fn load(
         Some(v) => parse_bool("RINGCAST_ECHO", &v)?,
         None => parsed.server.echo.unwrap_or(false),
     };
+    let max_connections_per_ip_per_minute = match env("RINGCAST_MAX_CONNECTIONS_PER_IP_PER_MINUTE")
+    {
+        Some(v) => parse_num(
+            "RINGCAST_MAX_CONNECTIONS_PER_IP_PER_MINUTE",
+            &v,
+            "a connection count (0 = off)",
+        )?,
+        None => parsed
+            .server
+            .max_connections_per_ip_per_minute
+            .unwrap_or(100),
+    };
+    let (proxies_key, proxies) = match env("RINGCAST_TRUSTED_PROXIES") {
+        Some(v) => (
+            "RINGCAST_TRUSTED_PROXIES",
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
+        None => (
+            "server.trusted_proxies",
+            parsed.server.trusted_proxies.unwrap_or_default(),
+        ),
+    };
+    let trusted_proxies = proxies
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| ConfigError::new(proxies_key, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let handshake_timeout = match env("RINGCAST_HANDSHAKE_TIMEOUT") {
+        Some(v) => parse_num("RINGCAST_HANDSHAKE_TIMEOUT", &v, "seconds")?,
+        None => parsed.server.handshake_timeout.unwrap_or(10),
+    };
+    if handshake_timeout == 0 {
+        return Err(ConfigError::new(
+            "handshake_timeout",
+            "must be at least 1 second",
+        ));
+    }
     let max_request_size = match env("REVERB_MAX_REQUEST_SIZE") {
         Some(v) => parse_num("REVERB_MAX_REQUEST_SIZE", &v, "a size in bytes")?,
         None => parsed.server.max_request_size.unwrap_or(10_000),
@@ -246,6 +361,9 @@ pub fn load(
         pinning,
         driver,
         echo,
+        max_connections_per_ip_per_minute,
+        trusted_proxies,
+        handshake_timeout,
         max_request_size,
         apps,
         dev_app,
@@ -296,6 +414,59 @@ fn env_app(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<AppConfig>, Co
             &v,
             "a connection count",
         )?);
+    }
+    if let Some(v) = env("REVERB_APP_MAX_PRESENCE_MEMBERS") {
+        app.max_presence_members =
+            parse_num("REVERB_APP_MAX_PRESENCE_MEMBERS", &v, "a member count")?;
+    }
+    if let Some(v) = env("REVERB_APP_CACHE_TTL") {
+        app.cache_ttl = parse_num("REVERB_APP_CACHE_TTL", &v, "seconds")?;
+    }
+    if let Some(v) = env("REVERB_APP_ENABLE_CLIENT_MESSAGES") {
+        app.enable_client_messages = parse_bool("REVERB_APP_ENABLE_CLIENT_MESSAGES", &v)?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_CLIENT_EVENTS_PER_SECOND") {
+        app.max_client_events_per_second = parse_num(
+            "REVERB_APP_MAX_CLIENT_EVENTS_PER_SECOND",
+            &v,
+            "events per second",
+        )?;
+    }
+    if let Some(v) = env("REVERB_APP_USER_AUTHENTICATION_TIMEOUT").filter(|v| !v.trim().is_empty())
+    {
+        app.user_authentication_timeout = Some(parse_num(
+            "REVERB_APP_USER_AUTHENTICATION_TIMEOUT",
+            &v,
+            "seconds",
+        )?);
+    }
+    if let Some(v) = env("REVERB_APP_MAX_CHANNELS_PER_EVENT") {
+        app.max_channels_per_event =
+            parse_num("REVERB_APP_MAX_CHANNELS_PER_EVENT", &v, "a channel count")?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_EVENT_NAME_LENGTH") {
+        app.max_event_name_length = parse_num("REVERB_APP_MAX_EVENT_NAME_LENGTH", &v, "a length")?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_MESSAGES_PER_SECOND") {
+        app.max_messages_per_second = parse_num(
+            "REVERB_APP_MAX_MESSAGES_PER_SECOND",
+            &v,
+            "messages per second",
+        )?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_SUBSCRIPTIONS_PER_CONNECTION") {
+        app.max_subscriptions_per_connection = parse_num(
+            "REVERB_APP_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+            &v,
+            "a channel count",
+        )?;
+    }
+    if let Some(v) = env("REVERB_APP_MAX_BACKEND_EVENTS_PER_SECOND") {
+        app.max_backend_events_per_second = parse_num(
+            "REVERB_APP_MAX_BACKEND_EVENTS_PER_SECOND",
+            &v,
+            "events per second (0 = unlimited)",
+        )?;
     }
     if let Some(v) = env("REVERB_APP_ALLOWED_ORIGINS") {
         app.allowed_origins = v

@@ -12,5 +12,6 @@
 pub mod api;
 pub mod config;
 pub mod proto;
+pub mod ratelimit;
 pub mod ring;
 pub mod shard;

@@ -37,7 +37,11 @@ fn main() -> ExitCode {
     announce(&config);
     match ringcast::shard::start(Arc::new(config)) {
         Ok(server) => {
+            wait_for_signal();
+            tracing::info!("shutting down: clients are told to reconnect (4200)");
+            server.shutdown();
             server.join();
+            tracing::info!("stopped");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -69,6 +73,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Option<Pa
         }
     }
     Ok(Some(config))
+}
+
+/// Blocks until SIGTERM or SIGINT.
+fn wait_for_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+        Ok(mut signals) => {
+            signals.forever().next();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for signals; the server runs until killed");
+            loop {
+                std::thread::park();
+            }
+        }
+    }
 }
 
 fn init_logging() {

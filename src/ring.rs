@@ -274,6 +274,11 @@ pub struct BellHandle {
 }
 
 impl BellHandle {
+    /// Wakes this core's own drain task (after queuing work for it locally).
+    pub fn ring(&self) {
+        self.bells[self.index].ring();
+    }
+
     /// Sleeps until a producer rings or `has_work` is already true.
     pub fn wait<'a, F: Fn() -> bool + 'a>(&'a self, has_work: F) -> impl Future<Output = ()> + 'a {
         Wait {

@@ -156,3 +156,33 @@ fn epoll_driver_serves_the_same_protocol() {
         assert_eq!(s.next_event()["event"], "via-epoll");
     }
 }
+
+#[test]
+fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
+    let mut server = Server::start(&[("RINGCAST_WORKERS", "2")]);
+    let mut clients: Vec<Subscriber> = (0..6)
+        .map(|_| Subscriber::connect(server.port, "test-key", &["c"]))
+        .collect();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for sub in &mut clients {
+        let err = sub.client.recv_json();
+        assert_eq!(err["event"], "pusher:error", "{err}");
+        assert_eq!(err["data"]["code"], 4200);
+        assert_eq!(sub.client.recv_close(), 4200);
+    }
+    drop(clients);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(status) = server.exited() {
+            break status.code();
+        }
+        assert!(std::time::Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0), "{}", server.stderr());
+    assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
+}

@@ -2,28 +2,42 @@
 //!
 //! Each channel's frame is encoded once here and then shared by every subscriber on every core.
 
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+
+use super::channels::info_for;
 use crate::proto::api::{parse_batch, parse_event, EventRequest, Limits};
 use crate::proto::http::Response;
 use crate::proto::pusher::{self, SocketId};
-use crate::shard::{publish, Shard};
+use crate::shard::{catch_up, publish_event, text_frame, Shard};
 
-/// Publishes one event to up to 100 channels.
-pub fn trigger(shard: &Shard, app: usize, body: &[u8]) -> Response {
+/// Publishes one event to up to `max_channels_per_event` channels.
+pub async fn trigger(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
     let event = match parse_event(body, &limits(shard, app)) {
         Ok(e) => e,
         Err(e) => return e.to_response(),
     };
-    match validate(&event) {
-        Ok(except) => {
-            send(shard, app, &event, except);
-            Response::json(200, "{}")
-        }
-        Err(resp) => resp,
+    let except = match validate(&event) {
+        Ok(except) => except,
+        Err(resp) => return resp,
+    };
+    if !shard.take_backend_budget(app, 1) {
+        return over_budget(shard, app);
+    }
+    catch_up(shard);
+    send(shard, app, &event, except);
+    match &event.info {
+        Some(info) => match info_for(shard, app, &event.channels, info).await {
+            Ok(channels) => Response::json(200, json!({ "channels": channels }).to_string()),
+            Err(resp) => resp,
+        },
+        None => Response::json(200, "{}"),
     }
 }
 
 /// Publishes several events; nothing is sent unless all of them are valid.
-pub fn trigger_batch(shard: &Shard, app: usize, body: &[u8]) -> Response {
+pub async fn trigger_batch(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
     let events = match parse_batch(body, &limits(shard, app)) {
         Ok(e) => e,
         Err(e) => return e.to_response(),
@@ -35,16 +49,46 @@ pub fn trigger_batch(shard: &Shard, app: usize, body: &[u8]) -> Response {
             Err(resp) => return resp,
         }
     }
+    if !shard.take_backend_budget(app, checked.len() as u32) {
+        return over_budget(shard, app);
+    }
+    catch_up(shard);
     for (event, except) in checked {
         send(shard, app, event, except);
     }
-    let results = vec!["{}"; events.len()].join(",");
-    Response::json(200, format!(r#"{{"batch":[{results}]}}"#))
+    let mut results = Vec::with_capacity(events.len());
+    for event in &events {
+        let attrs = match &event.info {
+            Some(info) => match info_for(shard, app, &event.channels, info).await {
+                Ok(Value::Object(map)) => map
+                    .get(event.channels.first().map_or("", String::as_str))
+                    .cloned()
+                    .unwrap_or_else(|| json!({})),
+                Ok(_) => json!({}),
+                Err(resp) => return resp,
+            },
+            None => json!({}),
+        };
+        results.push(attrs);
+    }
+    Response::json(200, json!({ "batch": results }).to_string())
+}
+
+fn over_budget(shard: &Shard, app: usize) -> Response {
+    let limit = shard.config.apps[app].max_backend_events_per_second;
+    Response::error(
+        429,
+        &format!("too many events: this app may publish {limit} per second (max_backend_events_per_second)"),
+    )
+    .with_header("Retry-After", "1")
 }
 
 fn limits(shard: &Shard, app: usize) -> Limits {
+    let app = &shard.config.apps[app];
     Limits {
-        max_data_bytes: shard.config.apps[app].max_message_size,
+        max_data_bytes: app.max_message_size,
+        max_channels: app.max_channels_per_event,
+        max_event_name_len: app.max_event_name_length,
         ..Limits::default()
     }
 }
@@ -52,6 +96,10 @@ fn limits(shard: &Shard, app: usize) -> Limits {
 /// Checks channel names and the excluded socket id; returns the parsed socket id.
 fn validate(event: &EventRequest) -> Result<Option<SocketId>, Response> {
     for channel in &event.channels {
+        // `#server-to-user-{id}` is how the SDKs' sendToUser reaches a signed-in user.
+        if pusher::server_to_user_id(channel).is_some() {
+            continue;
+        }
         if let Err(e) = pusher::channel_kind(channel) {
             return Err(Response::error(
                 400,
@@ -75,6 +123,6 @@ fn validate(event: &EventRequest) -> Result<Option<SocketId>, Response> {
 fn send(shard: &Shard, app: usize, event: &EventRequest, except: Option<SocketId>) {
     for channel in &event.channels {
         let json = pusher::channel_event(&event.name, channel, &event.data_literal, None);
-        publish(shard, app, channel, crate::shard::text_frame(&json), except);
+        publish_event(shard, app, channel, text_frame(&json), except);
     }
 }

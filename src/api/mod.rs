@@ -2,21 +2,28 @@
 //!
 //! Requests arrive here fully read (head and body) from the shard's HTTP connection; each
 //! handler returns a [`Response`]. Signing rules and body formats live in `proto::api`; this
-//! module applies them to the shard's state.
+//! module applies them to the shard's state. Reads that need every core's view (channel
+//! counts, presence members) are asked of all cores and computed from their live state.
 
+mod channels;
 mod events;
 mod health;
+mod metrics;
+mod users;
+
+use std::rc::Rc;
 
 use crate::proto::api::verify_request;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::shard::Shard;
 
 /// Answers one REST request.
-pub fn handle(shard: &Shard, head: &RequestHead, body: &[u8], now_unix: u64) -> Response {
+pub async fn handle(shard: &Rc<Shard>, head: &RequestHead, body: &[u8], now_unix: u64) -> Response {
     let path = head.path.as_str();
     match (head.method.as_str(), path) {
         ("GET", "/up") => return health::up(),
         ("GET", "/api/v1/websocket/health") => return health::websocket_health(shard),
+        ("GET", "/metrics") => return metrics::render(shard),
         _ => {}
     }
     let Some(rest) = path.strip_prefix("/apps/") else {
@@ -42,9 +49,21 @@ pub fn handle(shard: &Shard, head: &RequestHead, body: &[u8], now_unix: u64) -> 
     ) {
         return e.to_response();
     }
-    match (head.method.as_str(), endpoint) {
-        ("POST", "events") => events::trigger(shard, app, body),
-        ("POST", "batch_events") => events::trigger_batch(shard, app, body),
+    let segments: Vec<&str> = endpoint.split('/').collect();
+    let decoded = |s: &str| http::percent_decode(s).unwrap_or_else(|_| s.to_owned());
+    let info = http::query_value(&params, "info");
+    match (head.method.as_str(), segments.as_slice()) {
+        ("POST", ["events"]) => events::trigger(shard, app, body).await,
+        ("POST", ["batch_events"]) => events::trigger_batch(shard, app, body).await,
+        ("GET", ["channels"]) => {
+            let prefix = http::query_value(&params, "filter_by_prefix").unwrap_or("");
+            channels::list(shard, app, prefix, info).await
+        }
+        ("GET", ["channels", name]) => channels::one(shard, app, &decoded(name), info).await,
+        ("GET", ["channels", name, "users"]) => channels::users(shard, app, &decoded(name)).await,
+        ("POST", ["users", user, "terminate_connections"]) => {
+            users::terminate(shard, app, &decoded(user))
+        }
         _ => not_found(head),
     }
 }

@@ -19,23 +19,24 @@ impl ChannelIndex {
         }
     }
 
-    /// Adds `conn` to `channel`; returns the shared channel name for the connection to keep.
-    /// The caller makes sure a connection subscribes to a channel at most once.
-    pub fn subscribe(&mut self, app: usize, channel: &str, conn: usize) -> Rc<str> {
+    /// Adds `conn` to `channel`; returns the shared channel name for the connection to keep,
+    /// and whether it is the channel's first local subscriber. The caller makes sure a
+    /// connection subscribes to a channel at most once.
+    pub fn subscribe(&mut self, app: usize, channel: &str, conn: usize) -> (Rc<str>, bool) {
         let map = &mut self.apps[app];
         if let Some(name) = map.get_key_value(channel).map(|(k, _)| k.clone()) {
             if let Some(list) = map.get_mut(channel) {
                 list.push(conn);
             }
-            return name;
+            return (name, false);
         }
         let name: Rc<str> = Rc::from(channel);
         map.insert(name.clone(), vec![conn]);
-        name
+        (name, true)
     }
 
     /// Removes `conn` from `channel`; drops the channel when it becomes empty.
-    /// Returns true when the connection was subscribed.
+    /// Returns true when that removed the channel's last local subscriber.
     pub fn unsubscribe(&mut self, app: usize, channel: &str, conn: usize) -> bool {
         let map = &mut self.apps[app];
         let Some(list) = map.get_mut(channel) else {
@@ -47,8 +48,9 @@ impl ChannelIndex {
         list.swap_remove(pos);
         if list.is_empty() {
             map.remove(channel);
+            return true;
         }
-        true
+        false
     }
 
     /// The local subscribers of `channel`.
@@ -57,6 +59,11 @@ impl ChannelIndex {
             .get(app)
             .and_then(|m| m.get(channel))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every channel of `app` with local subscribers, and how many.
+    pub fn channels(&self, app: usize) -> impl Iterator<Item = (&Rc<str>, usize)> {
+        self.apps[app].iter().map(|(name, list)| (name, list.len()))
     }
 }
 
@@ -67,13 +74,14 @@ mod tests {
     #[test]
     fn subscribe_and_unsubscribe() {
         let mut idx = ChannelIndex::new(2);
-        let a = idx.subscribe(0, "news", 1);
-        let b = idx.subscribe(0, "news", 2);
-        assert!(Rc::ptr_eq(&a, &b));
+        let (a, first) = idx.subscribe(0, "news", 1);
+        assert!(first);
+        let (b, first) = idx.subscribe(0, "news", 2);
+        assert!(Rc::ptr_eq(&a, &b) && !first);
         idx.subscribe(1, "news", 3);
         assert_eq!(idx.subscribers(0, "news"), &[1, 2]);
-        assert!(idx.unsubscribe(0, "news", 1));
         assert!(!idx.unsubscribe(0, "news", 1));
+        assert!(!idx.unsubscribe(0, "news", 1), "not subscribed any more");
         assert_eq!(idx.subscribers(0, "news"), &[2]);
         assert!(idx.unsubscribe(0, "news", 2));
         assert!(idx.subscribers(0, "news").is_empty());

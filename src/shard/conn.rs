@@ -12,18 +12,25 @@ use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 
+use super::gather::{ask, Reply};
 use super::session;
+use super::state::CoreMsg;
 use super::state::Shard;
 use crate::api;
 use crate::proto::http::{self, RequestHead, Response};
-
-/// A client has this long to send a complete request head (and a REST body).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::ratelimit::{client_ip, IpGroup};
 
 /// Accepts connections forever, one task per connection.
+/// Returns when shutdown cancels it.
 pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
+    let canceller = monoio::io::Canceller::new();
+    let cancel = canceller.handle();
+    *shard.accept_cancel.borrow_mut() = Some(canceller);
     loop {
-        match listener.accept().await {
+        if super::shutdown::requested(&shard) {
+            return;
+        }
+        match listener.cancelable_accept(cancel.clone()).await {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 monoio::spawn(serve(shard.clone(), stream, peer));
@@ -39,34 +46,76 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
 
 async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
     let mut buf = BytesMut::with_capacity(2048);
+    let timeout = Duration::from_secs(u64::from(shard.config.handshake_timeout));
     loop {
-        let head =
-            match monoio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream, &mut buf)).await {
-                Ok(Ok(Some(head))) => head,
-                Ok(Ok(None)) | Err(_) => return,
-                Ok(Err(e)) => {
-                    let resp = Response::error(e.status(), &e.to_string());
-                    let _ = stream.write_all(resp.to_bytes(false)).await;
-                    return;
-                }
-            };
+        let head = match monoio::time::timeout(timeout, read_head(&mut stream, &mut buf)).await {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(e)) => {
+                let resp = Response::error(e.status(), &e.to_string());
+                let _ = stream.write_all(resp.to_bytes(false)).await;
+                return;
+            }
+        };
         let _ = buf.split_to(head.head_len);
         if head.path == "/echo" && shard.config.echo {
             super::echo::run(stream, head, buf).await;
             return;
         }
         if head.path.starts_with("/app/") {
+            if let Err(wait) = admit_address(&shard, &head, peer).await {
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let limit = shard.config.max_connections_per_ip_per_minute;
+                let resp = Response::error(
+                    429,
+                    &format!("too many connections from this address: at most {limit} per minute; retry in {secs} s"),
+                )
+                .with_header("Retry-After", secs.max(1).to_string());
+                let _ = stream.write_all(resp.to_bytes(false)).await;
+                return;
+            }
             session::run(shard, stream, head, buf, peer).await;
             return;
         }
         let keep_alive = !head.header_has_token("connection", "close");
         let resp = match read_body(&shard, &mut stream, &mut buf, &head).await {
-            Ok(body) => api::handle(&shard, &head, &body, unix_now()),
+            Ok(body) => api::handle(&shard, &head, &body, unix_now()).await,
             Err(resp) => resp,
         };
         let close = !keep_alive || resp.status == 413 || resp.status == 400;
         if stream.write_all(resp.to_bytes(!close)).await.0.is_err() || close {
             return;
+        }
+    }
+}
+
+/// Counts a WebSocket connection against its address's sliding window, on the core that owns
+/// that address. `Err` carries how long until the address may connect again.
+async fn admit_address(
+    shard: &Rc<Shard>,
+    head: &RequestHead,
+    peer: SocketAddr,
+) -> Result<(), Duration> {
+    if shard.config.max_connections_per_ip_per_minute == 0 {
+        return Ok(());
+    }
+    let ip = client_ip(
+        peer.ip(),
+        head.header("x-forwarded-for"),
+        &shard.config.trusted_proxies,
+    );
+    let group = IpGroup::of(ip);
+    let owner = (group.hash() % shard.config.workers as u64) as usize;
+    let replies = ask(shard, std::iter::once(owner), |from, id, _| {
+        CoreMsg::AdmitIp { from, id, group }
+    })
+    .await;
+    match replies.as_deref() {
+        Some([Reply::Admit(verdict)]) => *verdict,
+        _ => {
+            // The owner did not answer in time: admit rather than refuse a legitimate client.
+            tracing::warn!(shard = shard.id, %ip, "address admission unanswered; admitting");
+            Ok(())
         }
     }
 }
@@ -116,7 +165,8 @@ async fn read_body(
         }
         Some(buf.split_to(len))
     };
-    match monoio::time::timeout(REQUEST_TIMEOUT, body).await {
+    let timeout = Duration::from_secs(u64::from(shard.config.handshake_timeout));
+    match monoio::time::timeout(timeout, body).await {
         Ok(Some(body)) => Ok(body),
         _ => Err(Response::error(400, "request body incomplete")),
     }

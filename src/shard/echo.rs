@@ -41,12 +41,17 @@ pub async fn run(mut stream: TcpStream, head: RequestHead, mut buf: BytesMut) {
     loop {
         let mut out = Vec::new();
         let mut done = false;
+        // True when we answered the peer's close: both close frames are then exchanged and the
+        // server closes TCP at once (RFC 6455 §7.1.1). After a close we *sent*, the peer gets a
+        // moment to answer first.
+        let mut peer_closed = false;
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(msg)) => {
                     if let Some(reply) = answer(msg, &mut out) {
                         done = reply;
                         if done {
+                            peer_closed = true;
                             break;
                         }
                     }
@@ -68,8 +73,11 @@ pub async fn run(mut stream: TcpStream, head: RequestHead, mut buf: BytesMut) {
         if !out.is_empty() && stream.write_all(out).await.0.is_err() {
             return;
         }
+        if done && peer_closed {
+            return;
+        }
         if done {
-            // Give the peer a moment to read our close before the socket goes away.
+            // Give the peer a moment to read our close and answer before the socket goes away.
             let _ = monoio::time::timeout(
                 std::time::Duration::from_secs(1),
                 read_more(&mut stream, &mut BytesMut::new()),

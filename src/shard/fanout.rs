@@ -6,13 +6,18 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::dispatch;
 use super::outbox::Queued;
+use super::owner::send_to_owner;
+use super::session::close_frame;
+use super::shutdown;
 use super::state::{CoreMsg, Shard};
-use crate::proto::pusher::SocketId;
+use super::stats::ShardStats;
+use crate::proto::pusher::{self, SocketId};
 
 /// Most ring messages handled per drain pass before yielding to connection tasks.
 const DRAIN_BATCH: usize = 256;
@@ -25,6 +30,7 @@ pub fn deliver_local(
     channel: &str,
     frame: &Bytes,
     except: Option<SocketId>,
+    published: Instant,
 ) -> usize {
     let conns = shard.conns.borrow();
     let index = shard.channels.borrow();
@@ -38,29 +44,71 @@ pub fn deliver_local(
             Queued::Yes => delivered += 1,
             Queued::Closed => {}
             Queued::Overflow => {
-                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, "slow consumer: outbound queue full, closing");
-                conn.outbox.close_with(None);
+                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, queued_bytes = conn.outbox.queued_bytes(), "slow consumer: outbound queue over its cap, closing with 4100");
+                let stats = shard.stats();
+                ShardStats::add(&stats.slow_consumer_closes, 1);
+                stats.error(4100);
+                conn.outbox.close_with(Some(close_frame(
+                    4100,
+                    "slow consumer: outbound queue over capacity",
+                )));
             }
         }
+    }
+    if delivered > 0 {
+        let stats = shard.stats();
+        ShardStats::add(&stats.messages_out, delivered as u64);
+        stats.latency(published.elapsed());
     }
     delivered
 }
 
-/// Publishes `frame` on `channel` to this core and every other core.
-///
-/// Messages already waiting in this core's incoming rings are delivered first: a publisher that
-/// sent event A through core 1 and, after its answer, event B through core 2 must see A before
-/// B on every subscriber, and A may still sit in core 2's ring.
+/// Publishes `frame` on `channel` here and on the other cores that have subscribers of it.
 pub fn publish(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
-    drain_now(shard);
-    deliver_local(shard, app, channel, &frame, except);
-    let mut ring = shard.ring.borrow_mut();
-    let cores = ring.cores();
-    if cores == 1 {
-        return;
+    let published = Instant::now();
+    deliver_local(shard, app, channel, &frame, except, published);
+    let cores = shard.interest.borrow().cores(app, channel);
+    if cores != 0 {
+        send_remote(shard, app, channel, frame, except, cores, published);
     }
+}
+
+/// Publishes `frame` on `channel` to every core regardless of known interest. Presence member
+/// events use it: a member's interest announcement and another member's join may reach the
+/// owner in either order, and a missed member event would leave a stale member list.
+pub fn publish_everywhere(
+    shard: &Shard,
+    app: usize,
+    channel: &str,
+    frame: Bytes,
+    except: Option<SocketId>,
+) {
+    let published = Instant::now();
+    deliver_local(shard, app, channel, &frame, except, published);
+    let all = (1u64 << shard.config.workers) - 1;
+    send_remote(
+        shard,
+        app,
+        channel,
+        frame,
+        except,
+        all & !(1 << shard.id),
+        published,
+    );
+}
+
+fn send_remote(
+    shard: &Shard,
+    app: usize,
+    channel: &str,
+    frame: Bytes,
+    except: Option<SocketId>,
+    cores: u64,
+    published: Instant,
+) {
     let channel: Arc<str> = Arc::from(channel);
-    for dst in (0..cores).filter(|&d| d != shard.id) {
+    let mut ring = shard.ring.borrow_mut();
+    for dst in (0..ring.cores()).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
         ring.send(
             dst,
             CoreMsg::Publish {
@@ -68,42 +116,90 @@ pub fn publish(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: O
                 channel: channel.clone(),
                 frame: frame.clone(),
                 except,
+                published,
             },
         );
     }
 }
 
-/// The shard's drain task: sleeps on the doorbell, then handles incoming ring messages in
-/// batches. While its own overflow queues hold messages it also retries them every millisecond.
+/// Publishes an application event (REST or client event): cache channels also hand the frame
+/// to their owner, which replays it to later subscribers.
+pub fn publish_event(
+    shard: &Shard,
+    app: usize,
+    channel: &str,
+    frame: Bytes,
+    except: Option<SocketId>,
+) {
+    if pusher::is_cache_channel(channel) {
+        send_to_owner(
+            shard,
+            channel,
+            CoreMsg::CacheStore {
+                app,
+                channel: Arc::from(channel),
+                frame: frame.clone(),
+            },
+        );
+    }
+    publish(shard, app, channel, frame, except);
+}
+
+/// The shard's drain task: sleeps on the doorbell, then handles incoming ring messages and the
+/// core's own queue in batches. While its overflow queues hold messages it also retries them
+/// every millisecond.
 pub async fn drain_task(shard: Rc<Shard>) {
-    let bell = shard.ring.borrow().bell();
+    let bell = shard.bell.clone();
+    // Becomes true once this shard has begun shutting down, so the request wakes it only once.
+    let shutting_down = std::cell::Cell::new(false);
+    let has_work = || {
+        shard.ring.borrow().has_incoming()
+            || !shard.self_queue.borrow().is_empty()
+            || (!shutting_down.get() && shutdown::requested(&shard))
+    };
     loop {
+        if !shutting_down.get() && shutdown::requested(&shard) {
+            shutting_down.set(true);
+            shutdown::begin(&shard);
+        }
         let waiting = shard.ring.borrow_mut().flush_overflow();
         if waiting {
-            let wait = bell.wait(|| shard.ring.borrow().has_incoming());
-            let _ = monoio::time::timeout(Duration::from_millis(1), wait).await;
+            let _ = monoio::time::timeout(Duration::from_millis(1), bell.wait(has_work)).await;
         } else {
-            bell.wait(|| shard.ring.borrow().has_incoming()).await;
+            bell.wait(has_work).await;
         }
-        loop {
-            let mut batch = Vec::with_capacity(DRAIN_BATCH);
-            shard
-                .ring
-                .borrow_mut()
-                .drain(DRAIN_BATCH, |m| batch.push(m));
-            if batch.is_empty() {
-                break;
-            }
-            for msg in batch {
-                handle(&shard, msg);
-            }
+        while drain_once(&shard) {
             super::yield_now().await;
         }
     }
 }
 
-/// Handles everything in the incoming rings right away (used before a local publish).
-fn drain_now(shard: &Shard) {
+/// Handles one batch from the rings and the local queue; false when both were empty.
+fn drain_once(shard: &Shard) -> bool {
+    let mut batch = Vec::with_capacity(DRAIN_BATCH);
+    shard
+        .ring
+        .borrow_mut()
+        .drain(DRAIN_BATCH, |m| batch.push(m));
+    {
+        let mut own = shard.self_queue.borrow_mut();
+        let take = own.len().min(DRAIN_BATCH);
+        batch.extend(own.drain(..take));
+    }
+    if batch.is_empty() {
+        return false;
+    }
+    for msg in batch {
+        dispatch::handle(shard, msg);
+    }
+    true
+}
+
+/// Handles everything already in the incoming rings. A REST publish calls this first: a
+/// publisher that sent event A through core 1 and, after its answer, event B through core 2
+/// must see A before B on every subscriber, and A may still sit in core 2's ring. Never call it
+/// from a message handler (it would handle newer messages before older ones finish).
+pub fn catch_up(shard: &Shard) {
     loop {
         let mut batch = Vec::new();
         shard
@@ -114,20 +210,7 @@ fn drain_now(shard: &Shard) {
             return;
         }
         for msg in batch {
-            handle(shard, msg);
-        }
-    }
-}
-
-fn handle(shard: &Shard, msg: CoreMsg) {
-    match msg {
-        CoreMsg::Publish {
-            app,
-            channel,
-            frame,
-            except,
-        } => {
-            deliver_local(shard, app, &channel, &frame, except);
+            dispatch::handle(shard, msg);
         }
     }
 }

@@ -4,15 +4,28 @@
 //! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
 //! rings and the shard's state. A shard never awaits anything owned by another core.
 
+mod cache;
 mod channels;
+mod client_events;
 mod conn;
+mod dispatch;
 mod echo;
 mod fanout;
+mod gather;
+mod interest;
+mod msg;
 mod outbox;
+mod owner;
+mod presence;
 mod pusher_handler;
 mod session;
+mod shutdown;
 mod state;
+mod stats;
+mod subscribe;
 mod sweeper;
+mod users;
+mod watchlist;
 mod yield_now;
 
 use std::fmt;
@@ -22,9 +35,12 @@ use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
-pub use fanout::publish;
+pub use fanout::{catch_up, publish_event};
+pub use gather::ask_all;
+pub use owner::broadcast;
 pub use session::text_frame;
-pub use state::{CoreMsg, Shard, Shared};
+pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
+pub use stats::{ShardStats, CODES, LATENCY_BUCKETS};
 pub use yield_now::yield_now;
 
 use crate::config::{Config, Driver};
@@ -63,14 +79,29 @@ impl fmt::Display for StartError {
 
 impl std::error::Error for StartError {}
 
+/// How long a shard waits for its clients to go after a shutdown signal.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running server: the shard threads, until they stop.
 pub struct Server {
     threads: Vec<thread::JoinHandle<()>>,
+    bells: Vec<crate::ring::BellHandle>,
     /// The counters shared by all shards.
     pub shared: Arc<Shared>,
 }
 
 impl Server {
+    /// Starts a graceful shutdown on every shard (from any thread); `join` then returns once
+    /// they have finished.
+    pub fn shutdown(&self) {
+        self.shared
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::Release);
+        for bell in &self.bells {
+            bell.ring();
+        }
+    }
+
     /// Blocks until every shard thread has ended.
     pub fn join(self) {
         for t in self.threads {
@@ -81,7 +112,7 @@ impl Server {
 
 /// Starts `config.workers` shards and returns once every listener is bound.
 pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
-    let shared = Shared::new(config.workers);
+    let shared = Shared::new(config.workers, config.apps.len());
     let addr = SocketAddr::new(config.host, config.port);
     let available = monoio::utils::detect_uring();
     let uring = match config.driver {
@@ -111,7 +142,9 @@ pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
     }
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), StartError>>();
     let mut threads = Vec::new();
-    for endpoint in crate::ring::mesh::<CoreMsg>(config.workers) {
+    let endpoints = crate::ring::mesh::<CoreMsg>(config.workers);
+    let bells = endpoints.iter().map(|e| e.bell()).collect();
+    for endpoint in endpoints {
         let config = config.clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
@@ -134,7 +167,11 @@ pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
             }
         }
     }
-    Ok(Server { threads, shared })
+    Ok(Server {
+        threads,
+        bells,
+        shared,
+    })
 }
 
 fn run_shard(
@@ -169,7 +206,8 @@ fn run_shard(
         monoio::spawn(sweeper::sweeper_task(shard.clone()));
         let _ = ready.send(Ok(()));
         tracing::debug!(shard = id, %addr, "shard listening");
-        conn::accept_loop(shard, listener).await;
+        conn::accept_loop(shard.clone(), listener).await;
+        shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
     };
     let built = if uring {
         monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()

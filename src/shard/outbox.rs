@@ -10,11 +10,15 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use monoio::io::{AsyncWriteRent, AsyncWriteRentExt, OwnedWriteHalf};
+use monoio::io::{
+    AsyncWriteRent, CancelHandle, CancelableAsyncWriteRentExt, Canceller, OwnedWriteHalf,
+};
 use monoio::net::TcpStream;
 
 /// The most bytes a connection may have queued before it is closed as a slow consumer.
-pub const MAX_QUEUED_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+/// The most frames a connection may have queued before it is closed as a slow consumer.
+pub const MAX_QUEUED_FRAMES: usize = 8192;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -32,6 +36,8 @@ pub struct Outbox {
     queued_bytes: Cell<usize>,
     /// The write half while no writer task runs; `None` while one does.
     idle_writer: RefCell<Option<OwnedWriteHalf<TcpStream>>>,
+    /// Cancels the running writer's pending write (only while one runs).
+    writing: RefCell<Option<Canceller>>,
     state: Cell<State>,
 }
 
@@ -53,6 +59,7 @@ impl Outbox {
             queue: RefCell::new(VecDeque::new()),
             queued_bytes: Cell::new(0),
             idle_writer: RefCell::new(Some(writer)),
+            writing: RefCell::new(None),
             state: Cell::new(State::Open),
         })
     }
@@ -63,7 +70,7 @@ impl Outbox {
             return Queued::Closed;
         }
         let queued = self.queued_bytes.get() + frame.len();
-        if queued > MAX_QUEUED_BYTES {
+        if queued > MAX_QUEUED_BYTES || self.queue.borrow().len() >= MAX_QUEUED_FRAMES {
             return Queued::Overflow;
         }
         self.queued_bytes.set(queued);
@@ -94,6 +101,15 @@ impl Outbox {
         self.idle_writer.borrow_mut().take();
     }
 
+    /// Like [`abandon`](Self::abandon), and also cancels a write stuck on a peer that stopped
+    /// reading, so its socket and queued frames are freed now.
+    pub fn abort(&self) {
+        self.abandon();
+        if let Some(canceller) = self.writing.borrow_mut().take() {
+            canceller.cancel();
+        }
+    }
+
     /// True once a close was requested or the peer went away.
     pub fn is_closing(&self) -> bool {
         self.state.get() != State::Open
@@ -107,7 +123,10 @@ impl Outbox {
     /// Starts the writer task unless one is already running.
     fn kick(self: &Rc<Self>) {
         if let Some(writer) = self.idle_writer.borrow_mut().take() {
-            monoio::spawn(write_loop(self.clone(), writer));
+            let canceller = Canceller::new();
+            let cancel = canceller.handle();
+            *self.writing.borrow_mut() = Some(canceller);
+            monoio::spawn(write_loop(self.clone(), writer, cancel));
         }
     }
 
@@ -145,11 +164,23 @@ impl Batch {
     }
 }
 
-async fn write_loop(outbox: Rc<Outbox>, mut writer: OwnedWriteHalf<TcpStream>) {
+async fn write_loop(
+    outbox: Rc<Outbox>,
+    mut writer: OwnedWriteHalf<TcpStream>,
+    cancel: CancelHandle,
+) {
     while let Some(batch) = outbox.next_batch() {
         let result = match batch {
-            Batch::One(frame) => writer.write_all(frame).await.0,
-            Batch::Many(buf) => writer.write_all(buf).await.0,
+            Batch::One(frame) => {
+                CancelableAsyncWriteRentExt::write_all(&mut writer, frame, cancel.clone())
+                    .await
+                    .0
+            }
+            Batch::Many(buf) => {
+                CancelableAsyncWriteRentExt::write_all(&mut writer, buf, cancel.clone())
+                    .await
+                    .0
+            }
         };
         if result.is_err() {
             // The peer is gone; the reader will notice too and clean up the connection.
@@ -157,6 +188,7 @@ async fn write_loop(outbox: Rc<Outbox>, mut writer: OwnedWriteHalf<TcpStream>) {
             return;
         }
     }
+    outbox.writing.borrow_mut().take();
     match outbox.state.get() {
         State::Open => *outbox.idle_writer.borrow_mut() = Some(writer),
         State::Closing => {

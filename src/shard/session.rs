@@ -18,6 +18,7 @@ use monoio::net::TcpStream;
 use super::outbox::Outbox;
 use super::pusher_handler;
 use super::state::{Conn, Shard};
+use super::stats::ShardStats;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::proto::pusher::{self, PusherError};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
@@ -58,7 +59,7 @@ pub async fn run(
         Ok(app) => app,
         Err(err) => {
             tracing::debug!(shard = shard.id, %peer, error = %err, "connection refused");
-            refuse(&outbox, &err);
+            refuse(&shard, &outbox, &err);
             return;
         }
     };
@@ -70,7 +71,11 @@ pub async fn run(
         app,
         socket_id,
         outbox: outbox.clone(),
-        channels: Vec::new(),
+        subs: Vec::new(),
+        user_id: None,
+        watchlist: Vec::new(),
+        client_events: (now, 0),
+        opened: now,
         last_seen: now,
         ping_sent: None,
         closing_since: None,
@@ -87,6 +92,8 @@ pub async fn run(
         key,
         outbox: &outbox,
         decoder: Decoder::new(Role::Server, max),
+        rate: (now, 0),
+        max_rate: shard.config.apps[app].max_messages_per_second,
     };
     session.read_loop(reader, leftover, cancel).await;
     shard.remove_conn(key);
@@ -96,6 +103,12 @@ pub async fn run(
 fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
     let key = head.path.trim_start_matches("/app/").trim_end_matches('/');
     let app = shard.app_by_key(key).ok_or(PusherError::AppNotFound)?;
+    let config = &shard.config.apps[app];
+    if let Some(origin) = head.header("origin") {
+        if !origin_allowed(&config.allowed_origins, origin) {
+            return Err(PusherError::Unauthorized);
+        }
+    }
     let params = http::parse_query(&head.query).unwrap_or_default();
     let protocol = http::query_value(&params, "protocol").ok_or(PusherError::NoProtocolVersion)?;
     let version: u32 = protocol
@@ -104,13 +117,42 @@ fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
     if !PROTOCOLS.contains(&version) {
         return Err(PusherError::UnsupportedProtocol);
     }
+    if !shard
+        .shared
+        .admit_app_connection(app, config.max_connections)
+    {
+        return Err(PusherError::OverConnectionQuota);
+    }
     Ok(app)
 }
 
+/// Whether a browser `Origin` may connect: `*`, the exact origin, its host, or a `*.domain`
+/// pattern matching the host (Reverb compares hosts the same way).
+fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    let host = origin
+        .split_once("://")
+        .map_or(origin, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("");
+    allowed.iter().any(|a| {
+        a == "*"
+            || a == origin
+            || a.eq_ignore_ascii_case(host)
+            || a.strip_prefix("*.").is_some_and(|domain| {
+                host.len() > domain.len() + 1
+                    && host
+                        .to_ascii_lowercase()
+                        .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
+            })
+    })
+}
+
 /// Sends `pusher:error` and closes with the error's code, as Pusher does.
-pub fn refuse(outbox: &Rc<Outbox>, err: &PusherError) {
+pub fn refuse(shard: &Shard, outbox: &Rc<Outbox>, err: &PusherError) {
     outbox.send(text_frame(&pusher::error_for(err)));
     let code = err.code().unwrap_or(ws::code::POLICY_VIOLATION);
+    shard.stats().error(code);
     outbox.close_with(Some(close_frame(code, &err.to_string())));
 }
 
@@ -132,6 +174,9 @@ struct Session<'a> {
     key: usize,
     outbox: &'a Rc<Outbox>,
     decoder: Decoder,
+    /// Start of the current one-second window and messages received in it.
+    rate: (Instant, u32),
+    max_rate: u32,
 }
 
 impl Session<'_> {
@@ -169,11 +214,16 @@ impl Session<'_> {
                 Ok(None) => return true,
                 Err(e) => {
                     tracing::debug!(shard = self.shard.id, error = %e, "websocket protocol error");
+                    self.shard.stats().error(e.close_code());
                     self.outbox
                         .close_with(Some(close_frame(e.close_code(), &e.to_string())));
                     return false;
                 }
             };
+            ShardStats::add(&self.shard.stats().messages_in, 1);
+            if !matches!(msg, Message::Close(_)) && !self.within_rate() {
+                continue;
+            }
             if self.outbox.is_closing() {
                 // After our close frame only the peer's close matters.
                 if matches!(msg, Message::Close(_)) {
@@ -204,6 +254,31 @@ impl Session<'_> {
                 }
             }
         }
+    }
+
+    /// Counts one message against the connection's per-second budget. Over it, the message is
+    /// dropped, and the first excess message of the second is answered with 4301.
+    fn within_rate(&mut self) -> bool {
+        let now = Instant::now();
+        let (start, count) = &mut self.rate;
+        if now.duration_since(*start) >= std::time::Duration::from_secs(1) {
+            *start = now;
+            *count = 0;
+        }
+        *count += 1;
+        if *count <= self.max_rate {
+            return true;
+        }
+        if *count == self.max_rate + 1 {
+            self.shard.stats().error(4301);
+            let msg = format!(
+                "too many messages: at most {} per second per connection (max_messages_per_second); the excess is dropped",
+                self.max_rate
+            );
+            self.outbox
+                .send(text_frame(&pusher::error(Some(4301), &msg)));
+        }
+        false
     }
 
     /// Records client activity: the idle clock restarts and an outstanding ping is answered.

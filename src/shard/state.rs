@@ -6,47 +6,59 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use monoio::io::Canceller;
 use slab::Slab;
 
+use super::cache::EventCache;
 use super::channels::ChannelIndex;
+use super::gather::Asks;
+use super::interest::Interest;
 use super::outbox::Outbox;
+use super::presence::PresenceRegistry;
+use super::stats::ShardStats;
+use super::watchlist::{self, UserRegistry};
 use crate::config::Config;
 use crate::proto::pusher::SocketId;
-use crate::ring::Endpoint;
+use crate::ratelimit::SlidingWindow;
+use crate::ring::{BellHandle, Endpoint};
 
-/// A message between cores.
-pub enum CoreMsg {
-    /// Deliver an encoded event frame to the local subscribers of a channel.
-    Publish {
-        /// Index of the app in `Config::apps`.
-        app: usize,
-        /// Channel name.
-        channel: Arc<str>,
-        /// The complete WebSocket frame, the same bytes for every subscriber.
-        frame: Bytes,
-        /// A connection that must not receive it (REST `socket_id`).
-        except: Option<SocketId>,
-    },
-}
+pub use super::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
 
 /// Counters every shard writes for its own slot and anyone may read (health, metrics).
 pub struct Shared {
     /// Open WebSocket connections, per shard.
     pub connections: Vec<AtomicU64>,
+    /// Open WebSocket connections, per app (checked against `max_connections` at connect).
+    pub app_connections: Vec<AtomicU64>,
+    /// Set once by the main thread when a shutdown signal arrives.
+    pub shutting_down: AtomicBool,
+    /// Counters per shard, for `/metrics`.
+    pub stats: Vec<ShardStats>,
 }
 
 impl Shared {
-    /// Zeroed counters for `shards` shards.
-    pub fn new(shards: usize) -> Arc<Self> {
+    /// Zeroed counters for `shards` shards and `apps` apps.
+    pub fn new(shards: usize, apps: usize) -> Arc<Self> {
         Arc::new(Shared {
             connections: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
+            shutting_down: AtomicBool::new(false),
+            stats: (0..shards).map(|_| ShardStats::default()).collect(),
         })
+    }
+
+    /// Counts a new connection of `app` unless that would exceed `max`; false when full.
+    pub fn admit_app_connection(&self, app: usize, max: Option<u64>) -> bool {
+        let now = self.app_connections[app].fetch_add(1, Ordering::Relaxed) + 1;
+        if max.is_some_and(|max| now > max) {
+            self.app_connections[app].fetch_sub(1, Ordering::Relaxed);
+            return false;
+        }
+        true
     }
 
     /// Open WebSocket connections across all shards.
@@ -58,6 +70,16 @@ impl Shared {
     }
 }
 
+/// One channel a connection subscribes to.
+pub struct Subscription {
+    /// The channel name, shared with the channel index.
+    pub channel: Rc<str>,
+    /// For presence channels, the member id the connection joined as.
+    pub member: Option<Arc<str>>,
+    /// True while a presence join waits for the owner's answer (not yet in the index).
+    pub pending: bool,
+}
+
 /// A WebSocket connection as its shard knows it.
 pub struct Conn {
     /// Index of the app in `Config::apps`.
@@ -66,8 +88,16 @@ pub struct Conn {
     pub socket_id: SocketId,
     /// Where frames for this connection go.
     pub outbox: Rc<Outbox>,
-    /// Channels this connection subscribes to (names shared with the channel index).
-    pub channels: Vec<Rc<str>>,
+    /// Channels this connection subscribes to.
+    pub subs: Vec<Subscription>,
+    /// The user id given by `pusher:signin`.
+    pub user_id: Option<Arc<str>>,
+    /// The users this connection watches (from its signed `user_data`).
+    pub watchlist: Vec<Arc<str>>,
+    /// Start of the current one-second client-event window and events sent in it.
+    pub client_events: (Instant, u32),
+    /// When the connection was opened (for the sign-in deadline).
+    pub opened: Instant,
     /// When the client last sent anything.
     pub last_seen: Instant,
     /// When the server sent `pusher:ping` without an answer yet.
@@ -92,21 +122,85 @@ pub struct Shard {
     pub channels: RefCell<ChannelIndex>,
     /// This shard's end of the rings.
     pub ring: RefCell<Endpoint<CoreMsg>>,
+    /// Which other cores have subscribers of which channels.
+    pub interest: RefCell<Interest>,
+    /// Presence members of the channels this core owns.
+    pub presence: RefCell<PresenceRegistry>,
+    /// Signed-in users this core owns, with their watchers.
+    pub users: RefCell<UserRegistry>,
+    /// Last events of the cache channels this core owns.
+    pub cache: RefCell<EventCache>,
+    /// Per app: start of the current one-second window and REST events accepted in it here.
+    pub backend_events: RefCell<Vec<(Instant, u32)>>,
+    /// Connection admissions per address group this core owns.
+    pub ip_window: RefCell<SlidingWindow>,
+    /// REST reads waiting for other cores' answers.
+    pub asks: RefCell<Asks>,
+    /// Messages this core sent to itself, handled by its drain task.
+    pub self_queue: RefCell<std::collections::VecDeque<CoreMsg>>,
+    /// This core's doorbell (to wake the drain task for `self_queue`).
+    pub bell: BellHandle,
+    /// Cancels the accept loop at shutdown.
+    pub accept_cancel: RefCell<Option<Canceller>>,
     next_socket: Cell<u64>,
 }
 
 impl Shard {
     /// A shard with no connections yet.
     pub fn new(config: Arc<Config>, shared: Arc<Shared>, ring: Endpoint<CoreMsg>) -> Rc<Self> {
+        let apps = config.apps.len();
+        let bell = ring.bell();
+        let ip_window = SlidingWindow::new(
+            config.max_connections_per_ip_per_minute,
+            std::time::Duration::from_secs(60),
+        );
         Rc::new(Shard {
             id: ring.index(),
-            channels: RefCell::new(ChannelIndex::new(config.apps.len())),
+            channels: RefCell::new(ChannelIndex::new(apps)),
             config,
             shared,
             conns: RefCell::new(Slab::new()),
             ring: RefCell::new(ring),
+            interest: RefCell::new(Interest::new(apps)),
+            presence: RefCell::new(PresenceRegistry::new(apps)),
+            users: RefCell::new(UserRegistry::new(apps)),
+            cache: RefCell::new(EventCache::new(apps)),
+            backend_events: RefCell::new(vec![(Instant::now(), 0); apps]),
+            ip_window: RefCell::new(ip_window),
+            asks: RefCell::new(Asks::default()),
+            self_queue: RefCell::new(std::collections::VecDeque::new()),
+            bell,
+            accept_cancel: RefCell::new(None),
             next_socket: Cell::new(0),
         })
+    }
+
+    /// Takes `n` REST events from the app's per-second budget. The app's limit is split evenly
+    /// over the cores (each REST request is handled wholly by the core that accepted it), so no
+    /// core asks another on the publish path. False when over the budget.
+    pub fn take_backend_budget(&self, app: usize, n: u32) -> bool {
+        let limit = self.config.apps[app].max_backend_events_per_second;
+        if limit == 0 {
+            return true;
+        }
+        let share = limit.div_ceil(self.config.workers as u32);
+        let now = Instant::now();
+        let mut windows = self.backend_events.borrow_mut();
+        let (start, used) = &mut windows[app];
+        if now.duration_since(*start) >= std::time::Duration::from_secs(1) {
+            *start = now;
+            *used = 0;
+        }
+        if *used + n > share {
+            return false;
+        }
+        *used += n;
+        true
+    }
+
+    /// This shard's counters.
+    pub fn stats(&self) -> &ShardStats {
+        &self.shared.stats[self.id]
     }
 
     /// A fresh socket id. The low part is unique per process (it encodes the shard), the high
@@ -116,6 +210,15 @@ impl Shard {
         self.next_socket.set(n);
         let lo = n * self.config.workers as u64 + self.id as u64;
         SocketId::new(fastrand::u64(1..1_000_000_000), lo)
+    }
+
+    /// This connection's address for replies from other cores.
+    pub fn conn_ref(&self, key: usize, socket_id: SocketId) -> ConnRef {
+        ConnRef {
+            core: self.id,
+            key,
+            socket_id,
+        }
     }
 
     /// Index of the app whose key is `key`.
@@ -141,9 +244,15 @@ impl Shard {
             return;
         };
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
-        let mut index = self.channels.borrow_mut();
-        for channel in &conn.channels {
-            index.unsubscribe(conn.app, channel, key);
+        self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
+        for sub in &conn.subs {
+            // Each subscription is undone through `subscribe::forget`, which also tells the
+            // presence owner and the other cores' interest maps.
+            super::subscribe::forget(self, conn.app, key, sub);
+        }
+        if let Some(user) = &conn.user_id {
+            let me = self.conn_ref(key, conn.socket_id);
+            watchlist::signed_out(self, conn.app, user, me, &conn.watchlist);
         }
         conn.outbox.close_with(None);
     }

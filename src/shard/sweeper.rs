@@ -4,6 +4,7 @@
 //! One pass walks this shard's connections in memory; it never waits on a socket.
 
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::session::{close_frame, text_frame};
@@ -23,7 +24,23 @@ pub async fn sweeper_task(shard: Rc<Shard>) {
     }
 }
 
+/// Publishes the ring counters (owned by the endpoint) to the shard's metrics.
+fn ring_stats(shard: &Shard) {
+    let ring = shard.ring.borrow();
+    let stats = shard.stats();
+    let counters = ring.stats();
+    stats.ring_sent.store(counters.sent, Ordering::Relaxed);
+    stats
+        .ring_overflowed
+        .store(counters.overflowed, Ordering::Relaxed);
+    stats
+        .ring_overflow_depth
+        .store(ring.overflow_len() as u64, Ordering::Relaxed);
+}
+
 fn sweep(shard: &Shard, now: Instant) {
+    ring_stats(shard);
+    shard.ip_window.borrow_mut().prune(now);
     let mut conns = shard.conns.borrow_mut();
     for (_, conn) in conns.iter_mut() {
         if let Some(since) = conn.closing_since {
@@ -31,6 +48,8 @@ fn sweep(shard: &Shard, now: Instant) {
                 if let Some(canceller) = conn.canceller.take() {
                     canceller.cancel();
                 }
+                // A peer that never read our close frame must not pin its queue and socket.
+                conn.outbox.abort();
             }
             continue;
         }
@@ -39,11 +58,24 @@ fn sweep(shard: &Shard, now: Instant) {
             continue;
         }
         let app = &shard.config.apps[conn.app];
+        if let Some(limit) = app.user_authentication_timeout {
+            if conn.user_id.is_none() && now.duration_since(conn.opened) >= secs(limit) {
+                conn.outbox.send(text_frame(&pusher::error(
+                    Some(4009),
+                    "Connection not signed in within user_authentication_timeout: call pusher.signin()",
+                )));
+                conn.outbox
+                    .close_with(Some(close_frame(4009, "sign-in required")));
+                conn.closing_since = Some(now);
+                continue;
+            }
+        }
         match conn.ping_sent {
             Some(sent) if now.duration_since(sent) >= secs(app.activity_timeout) => {
                 let err = PusherError::PongNotReceived;
                 conn.outbox.send(text_frame(&pusher::error_for(&err)));
                 let code = err.code().unwrap_or(4201);
+                shard.stats().error(code);
                 conn.outbox
                     .close_with(Some(close_frame(code, "pong not received")));
                 conn.closing_since = Some(now);

@@ -48,6 +48,8 @@ const env = {
   key: envOr('APP_KEY', 'test-key'),
   secret: envOr('APP_SECRET', 'test-secret'),
   timeoutMs: Number(envOr('CLIENT_TIMEOUT_MS', '20000')),
+  // Shards the server runs (RINGCAST_WORKERS); only used to place connections on every core.
+  workers: Number(envOr('RINGCAST_WORKERS', '1')),
 };
 if (!Number.isInteger(env.port) || env.port <= 0 || env.port > 65535) {
   fail(`RINGCAST_PORT must be a port number, got ${JSON.stringify(process.env.RINGCAST_PORT)}`);
@@ -171,11 +173,14 @@ function connect(server, label = 'client', authorize = authHandler(server)) {
  */
 function watchConnection(client, label) {
   clients.push(client);
-  client.connection.bind('error', (e) => finishing || fail(`${label}: connection error ${describe(e)}`));
+  client.connection.bind('error', (e) => {
+    if (finishing || client.ringcastErrors) return;
+    fail(`${client.label || label}: connection error ${describe(e)}`);
+  });
   client.connection.bind('state_change', ({ previous, current }) => {
-    if (finishing) return;
+    if (finishing || client.ringcastClosing) return;
     if (['unavailable', 'failed'].includes(current) || (previous === 'connected' && current !== 'connected')) {
-      fail(`${label}: connection went ${previous} -> ${current} during: ${currentStep}`);
+      fail(`${client.label || label}: connection went ${previous} -> ${current} during: ${currentStep}`);
     }
   });
 }
@@ -224,6 +229,156 @@ function assertEqual(actual, expected, what) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// ---------------------------------------------------------------------------------------------
+// Protocol-parity helpers (presence, user sign-in, client events, several cores)
+
+/**
+ * Connect a pusher-js client whose identity is decided late: presence subscriptions are signed
+ * with `client.presenceUser` ({user_id, user_info}), `pusher.signin()` with `client.signinUser`
+ * ({id, user_info, ...}); both default to a user derived from the socket id.
+ */
+function connectAs(server, label = 'client', extra = {}) {
+  let client;
+  const channelAuth = ({ socketId, channelName }, callback) => {
+    try {
+      const presence = channelName.startsWith('presence-')
+        ? client.presenceUser || { user_id: `user-${socketId}`, user_info: { socket: socketId } }
+        : undefined;
+      callback(null, server.authorizeChannel(socketId, channelName, presence));
+    } catch (e) {
+      callback(e, null);
+    }
+  };
+  const userAuth = ({ socketId }, callback) => {
+    try {
+      callback(null, server.authenticateUser(socketId, client.signinUser || { id: `user-${socketId}` }));
+    } catch (e) {
+      callback(e, null);
+    }
+  };
+  client = new PusherJS(
+    env.key,
+    clientOptions({
+      channelAuthorization: { customHandler: channelAuth },
+      userAuthentication: { customHandler: userAuth },
+      ...extra,
+    }),
+  );
+  client.label = label;
+  watchConnection(client, label);
+  step(`${label}: waiting for pusher:connection_established`);
+  return new Promise((resolve) => {
+    if (client.connection.state === 'connected') resolve(client);
+    else client.connection.bind('connected', () => resolve(client));
+  });
+}
+
+/**
+ * The shard a connection landed on. ringcast's socket id is `random.lo` with
+ * lo = counter * workers + shard (src/shard/state.rs, next_socket_id).
+ */
+function shardOf(client) {
+  const lo = String(client.connection.socket_id).split('.')[1];
+  return Number(BigInt(lo) % BigInt(env.workers));
+}
+
+/**
+ * Open `n` connections (SO_REUSEPORT spreads them over the shards) and fail unless every shard
+ * got at least one. Returns the clients; those not used stay open as idle ballast.
+ */
+async function pool(server, n, label = 'conn') {
+  const clients = await Promise.all(Array.from({ length: n }, (_, i) => connectAs(server, `${label} ${i}`)));
+  const perShard = Array.from({ length: env.workers }, () => 0);
+  for (const cl of clients) perShard[shardOf(cl)]++;
+  if (perShard.some((x) => x === 0)) {
+    throw new Error(
+      `${n} connections did not reach every shard (per shard: ${JSON.stringify(perShard)}); ` +
+        'SO_REUSEPORT should spread them',
+    );
+  }
+  say(`pool ${n} connections, per shard ${JSON.stringify(perShard)}`);
+  return clients;
+}
+
+/**
+ * Take `k` clients out of `clients` (removing them), alternating shards 0,1,..: the i-th
+ * picked client is on shard i % workers when the pool has one left there.
+ */
+function takeSpread(clients, k, labels) {
+  const picked = [];
+  for (let i = 0; i < k; i++) {
+    const want = i % env.workers;
+    let idx = clients.findIndex((cl) => shardOf(cl) === want);
+    if (idx < 0) idx = 0;
+    if (clients.length === 0) throw new Error(`connection pool exhausted after ${i} of ${k}`);
+    const [cl] = clients.splice(idx, 1);
+    if (labels && labels[i]) cl.label = labels[i];
+    picked.push(cl);
+  }
+  return picked;
+}
+
+/** Disconnect `client` on purpose (watchConnection no longer treats its close as a failure). */
+function hangUp(client) {
+  client.ringcastClosing = true;
+  client.disconnect();
+}
+
+/** Record connection-level errors (pusher:error, close codes) on `client.errors` instead of failing. */
+function recordErrors(client) {
+  client.ringcastErrors = true;
+  client.errors = [];
+  client.connection.bind('error', (e) => client.errors.push(e));
+  return client.errors;
+}
+
+/** Every decoded Pusher message `client` receives (raw: event, channel, data, user_id). */
+function recordMessages(client) {
+  const got = [];
+  client.connection.bind('message', (m) => got.push(m));
+  return got;
+}
+
+/** The `code` of a pusher-js connection error (pusher:error message or close frame), if any. */
+function errorCode(e) {
+  if (!e) return undefined;
+  if (e.data && e.data.code !== undefined) return e.data.code;
+  if (e.error) return errorCode(e.error);
+  return undefined;
+}
+
+/** Resolve with the first `event` on `target` (a channel or pusher.user) — its data and metadata. */
+function once(target, event) {
+  return new Promise((resolve) => {
+    const handler = (data, metadata) => {
+      target.unbind(event, handler);
+      resolve({ data, metadata });
+    };
+    target.bind(event, handler);
+  });
+}
+
+/** Resolve when `cond()` holds (polled every 10 ms). */
+async function until(cond) {
+  while (!cond()) await sleep(10);
+}
+
+/**
+ * `what` (a promise, or a condition function for `until`) must settle within `ms`; otherwise
+ * reject with `message` (a string or a function returning one, evaluated at the deadline).
+ */
+function within(ms, what, message) {
+  const p = typeof what === 'function' ? until(what) : what;
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${typeof message === 'function' ? message() : message} (waited ${ms} ms)`)),
+      ms,
+    );
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
 module.exports = {
   PusherJS,
   PusherSDK,
@@ -243,4 +398,15 @@ module.exports = {
   describe,
   assertEqual,
   sleep,
+  connectAs,
+  shardOf,
+  pool,
+  takeSpread,
+  hangUp,
+  recordErrors,
+  recordMessages,
+  errorCode,
+  once,
+  until,
+  within,
 };

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod encode;
 pub mod error;
 pub mod message;
+pub mod presence;
 pub mod socket_id;
 
 pub use auth::{
@@ -26,6 +27,7 @@ pub use encode::{
 };
 pub use error::PusherError;
 pub use message::{parse_client_message, ClientMessage};
+pub use presence::{parse_channel_data, presence_data, PresenceMember, MAX_USER_INFO_BYTES};
 pub use socket_id::SocketId;
 
 #[cfg(test)]

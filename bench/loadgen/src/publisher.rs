@@ -1,0 +1,266 @@
+//! The publisher: signed `POST /apps/ID/events` over a keep-alive HTTP/1.1 connection, on a
+//! schedule.
+//!
+//! Owns the event schedule (due times from the mode's rate, never skipping a late event), the
+//! body `{"name":"bench","channels":[..],"data":"{\"seq\":N,\"t\":T}"}` stamped just before it is
+//! written, and a minimal HTTP client (request written by hand, response read by Content-Length
+//! or chunked). Each event's send time goes into the returned log; it never looks at deliveries.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::client::Shared;
+use crate::modes::Scenario;
+use crate::sign::signed_query;
+
+/// One published event.
+#[derive(Clone, Copy, Debug)]
+pub struct SentEvent {
+    pub seq: u64,
+    pub channel: usize,
+    /// Scheduled time, nanoseconds since the generator's start (the send stamp in the event is
+    /// taken just before writing, at or after this); the warmup is cut by it.
+    pub due_ns: u64,
+    /// The server answered 2xx: its deliveries are expected.
+    pub ok: bool,
+}
+
+/// What one publisher task hands back.
+pub struct PubOutcome {
+    pub sent: Vec<SentEvent>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// Request round trips, microseconds.
+    pub rtt_us: Histogram<u64>,
+}
+
+/// Credentials and targets for publishing.
+pub struct PubCtx {
+    pub shared: Arc<Shared>,
+    pub app_id: String,
+    pub key: String,
+    pub secret: String,
+    pub scenario: Arc<dyn Scenario>,
+    pub channel_names: Arc<Vec<Arc<str>>>,
+}
+
+/// A keep-alive HTTP/1.1 client for one host.
+struct Http {
+    addr: SocketAddr,
+    host: String,
+    stream: Option<TcpStream>,
+    buf: Vec<u8>,
+}
+
+fn bad(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+impl Http {
+    async fn stream(&mut self) -> io::Result<&mut TcpStream> {
+        if self.stream.is_none() {
+            let s = TcpStream::connect(self.addr).await?;
+            s.set_nodelay(true)?;
+            self.stream = Some(s);
+            self.buf.clear();
+        }
+        Ok(self.stream.as_mut().expect("just set"))
+    }
+
+    /// Sends a POST and returns (status, body). Drops the connection on any error.
+    async fn post(&mut self, target: &str, body: &str) -> io::Result<(u16, Vec<u8>)> {
+        let r = self.post_inner(target, body).await;
+        if r.is_err() {
+            self.stream = None;
+        }
+        r
+    }
+
+    async fn post_inner(&mut self, target: &str, body: &str) -> io::Result<(u16, Vec<u8>)> {
+        let req = format!(
+            "POST {target} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.stream().await?.write_all(req.as_bytes()).await?;
+        let head_end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.read_more().await?;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).into_owned();
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(format!("bad status line: {head}")))?;
+        let header = |name: &str| {
+            head.lines().skip(1).find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().to_owned())
+            })
+        };
+        let close = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let chunked = header("transfer-encoding").is_some_and(|v| v.contains("chunked"));
+        self.buf.drain(..head_end);
+        let body = if chunked {
+            // Read to the terminating zero chunk, then strip the chunk framing.
+            while !self.buf.windows(5).any(|w| w == b"0\r\n\r\n") {
+                self.read_more().await?;
+            }
+            let end = self
+                .buf
+                .windows(5)
+                .position(|w| w == b"0\r\n\r\n")
+                .unwrap_or(0)
+                + 5;
+            let raw: Vec<u8> = self.buf.drain(..end).collect();
+            dechunk(&raw)
+        } else {
+            let len: usize = header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            while self.buf.len() < len {
+                self.read_more().await?;
+            }
+            self.buf.drain(..len).collect()
+        };
+        if close {
+            self.stream = None;
+        }
+        Ok((status, body))
+    }
+
+    async fn read_more(&mut self) -> io::Result<()> {
+        let mut tmp = [0u8; 4096];
+        let n = self.stream().await?.read(&mut tmp).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        self.buf.extend_from_slice(&tmp[..n]);
+        Ok(())
+    }
+}
+
+fn dechunk(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&rest[..i])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.split(';').next()?.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || rest.len() < i + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&rest[i + 2..i + 2 + size]);
+        rest = &rest[(i + 4 + size).min(rest.len())..];
+    }
+    out
+}
+
+/// The body of event `seq` stamped `t_ns` for `channel`.
+pub fn event_body(channel: &str, seq: u64, t_ns: u64) -> String {
+    format!(
+        r#"{{"name":"bench","channels":["{channel}"],"data":"{{\"seq\":{seq},\"t\":{t_ns}}}"}}"#
+    )
+}
+
+/// Publishes events `index, index+count, ...` from `start` until `end`, at this publisher's
+/// share of the mode's rate.
+pub async fn run(
+    ctx: PubCtx,
+    index: usize,
+    count: usize,
+    start: Instant,
+    end: Instant,
+) -> PubOutcome {
+    let shared = &ctx.shared;
+    let mut http = Http {
+        addr: shared.addr,
+        host: shared.host.clone(),
+        stream: None,
+        buf: Vec::with_capacity(4096),
+    };
+    let path = format!("/apps/{}/events", ctx.app_id);
+    let mut out = PubOutcome {
+        sent: Vec::new(),
+        errors: 0,
+        first_error: None,
+        rtt_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
+    };
+    let rate0 = ctx.scenario.rate_at(Duration::ZERO);
+    // Stagger publishers so their events interleave evenly.
+    let mut due = start + Duration::from_secs_f64(index as f64 / rate0);
+    let mut k: u64 = 0;
+    while due < end {
+        tokio::time::sleep_until(due.into()).await;
+        let seq = k * count as u64 + index as u64;
+        let channel = ctx.scenario.channel_of_event(seq);
+        let t_ns = shared.now_ns();
+        let body = event_body(&ctx.channel_names[channel], seq, t_ns);
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let query = signed_query("POST", &path, &ctx.key, &ctx.secret, unix, body.as_bytes());
+        let target = format!("{path}?{query}");
+        let result = http.post(&target, &body).await;
+        let rtt = shared.now_ns().saturating_sub(t_ns) / 1000;
+        let _ = out.rtt_us.record(rtt.clamp(1, 60_000_000));
+        let ok = match result {
+            Ok((status, _)) if (200..300).contains(&status) => true,
+            Ok((status, b)) => {
+                let msg = format!("HTTP {status}: {}", String::from_utf8_lossy(&b));
+                out.first_error.get_or_insert(msg);
+                false
+            }
+            Err(e) => {
+                out.first_error.get_or_insert(format!("publish: {e}"));
+                false
+            }
+        };
+        out.errors += u64::from(!ok);
+        out.sent.push(SentEvent {
+            seq,
+            channel,
+            due_ns: due.saturating_duration_since(shared.t0).as_nanos() as u64,
+            ok,
+        });
+        k += 1;
+        let rate = ctx.scenario.rate_at(due.saturating_duration_since(start)) / count as f64;
+        due += Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_shape() {
+        let b = event_body("bench-0", 3, 42);
+        assert_eq!(
+            b,
+            r#"{"name":"bench","channels":["bench-0"],"data":"{\"seq\":3,\"t\":42}"}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        let data: serde_json::Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data["seq"], 3);
+    }
+
+    #[test]
+    fn dechunks() {
+        assert_eq!(dechunk(b"2\r\n{}\r\n0\r\n\r\n"), b"{}");
+    }
+}

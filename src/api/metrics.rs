@@ -1,0 +1,134 @@
+//! `GET /metrics`: the Prometheus text format, built from every shard's counters.
+//!
+//! Counters are read with relaxed loads at request time; nothing is aggregated on the message
+//! path.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::proto::http::Response;
+use crate::shard::{Shard, ShardStats, CODES, LATENCY_BUCKETS};
+
+/// Renders all metrics.
+pub fn render(shard: &Shard) -> Response {
+    let shared = &shard.shared;
+    let mut out = String::with_capacity(4096);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+
+    header(
+        &mut out,
+        "ringcast_connections",
+        "gauge",
+        "Open WebSocket connections per shard.",
+    );
+    for (i, c) in shared.connections.iter().enumerate() {
+        let _ = writeln!(out, "ringcast_connections{{shard=\"{i}\"}} {}", load(c));
+    }
+    header(
+        &mut out,
+        "ringcast_app_connections",
+        "gauge",
+        "Open WebSocket connections per app.",
+    );
+    for (app, c) in shard.config.apps.iter().zip(&shared.app_connections) {
+        let _ = writeln!(
+            out,
+            "ringcast_app_connections{{app=\"{}\"}} {}",
+            app.id,
+            load(c)
+        );
+    }
+    let per_shard: [PerShard; 6] = [
+        (
+            "ringcast_messages_in_total",
+            "WebSocket messages received from clients.",
+            |s| s.messages_in.load(Ordering::Relaxed),
+        ),
+        (
+            "ringcast_messages_out_total",
+            "Event frames queued to subscribers.",
+            |s| s.messages_out.load(Ordering::Relaxed),
+        ),
+        (
+            "ringcast_slow_consumer_closes_total",
+            "Connections closed (4100) because their outbound queue went over its cap.",
+            |s| s.slow_consumer_closes.load(Ordering::Relaxed),
+        ),
+        (
+            "ringcast_ring_sent_total",
+            "Messages pushed into the cross-core rings.",
+            |s| s.ring_sent.load(Ordering::Relaxed),
+        ),
+        (
+            "ringcast_ring_overflow_total",
+            "Messages that found a ring full and waited in the overflow queue.",
+            |s| s.ring_overflowed.load(Ordering::Relaxed),
+        ),
+        (
+            "ringcast_ring_overflow_depth",
+            "Messages waiting in the overflow queues now.",
+            |s| s.ring_overflow_depth.load(Ordering::Relaxed),
+        ),
+    ];
+    for (name, help, get) in per_shard {
+        let kind = if name.ends_with("_total") {
+            "counter"
+        } else {
+            "gauge"
+        };
+        header(&mut out, name, kind, help);
+        for (i, s) in shared.stats.iter().enumerate() {
+            let _ = writeln!(out, "{name}{{shard=\"{i}\"}} {}", get(s));
+        }
+    }
+    header(
+        &mut out,
+        "ringcast_errors_total",
+        "counter",
+        "Errors and close codes sent to clients, by code.",
+    );
+    for (i, code) in CODES.iter().enumerate() {
+        let n: u64 = shared.stats.iter().map(|s| load(&s.errors[i])).sum();
+        let _ = writeln!(out, "ringcast_errors_total{{code=\"{code}\"}} {n}");
+    }
+    header(
+        &mut out,
+        "ringcast_delivery_latency_seconds",
+        "histogram",
+        "From a publish to its frame queued on every local subscriber's socket writer, per core.",
+    );
+    let mut cumulative = 0u64;
+    for (i, le) in LATENCY_BUCKETS
+        .iter()
+        .map(|b| b.to_string())
+        .chain(["+Inf".to_owned()])
+        .enumerate()
+    {
+        cumulative += shared
+            .stats
+            .iter()
+            .map(|s| load(&s.latency_buckets[i]))
+            .sum::<u64>();
+        let _ = writeln!(
+            out,
+            "ringcast_delivery_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    let sum_ns: u64 = shared.stats.iter().map(|s| load(&s.latency_sum_ns)).sum();
+    let _ = writeln!(
+        out,
+        "ringcast_delivery_latency_seconds_sum {}",
+        sum_ns as f64 / 1e9
+    );
+    let _ = writeln!(out, "ringcast_delivery_latency_seconds_count {cumulative}");
+    Response::new(200)
+        .with_header("Content-Type", "text/plain; version=0.0.4")
+        .with_body(out)
+}
+
+/// A per-shard metric: name, help text, and how to read it from a shard's counters.
+type PerShard = (&'static str, &'static str, fn(&ShardStats) -> u64);
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}

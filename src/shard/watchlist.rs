@@ -1,0 +1,231 @@
+//! Online status of signed-in users and their watchers, kept by each user's owning core.
+//!
+//! A user is online while at least one of their signed-in connections is open, on any core.
+//! The owner of the user (a stable hash of the id, like channels) counts those connections and
+//! knows which connections watch the user; when the count leaves or reaches zero it tells every
+//! watcher with `pusher_internal:watchlist_events`. A new watcher hears at once whether the
+//! user is online.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::owner::{owner_of, send};
+use super::session::text_frame;
+use super::state::{ConnRef, CoreMsg, Shard};
+
+#[derive(Default)]
+struct Entry {
+    connections: u32,
+    watchers: Vec<ConnRef>,
+}
+
+/// Users owned by this core, per app.
+pub struct UserRegistry {
+    apps: Vec<HashMap<Arc<str>, Entry>>,
+}
+
+impl UserRegistry {
+    /// No users, for `apps` apps.
+    pub fn new(apps: usize) -> Self {
+        UserRegistry {
+            apps: (0..apps).map(|_| HashMap::new()).collect(),
+        }
+    }
+
+    /// One more connection of `user`; the watchers to tell when the user just came online.
+    fn online(&mut self, app: usize, user: &Arc<str>) -> Vec<ConnRef> {
+        let entry = self.apps[app].entry(user.clone()).or_default();
+        entry.connections += 1;
+        if entry.connections == 1 {
+            entry.watchers.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// One connection of `user` fewer; the watchers to tell when the user just went offline.
+    fn offline(&mut self, app: usize, user: &str) -> Vec<ConnRef> {
+        let Some(entry) = self.apps[app].get_mut(user) else {
+            return Vec::new();
+        };
+        entry.connections = entry.connections.saturating_sub(1);
+        let watchers = if entry.connections == 0 {
+            entry.watchers.clone()
+        } else {
+            Vec::new()
+        };
+        self.prune(app, user);
+        watchers
+    }
+
+    /// Registers `watcher` for `user`; true when the user is online now.
+    fn watch(&mut self, app: usize, user: &Arc<str>, watcher: ConnRef) -> bool {
+        let entry = self.apps[app].entry(user.clone()).or_default();
+        entry.watchers.push(watcher);
+        entry.connections > 0
+    }
+
+    fn unwatch(&mut self, app: usize, user: &str, watcher: ConnRef) {
+        if let Some(entry) = self.apps[app].get_mut(user) {
+            entry.watchers.retain(|w| *w != watcher);
+        }
+        self.prune(app, user);
+    }
+
+    fn prune(&mut self, app: usize, user: &str) {
+        let map = &mut self.apps[app];
+        if map
+            .get(user)
+            .is_some_and(|e| e.connections == 0 && e.watchers.is_empty())
+        {
+            map.remove(user);
+        }
+    }
+}
+
+/// A connection of `user` signed in (`online`) or closed (`!online`), with its watchlist.
+pub fn signed_in(
+    shard: &Shard,
+    app: usize,
+    user: &Arc<str>,
+    conn: ConnRef,
+    watchlist: &[Arc<str>],
+) {
+    let owner = owner_of(user, shard.config.workers);
+    send(
+        shard,
+        owner,
+        CoreMsg::UserStatus {
+            app,
+            user_id: user.clone(),
+            online: true,
+        },
+    );
+    for watched in watchlist {
+        let owner = owner_of(watched, shard.config.workers);
+        send(
+            shard,
+            owner,
+            CoreMsg::Watch {
+                app,
+                user_id: watched.clone(),
+                watcher: conn,
+                on: true,
+            },
+        );
+    }
+}
+
+/// Undoes [`signed_in`] when the connection closes.
+pub fn signed_out(
+    shard: &Shard,
+    app: usize,
+    user: &Arc<str>,
+    conn: ConnRef,
+    watchlist: &[Arc<str>],
+) {
+    let owner = owner_of(user, shard.config.workers);
+    send(
+        shard,
+        owner,
+        CoreMsg::UserStatus {
+            app,
+            user_id: user.clone(),
+            online: false,
+        },
+    );
+    for watched in watchlist {
+        let owner = owner_of(watched, shard.config.workers);
+        send(
+            shard,
+            owner,
+            CoreMsg::Watch {
+                app,
+                user_id: watched.clone(),
+                watcher: conn,
+                on: false,
+            },
+        );
+    }
+}
+
+/// Owner side of `UserStatus`.
+pub fn on_status(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
+    let watchers = if online {
+        shard.users.borrow_mut().online(app, &user)
+    } else {
+        shard.users.borrow_mut().offline(app, &user)
+    };
+    for watcher in watchers {
+        notify(shard, watcher, online, user.clone());
+    }
+}
+
+/// Owner side of `Watch`.
+pub fn on_watch(shard: &Shard, app: usize, user: Arc<str>, watcher: ConnRef, on: bool) {
+    if !on {
+        shard.users.borrow_mut().unwatch(app, &user, watcher);
+        return;
+    }
+    if shard.users.borrow_mut().watch(app, &user, watcher) {
+        notify(shard, watcher, true, user);
+    }
+}
+
+fn notify(shard: &Shard, watcher: ConnRef, online: bool, user: Arc<str>) {
+    send(
+        shard,
+        watcher.core,
+        CoreMsg::WatchlistEvent {
+            conn: watcher,
+            online,
+            user_id: user,
+        },
+    );
+}
+
+/// Watcher side: sends `pusher_internal:watchlist_events` to the connection if it is still open.
+pub fn deliver(shard: &Shard, conn: ConnRef, online: bool, user: &str) {
+    let conns = shard.conns.borrow();
+    let Some(c) = conns
+        .get(conn.key)
+        .filter(|c| c.socket_id == conn.socket_id)
+    else {
+        return;
+    };
+    let name = if online { "online" } else { "offline" };
+    let json = serde_json::json!({
+        "event": "pusher_internal:watchlist_events",
+        "data": { "events": [ { "name": name, "user_ids": [user] } ] },
+    });
+    c.outbox.send(text_frame(&json.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::pusher::SocketId;
+
+    fn conn(n: u64) -> ConnRef {
+        ConnRef {
+            core: 0,
+            key: n as usize,
+            socket_id: SocketId::new(1, n),
+        }
+    }
+
+    #[test]
+    fn online_and_offline_reach_watchers_once() {
+        let mut r = UserRegistry::new(1);
+        let u: Arc<str> = Arc::from("u1");
+        assert!(!r.watch(0, &u, conn(1)));
+        assert_eq!(r.online(0, &u), vec![conn(1)]);
+        assert!(r.online(0, &u).is_empty(), "second tab");
+        assert!(r.watch(0, &u, conn(2)), "already online");
+        assert!(r.offline(0, "u1").is_empty());
+        assert_eq!(r.offline(0, "u1"), vec![conn(1), conn(2)]);
+        r.unwatch(0, "u1", conn(1));
+        r.unwatch(0, "u1", conn(2));
+        assert!(r.apps[0].is_empty());
+    }
+}
