@@ -10,7 +10,7 @@ use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
 use super::transport::read_into;
-use crate::proto::http::{RequestHead, Response};
+use crate::proto::http::RequestHead;
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
 
 /// The largest message echoed (Autobahn section 9 sends up to 16 MiB).
@@ -21,11 +21,7 @@ pub async fn run(mut stream: TcpStream, head: RequestHead, mut buf: BytesMut) {
     let upgrade = match ws::check_upgrade(&head) {
         Ok(u) => u,
         Err(e) => {
-            let mut resp = Response::error(e.status(), &e.to_string());
-            for (name, value) in e.extra_headers() {
-                resp = resp.with_header(*name, *value);
-            }
-            let _ = stream.write_all(resp.to_bytes(false)).await;
+            let _ = stream.write_all(super::session::upgrade_refusal(&e)).await;
             return;
         }
     };

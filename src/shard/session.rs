@@ -37,11 +37,7 @@ pub async fn run(
     let upgrade = match ws::check_upgrade(&head) {
         Ok(u) => u,
         Err(e) => {
-            let mut resp = Response::error(e.status(), &e.to_string());
-            for (name, value) in e.extra_headers() {
-                resp = resp.with_header(*name, *value);
-            }
-            let _ = link.write_all(resp.to_bytes(false)).await;
+            let _ = link.write_all(upgrade_refusal(&e)).await;
             return;
         }
     };
@@ -93,6 +89,16 @@ pub async fn run(
     };
     session.read_loop(reader, leftover, cancel, transport).await;
     shard.remove_conn(key);
+}
+
+/// The HTTP answer to a request that is not a valid WebSocket upgrade (with the
+/// `Sec-WebSocket-Version` header a 426 needs).
+pub fn upgrade_refusal(e: &ws::HandshakeError) -> Vec<u8> {
+    let mut resp = Response::error(e.status(), &e.to_string());
+    for (name, value) in e.extra_headers() {
+        resp = resp.with_header(*name, *value);
+    }
+    resp.to_bytes(false)
 }
 
 /// Picks the app from `/app/{key}` and checks the protocol version.

@@ -230,6 +230,16 @@ impl Shard {
         }
     }
 
+    /// Runs `f` on the connection `conn` names, if it is still open (slab keys are reused, so
+    /// the socket id must match too).
+    pub fn with_live_conn<R>(&self, conn: ConnRef, f: impl FnOnce(&Conn) -> R) -> Option<R> {
+        let conns = self.conns.borrow();
+        conns
+            .get(conn.key)
+            .filter(|c| c.socket_id == conn.socket_id)
+            .map(f)
+    }
+
     /// Index of the app whose key is `key`.
     pub fn app_by_key(&self, key: &str) -> Option<usize> {
         self.config.apps.iter().position(|a| a.key == key)
@@ -261,7 +271,7 @@ impl Shard {
         }
         if let Some(user) = &conn.user_id {
             let me = self.conn_ref(key, conn.socket_id);
-            watchlist::signed_out(self, conn.app, user, me, &conn.watchlist);
+            watchlist::signed(self, conn.app, user, me, &conn.watchlist, false);
         }
         conn.outbox.close_with(None);
     }
