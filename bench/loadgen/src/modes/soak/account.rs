@@ -138,8 +138,10 @@ fn expected_by(windows: &[Window], e: &PubRec) -> bool {
     windows.iter().any(|w| w.expects(e))
 }
 
-/// Accounts one connection's slot against its channel's publish log.
-pub fn account(events: &[PubRec], slot: &SlotLog, t: &mut Tally) {
+/// Accounts one connection's slot against its channel's publish log; returns the first few
+/// lost seqs with the window that expected them (for the report's errors).
+pub fn account(events: &[PubRec], slot: &SlotLog, t: &mut Tally) -> Vec<(u32, Window)> {
+    let mut lost = Vec::new();
     let mut received = 0;
     for w in slot.windows.iter().filter(|w| w.confirmed != OPEN) {
         let lo = events.partition_point(|e| e.start <= w.confirmed);
@@ -153,6 +155,9 @@ pub fn account(events: &[PubRec], slot: &SlotLog, t: &mut Tally) {
                     received += 1;
                 } else {
                     t.lost += 1;
+                    if lost.len() < 4 {
+                        lost.push((seq as u32, *w));
+                    }
                 }
             }
         }
@@ -171,6 +176,7 @@ pub fn account(events: &[PubRec], slot: &SlotLog, t: &mut Tally) {
         }
     }
     t.duplicated += slot.dups_over;
+    lost
 }
 
 /// Accounts client events between the two stable members of a pair: every one sent is expected.

@@ -20,7 +20,7 @@ use crate::client::{parse_data, Incoming, Shared, PONG};
 use crate::latency::Recorder;
 use crate::pusher;
 use crate::ranges::RangeSet;
-use crate::ws::{Msg, WsConn, OP_PONG};
+use crate::ws::{Msg, WsConn, OP_CLOSE, OP_PONG};
 
 /// What one connection hands back.
 #[derive(Default)]
@@ -100,38 +100,154 @@ async fn open(ctx: &Ctx, idx: usize, out: &mut ConnOut) -> Result<(WsConn, usize
     Ok((ws, pending))
 }
 
+/// The mutable state of one connection task besides its socket and timers.
+struct State {
+    ctx: Arc<Ctx>,
+    out: ConnOut,
+    small: String,
+    pair: Option<String>,
+    /// Subscriptions sent and not confirmed yet.
+    pending: usize,
+    ready: Option<mpsc::UnboundedSender<Result<(), String>>>,
+    /// When the current (re)subscription round started, and its latency kind.
+    round_start: Option<(u64, usize)>,
+}
+
+impl State {
+    /// Handles one text message; returns a frame to send back, if any.
+    fn on_text(&mut self, t: &[u8]) -> Option<String> {
+        let ctx = &*self.ctx;
+        let (sh, plan, out) = (&ctx.shared, &ctx.plan, &mut self.out);
+        let now = sh.now_ns();
+        let m = serde_json::from_slice::<Incoming>(t).ok()?;
+        match &*m.event {
+            "pusher:ping" => return Some(PONG.to_owned()),
+            "pusher_internal:subscription_succeeded" => {
+                match m.channel.as_deref() {
+                    Some(c) if c == plan.big => out.big.confirmed(now),
+                    Some(c) if c == self.small => out.small.confirmed(now),
+                    _ => {}
+                }
+                self.pending = self.pending.saturating_sub(1);
+                if self.pending == 0 {
+                    if let Some(r) = self.ready.take() {
+                        let _ = r.send(Ok(()));
+                    }
+                    if let Some((t0, kind)) = self.round_start.take() {
+                        ctx.rec.record(kind, now.saturating_sub(t0) / 1000);
+                    }
+                }
+            }
+            "pusher:error" | "pusher:subscription_error" => {
+                out.pusher_errors += 1;
+                out.first_error
+                    .get_or_insert_with(|| String::from_utf8_lossy(t).into_owned());
+            }
+            _ => {
+                let raw = m.data.map(|d| d.get()).unwrap_or_default();
+                let s = parse_data::<Stamp>(raw)?;
+                let mut reply = None;
+                let first = match s.k {
+                    BIG => out.big.receive(s.seq),
+                    SMALL if s.c as usize == plan.group(out.idx) => out.small.receive(s.seq),
+                    PING | PONG_K => {
+                        let first = out.client_got.insert(s.seq);
+                        if first && s.k == PING {
+                            reply = Some(pusher::client_event_frame(
+                                "client-pong",
+                                self.pair.as_deref().unwrap_or_default(),
+                                &format!(r#"{{"k":{PONG_K},"seq":{},"t":{}}}"#, s.seq, s.t),
+                            ));
+                            out.client_sent += 1;
+                        }
+                        out.client_dups += u64::from(!first);
+                        first
+                    }
+                    _ => {
+                        // A small channel not ours: never subscribed to it.
+                        out.foreign += 1;
+                        false
+                    }
+                };
+                if first {
+                    sh.received.fetch_add(1, Ordering::Relaxed);
+                    let kind = match s.k {
+                        BIG => BIG,
+                        SMALL => SMALL,
+                        PING => CLIENT,
+                        _ => RTT,
+                    };
+                    ctx.rec
+                        .record(usize::from(kind), now.saturating_sub(s.t) / 1000);
+                }
+                return reply;
+            }
+        }
+        None
+    }
+}
+
+/// Closes gracefully: sends a close frame and keeps reading (and recording) until the server's
+/// close answer, so nothing the server wrote before it processed the close goes unread.
+async fn close(ws: &mut WsConn, st: &mut State) {
+    if ws.send(OP_CLOSE, &1000u16.to_be_bytes()).await.is_err() {
+        return;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Ok(Msg::Text(t)) => {
+                    // Replies are not sent after a close frame.
+                    let _ = st.on_text(t);
+                }
+                Ok(Msg::Ping(_) | Msg::Other) => {}
+                Ok(Msg::Close) | Err(_) => return,
+            }
+        }
+    })
+    .await;
+}
+
 pub async fn run(
     ctx: Arc<Ctx>,
     idx: usize,
     ready: mpsc::UnboundedSender<Result<(), String>>,
 ) -> ConnOut {
-    let mut out = ConnOut {
-        idx,
-        ..ConnOut::default()
-    };
     let sh = ctx.shared.clone();
+    let mut st = State {
+        ctx: ctx.clone(),
+        out: ConnOut {
+            idx,
+            ..ConnOut::default()
+        },
+        small: ctx.plan.small_name(idx),
+        pair: ctx.plan.pair_channel(idx),
+        pending: 0,
+        ready: Some(ready),
+        round_start: None,
+    };
     let plan = &ctx.plan;
     let role = plan.role(idx);
-    let pair = plan.pair_channel(idx);
     let pinger = plan.is_pinger(idx);
-    let small = plan.small_name(idx);
     let mut stop = sh.stop.subscribe();
     let mut go = ctx.go.clone();
-    let mut ready = Some(ready);
     let first = {
         let _permit = sh.connect_gate.acquire().await;
-        tokio::time::timeout(sh.setup_timeout, open(&ctx, idx, &mut out))
+        tokio::time::timeout(sh.setup_timeout, open(&ctx, idx, &mut st.out))
             .await
             .unwrap_or_else(|_| Err("setup timed out".into()))
     };
-    let (mut ws, mut pending) = match first {
-        Ok(x) => x,
+    let mut ws = match first {
+        Ok((ws, pending)) => {
+            st.pending = pending;
+            ws
+        }
         Err(e) => {
-            out.setup_error = Some(e.clone());
-            if let Some(r) = ready.take() {
+            st.out.setup_error = Some(e.clone());
+            if let Some(r) = st.ready.take() {
                 let _ = r.send(Err(e));
             }
-            return out;
+            return st.out;
         }
     };
     let mut window: Option<(Instant, Instant)> = None;
@@ -140,8 +256,6 @@ pub async fn run(
     let timer = tokio::time::sleep_until(far.into());
     tokio::pin!(ping, timer);
     let mut churn = Churn::Subscribed;
-    // When the current (re)subscription round started, for its latency.
-    let mut round_start: Option<(u64, usize)> = None;
     let stopped = stop.changed();
     tokio::pin!(stopped);
     let result: Result<(), String> = loop {
@@ -150,11 +264,14 @@ pub async fn run(
             biased;
             _ = &mut stopped => break Ok(()),
             r = go.changed(), if window.is_none() => {
-                if r.is_err() { break Ok(()); }
+                if r.is_err() {
+                    break Ok(());
+                }
                 window = *go.borrow();
                 if let Some((start, _)) = window {
                     if pinger {
-                        ping.as_mut().reset((start + plan.ping_every.mul_f64(fastrand::f64())).into());
+                        let first = start + plan.ping_every.mul_f64(fastrand::f64());
+                        ping.as_mut().reset(first.into());
                     }
                     if role != Role::Stable {
                         timer.as_mut().reset((start + jitter(plan.churn_every)).into());
@@ -164,38 +281,43 @@ pub async fn run(
             }
             _ = &mut ping, if active => {
                 ping.as_mut().reset((Instant::now() + plan.ping_every).into());
+                let out = &mut st.out;
                 let data = format!(r#"{{"k":{PING},"seq":{},"t":{}}}"#, out.client_sent, sh.now_ns());
                 out.client_sent += 1;
-                let ch = pair.as_deref().unwrap_or_default();
+                let ch = st.pair.as_deref().unwrap_or_default();
                 ws.send_text(&pusher::client_event_frame("client-ping", ch, &data)).await
             }
-            _ = &mut timer, if active && pending == 0 => match role {
+            _ = &mut timer, if active && st.pending == 0 => match role {
                 Role::Churner if churn == Churn::Subscribed => {
-                    out.small.ended(sh.now_ns());
-                    out.churns += 1;
+                    st.out.small.ended(sh.now_ns());
+                    st.out.churns += 1;
                     churn = Churn::Gap;
                     timer.as_mut().reset((Instant::now() + jitter(plan.churn_gap)).into());
-                    ws.send_text(&pusher::unsubscribe_frame(&small)).await
+                    ws.send_text(&pusher::unsubscribe_frame(&st.small)).await
                 }
                 Role::Churner => {
                     churn = Churn::Subscribed;
-                    pending = 1;
+                    st.pending = 1;
                     let now = sh.now_ns();
-                    round_start = Some((now, RESUBSCRIBE));
-                    out.small.subscribing(now);
+                    st.round_start = Some((now, RESUBSCRIBE));
+                    st.out.small.subscribing(now);
                     timer.as_mut().reset((Instant::now() + jitter(plan.churn_every)).into());
-                    ws.send_text(&pusher::subscribe_frame(&small, None)).await
+                    ws.send_text(&pusher::subscribe_frame(&st.small, None)).await
                 }
                 Role::Reconnector => {
                     let now = sh.now_ns();
-                    out.big.ended(now);
-                    out.small.ended(now);
-                    out.reconnects += 1;
-                    drop(std::mem::replace(&mut ws, match open(&ctx, idx, &mut out).await {
-                        Ok((w, p)) => { pending = p; w }
+                    st.out.big.ended(now);
+                    st.out.small.ended(now);
+                    st.out.reconnects += 1;
+                    close(&mut ws, &mut st).await;
+                    ws = match open(&ctx, idx, &mut st.out).await {
+                        Ok((w, p)) => {
+                            st.pending = p;
+                            w
+                        }
                         Err(e) => break Err(format!("reconnect: {e}")),
-                    }));
-                    round_start = Some((now, RECONNECT));
+                    };
+                    st.round_start = Some((now, RECONNECT));
                     timer.as_mut().reset((Instant::now() + jitter(plan.churn_every)).into());
                     Ok(())
                 }
@@ -209,82 +331,22 @@ pub async fn run(
                     ws.send(OP_PONG, &p).await
                 }
                 Ok(Msg::Other) => Ok(()),
-                Ok(Msg::Text(t)) => {
-                    let now = sh.now_ns();
-                    let Ok(m) = serde_json::from_slice::<Incoming>(t) else { continue };
-                    let mut reply = None;
-                    match &*m.event {
-                        "pusher:ping" => reply = Some(PONG.to_owned()),
-                        "pusher_internal:subscription_succeeded" => {
-                            match m.channel.as_deref() {
-                                Some(c) if c == plan.big => out.big.confirmed(now),
-                                Some(c) if c == small => out.small.confirmed(now),
-                                _ => {}
-                            }
-                            pending = pending.saturating_sub(1);
-                            if pending == 0 {
-                                if let Some(r) = ready.take() {
-                                    let _ = r.send(Ok(()));
-                                }
-                                if let Some((t0, kind)) = round_start.take() {
-                                    ctx.rec.record(kind, now.saturating_sub(t0) / 1000);
-                                }
-                            }
-                        }
-                        "pusher:error" | "pusher:subscription_error" => {
-                            out.pusher_errors += 1;
-                            out.first_error.get_or_insert_with(|| String::from_utf8_lossy(t).into_owned());
-                        }
-                        _ => {
-                            let raw = m.data.map(|d| d.get()).unwrap_or_default();
-                            if let Some(s) = parse_data::<Stamp>(raw) {
-                                let us = now.saturating_sub(s.t) / 1000;
-                                let first = match s.k {
-                                    BIG => out.big.receive(s.seq),
-                                    SMALL if s.c as usize == plan.group(idx) => out.small.receive(s.seq),
-                                    PING | PONG_K => {
-                                        let first = out.client_got.insert(s.seq);
-                                        if first && s.k == PING {
-                                            reply = Some(pusher::client_event_frame(
-                                                "client-pong",
-                                                pair.as_deref().unwrap_or_default(),
-                                                &format!(r#"{{"k":{PONG_K},"seq":{},"t":{}}}"#, s.seq, s.t),
-                                            ));
-                                            out.client_sent += 1;
-                                        }
-                                        out.client_dups += u64::from(!first);
-                                        first
-                                    }
-                                    _ => {
-                                        // A small channel not ours: never subscribed to it.
-                                        out.foreign += 1;
-                                        false
-                                    }
-                                };
-                                if first {
-                                    sh.received.fetch_add(1, Ordering::Relaxed);
-                                    let kind = match s.k { BIG => BIG, SMALL => SMALL, PING => CLIENT, _ => RTT };
-                                    ctx.rec.record(usize::from(kind), us);
-                                }
-                            }
-                        }
-                    }
-                    match reply {
-                        Some(r) => ws.send_text(&r).await,
-                        None => Ok(()),
-                    }
-                }
+                Ok(Msg::Text(t)) => match st.on_text(t) {
+                    Some(r) => ws.send_text(&r).await,
+                    None => Ok(()),
+                },
             },
         };
         if let Err(e) = step {
             break Err(e.to_string());
         }
     };
+    let mut out = st.out;
     if let Err(e) = result {
         let now = sh.now_ns();
         out.big.ended(now);
         out.small.ended(now);
-        match ready.take() {
+        match st.ready.take() {
             Some(r) => {
                 out.setup_error = Some(e.clone());
                 let _ = r.send(Err(e));

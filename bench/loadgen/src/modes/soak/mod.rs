@@ -309,6 +309,7 @@ pub async fn run(args: Args) -> Result<Report, String> {
         ..SoakDetail::default()
     };
     let mut dropped = 0;
+    let mut lost_detail = Vec::new();
     for o in &outs {
         d.roles[plan.role(o.idx) as usize] += 1;
         d.reconnects += u64::from(o.reconnects);
@@ -323,14 +324,37 @@ pub async fn run(args: Args) -> Result<Report, String> {
         if o.setup_error.is_some() {
             continue;
         }
-        account::account(&big_log, &o.big, &mut big);
-        account::account(&small_logs[plan.group(o.idx)], &o.small, &mut small);
+        let g = plan.group(o.idx);
+        for (name, log, slot, tally) in [
+            (plan.big.clone(), &big_log, &o.big, &mut big),
+            (format!("soak-g-{g}"), &small_logs[g], &o.small, &mut small),
+        ] {
+            for (seq, w) in account::account(log, slot, tally) {
+                if lost_detail.len() < 10 {
+                    let e = log[seq as usize];
+                    lost_detail.push(format!(
+                        "lost: connection {} ({:?}) {name} seq {seq} published {}..{} ns, \
+                         window subscribe {} confirmed {} end {}, {} windows; received up to {:?}",
+                        o.idx,
+                        plan.role(o.idx),
+                        e.start,
+                        e.ack,
+                        w.sub_sent,
+                        w.confirmed,
+                        w.end,
+                        slot.windows.len(),
+                        slot.got.count_in(0, u32::MAX),
+                    ));
+                }
+            }
+        }
         if let Some(p) = plan.partner(o.idx) {
             d.pairs += usize::from(plan.is_pinger(o.idx));
             let peer = &outs[p];
             account::account_pair(peer.client_sent, &o.client_got, o.client_dups, &mut client);
         }
     }
+    errors.extend(lost_detail);
     let hists = ctx.rec.merged();
     let mut all = crate::stats::new_histogram();
     for h in &hists[..=CLIENT as usize] {
