@@ -300,6 +300,13 @@ pub async fn run(args: Args) -> Result<Report, String> {
         )
     });
     report.generator = ProcUsage::from_samples(gen_start, gen_connected, gen_end, up);
+    if errors.iter().any(|e| e.contains("4301")) {
+        errors.push(
+            "4301: the server's client-event limit; lower --client-rate or raise \
+             REVERB_APP_MAX_CLIENT_EVENTS_PER_SECOND on the server"
+                .into(),
+        );
+    }
     report.errors = errors;
     eprintln!(
         "pingpong: {pairs} pairs at {}/s: RTT p50/p99/p99.9 {:.2}/{:.2}/{:.2} ms; one-way p50/p99 {:.2}/{:.2} ms",
