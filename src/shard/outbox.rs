@@ -1,13 +1,17 @@
-//! A connection's outbound queue and its on-demand writer task.
+//! A connection's outbound queue and its writer task.
 //!
-//! An idle connection owns no write buffer and no writer task: the write half rests here. The
-//! first frame queued spawns a writer that drains the queue (several frames coalesced into one
-//! write) and puts the write half back when the queue is empty. Frames are `Bytes`, shared with
-//! every other subscriber of the same event, so queuing never copies or encodes.
+//! Frames are `Bytes` shared with every other subscriber of the same event, so queuing never
+//! copies or encodes. Each connection has one writer task for its whole life, parked on a local
+//! waker while the queue is empty: queuing a frame on the fan-out path is a refcount bump, a
+//! push into a queue that keeps its capacity, and a wake-up, with no allocation per subscriber.
+//! Several frames queued while a write is in flight are coalesced into one write, through a
+//! buffer the writer keeps between writes.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 use bytes::Bytes;
 
@@ -16,6 +20,9 @@ use monoio::io::{
     AsyncWriteRent, CancelHandle, CancelableAsyncWriteRentExt, Canceller, OwnedWriteHalf,
 };
 use monoio::net::TcpStream;
+
+/// The largest coalescing buffer the writer keeps between writes.
+const KEEP_BUFFER: usize = 64 * 1024;
 
 /// The most bytes a connection may have queued before it is closed as a slow consumer.
 pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
@@ -36,10 +43,10 @@ enum State {
 pub struct Outbox {
     queue: RefCell<VecDeque<Bytes>>,
     queued_bytes: Cell<usize>,
-    /// The write half while no writer task runs; `None` while one does.
-    idle_writer: RefCell<Option<OwnedWriteHalf<TcpStream>>>,
-    /// Cancels the running writer's pending write (only while one runs).
-    writing: RefCell<Option<Canceller>>,
+    /// The writer task, parked while there is nothing to write.
+    writer_waker: Cell<Option<Waker>>,
+    /// Cancels the writer's pending write (a peer that stopped reading).
+    canceller: RefCell<Option<Canceller>>,
     state: Cell<State>,
     /// Plain TCP, or the TLS session that seals every batch.
     transport: Transport,
@@ -57,16 +64,20 @@ pub enum Queued {
 }
 
 impl Outbox {
-    /// Wraps the write half of a fresh connection.
+    /// Wraps the write half of a fresh connection and starts its writer task.
     pub fn new(writer: OwnedWriteHalf<TcpStream>, transport: Transport) -> Rc<Self> {
-        Rc::new(Outbox {
+        let canceller = Canceller::new();
+        let cancel = canceller.handle();
+        let outbox = Rc::new(Outbox {
             queue: RefCell::new(VecDeque::new()),
             queued_bytes: Cell::new(0),
-            idle_writer: RefCell::new(Some(writer)),
-            writing: RefCell::new(None),
+            writer_waker: Cell::new(None),
+            canceller: RefCell::new(Some(canceller)),
             state: Cell::new(State::Open),
             transport,
-        })
+        });
+        monoio::spawn(write_loop(outbox.clone(), writer, cancel));
+        outbox
     }
 
     /// Queues one complete WebSocket frame.
@@ -103,20 +114,20 @@ impl Outbox {
         self.state.set(State::Closed);
         self.queue.borrow_mut().clear();
         self.queued_bytes.set(0);
-        self.idle_writer.borrow_mut().take();
+        self.kick();
     }
 
     /// Like [`abandon`](Self::abandon), and also cancels a write stuck on a peer that stopped
     /// reading, so its socket and queued frames are freed now.
     pub fn abort(&self) {
         self.abandon();
-        if let Some(canceller) = self.writing.borrow_mut().take() {
+        if let Some(canceller) = self.canceller.borrow_mut().take() {
             canceller.cancel();
         }
     }
 
     /// Starts the writer for bytes the transport itself wants sent (TLS handshake or alerts).
-    pub fn flush_transport(self: &Rc<Self>) {
+    pub fn flush_transport(&self) {
         if self.state.get() != State::Closed {
             self.kick();
         }
@@ -132,24 +143,30 @@ impl Outbox {
         self.queued_bytes.get()
     }
 
-    /// Starts the writer task unless one is already running.
-    fn kick(self: &Rc<Self>) {
-        if let Some(writer) = self.idle_writer.borrow_mut().take() {
-            let canceller = Canceller::new();
-            let cancel = canceller.handle();
-            *self.writing.borrow_mut() = Some(canceller);
-            monoio::spawn(write_loop(self.clone(), writer, cancel));
+    /// Wakes the writer task if it is parked.
+    fn kick(&self) {
+        if let Some(waker) = self.writer_waker.take() {
+            waker.wake();
         }
     }
 
-    /// Takes the next batch: one frame as is, several coalesced into one buffer.
-    fn next_batch(&self) -> Option<Batch> {
+    /// True when the writer has something to do: frames, TLS records, or a close.
+    fn has_work(&self) -> bool {
+        !self.queue.borrow().is_empty()
+            || self.transport.wants_write()
+            || self.state.get() != State::Open
+    }
+
+    /// Takes the next batch: one frame as is, several coalesced into `spare`.
+    fn next_batch(&self, spare: &mut Option<Vec<u8>>) -> Option<Batch> {
         let mut queue = self.queue.borrow_mut();
         let batch = match queue.len() {
             0 => return None,
             1 => Batch::One(queue.pop_front()?),
             _ => {
-                let mut buf = Vec::with_capacity(self.queued_bytes.get());
+                let mut buf = spare.take().unwrap_or_default();
+                buf.clear();
+                buf.reserve(self.queued_bytes.get());
                 for frame in queue.drain(..) {
                     buf.extend_from_slice(&frame);
                 }
@@ -193,47 +210,72 @@ async fn write_loop(
     mut writer: OwnedWriteHalf<TcpStream>,
     cancel: CancelHandle,
 ) {
+    // The coalescing buffer, handed back by each write and kept while it is small.
+    let mut spare: Option<Vec<u8>> = None;
     loop {
-        let batch = match outbox.next_batch() {
+        poll_fn(|cx| {
+            if outbox.has_work() {
+                return Poll::Ready(());
+            }
+            outbox.writer_waker.set(Some(cx.waker().clone()));
+            Poll::Pending
+        })
+        .await;
+        if !write_queued(&outbox, &mut writer, &cancel, &mut spare).await {
+            outbox.abandon();
+            return;
+        }
+        match outbox.state.get() {
+            State::Open => {}
+            State::Closing => {
+                let notify = outbox.transport.pending(true);
+                if !notify.is_empty() {
+                    let _ =
+                        CancelableAsyncWriteRentExt::write_all(&mut writer, notify, cancel).await;
+                }
+                let _ = writer.shutdown().await;
+                outbox.state.set(State::Closed);
+                return;
+            }
+            State::Closed => return,
+        }
+    }
+}
+
+/// Writes everything queued (and TLS records the session wants sent); false on a write error.
+async fn write_queued(
+    outbox: &Outbox,
+    writer: &mut OwnedWriteHalf<TcpStream>,
+    cancel: &CancelHandle,
+    spare: &mut Option<Vec<u8>>,
+) -> bool {
+    loop {
+        let batch = match outbox.next_batch(spare) {
             Some(batch) => match seal(&outbox.transport, batch) {
                 Ok(batch) => batch,
-                Err(_) => {
-                    outbox.abandon();
-                    return;
-                }
+                Err(_) => return false,
             },
             None if outbox.transport.wants_write() => Batch::Many(outbox.transport.pending(false)),
-            None => break,
+            None => return true,
         };
         let result = match batch {
             Batch::One(frame) => {
-                CancelableAsyncWriteRentExt::write_all(&mut writer, frame, cancel.clone())
+                CancelableAsyncWriteRentExt::write_all(writer, frame, cancel.clone())
                     .await
                     .0
             }
             Batch::Many(buf) => {
-                CancelableAsyncWriteRentExt::write_all(&mut writer, buf, cancel.clone())
-                    .await
-                    .0
+                let (result, buf) =
+                    CancelableAsyncWriteRentExt::write_all(writer, buf, cancel.clone()).await;
+                if buf.capacity() <= KEEP_BUFFER {
+                    *spare = Some(buf);
+                }
+                result
             }
         };
         if result.is_err() {
             // The peer is gone; the reader will notice too and clean up the connection.
-            outbox.abandon();
-            return;
+            return false;
         }
-    }
-    outbox.writing.borrow_mut().take();
-    match outbox.state.get() {
-        State::Open => *outbox.idle_writer.borrow_mut() = Some(writer),
-        State::Closing => {
-            let notify = outbox.transport.pending(true);
-            if !notify.is_empty() {
-                let _ = CancelableAsyncWriteRentExt::write_all(&mut writer, notify, cancel).await;
-            }
-            let _ = writer.shutdown().await;
-            outbox.state.set(State::Closed);
-        }
-        State::Closed => {}
     }
 }
