@@ -74,7 +74,15 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
                 let _ = stream.write_all(resp.to_bytes(false)).await;
                 return;
             }
-            session::run(shard, stream, head, buf, peer).await;
+            // Connection authentication (per app, optional): refused before any 101.
+            let auth_user = match super::conn_auth::authenticate(&shard, &head).await {
+                Ok(user) => user,
+                Err(e) => {
+                    let _ = stream.write_all(e.response().to_bytes(false)).await;
+                    return;
+                }
+            };
+            session::run(shard, stream, head, buf, peer, auth_user).await;
             return;
         }
         let keep_alive = !head.header_has_token("connection", "close");
