@@ -50,6 +50,7 @@ pub async fn authenticate(
         Err(AuthError::Unavailable(why)) => tracing::warn!(
             shard = shard.id,
             app = %config.id,
+            url = config.sanctum_url.as_deref().unwrap_or_default(),
             "connection refused: Sanctum introspection failed: {why}"
         ),
         Err(e) => {
@@ -71,12 +72,12 @@ async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Arc<str>
     }
     let url_text = config.sanctum_url.as_deref().unwrap_or_default();
     // Validated at startup; a parse failure here would be a bug, answered as unavailable.
-    let url = HttpUrl::parse(url_text)
-        .map_err(|e| AuthError::Unavailable(format!("sanctum_url '{url_text}' {e}")))?;
+    let url =
+        HttpUrl::parse(url_text).map_err(|e| AuthError::Unavailable(format!("sanctum_url {e}")))?;
     let request = sanctum::request(&url, token);
     let reply = http_client::send(&url, &request, INTROSPECTION_TIMEOUT, sanctum::MAX_BODY)
         .await
-        .map_err(|e| AuthError::Unavailable(format!("GET {url_text}: {e}")))?;
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?;
     let verdict = match sanctum::interpret(reply.status, &reply.body) {
         Ok(user) => Verdict::User(Arc::from(user)),
         Err(AuthError::Rejected) => Verdict::Rejected,
