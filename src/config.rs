@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -47,6 +47,8 @@ pub struct Config {
     pub trusted_proxies: Vec<Cidr>,
     /// Seconds a client has to send its complete request head (and body).
     pub handshake_timeout: u32,
+    /// PEM certificate chain and private key: when both are set, every connection is TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Largest REST request body accepted (`REVERB_MAX_REQUEST_SIZE`, default 10,000 bytes).
     pub max_request_size: usize,
     /// The apps clients and publishers may use; never empty.
@@ -248,6 +250,8 @@ struct FileServer {
     max_connections_per_ip_per_minute: Option<usize>,
     trusted_proxies: Option<Vec<String>>,
     handshake_timeout: Option<u32>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     max_request_size: Option<usize>,
 }
 
@@ -351,6 +355,28 @@ pub fn load(
             "must be at least 1 second",
         ));
     }
+    let tls_cert = env("RINGCAST_TLS_CERT")
+        .map(PathBuf::from)
+        .or(parsed.server.tls_cert);
+    let tls_key = env("RINGCAST_TLS_KEY")
+        .map(PathBuf::from)
+        .or(parsed.server.tls_key);
+    let tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                "RINGCAST_TLS_KEY",
+                "is required when RINGCAST_TLS_CERT is set",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                "RINGCAST_TLS_CERT",
+                "is required when RINGCAST_TLS_KEY is set",
+            ))
+        }
+    };
     let max_request_size = match env("REVERB_MAX_REQUEST_SIZE") {
         Some(v) => parse_num("REVERB_MAX_REQUEST_SIZE", &v, "a size in bytes")?,
         None => parsed.server.max_request_size.unwrap_or(10_000),
@@ -379,6 +405,7 @@ pub fn load(
         max_connections_per_ip_per_minute,
         trusted_proxies,
         handshake_timeout,
+        tls,
         max_request_size,
         apps,
         dev_app,

@@ -7,6 +7,8 @@
 //!   index and buffers; shards talk only through [`ring`].
 //! - [`ring`]: lock-free SPSC rings and doorbells between cores.
 //! - [`api`]: the REST handlers (events, health) on top of a shard.
+//! - [`tls`]: certificate loading for wss:// and https (rustls).
+//! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 
 pub mod api;
@@ -15,3 +17,4 @@ pub mod proto;
 pub mod ratelimit;
 pub mod ring;
 pub mod shard;
+pub mod tls;

@@ -35,9 +35,33 @@ fn main() -> ExitCode {
         }
     };
     announce(&config);
-    match ringcast::shard::start(Arc::new(config)) {
+    let tls = match &config.tls {
+        Some((cert, key)) => match ringcast::tls::load(cert, key) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("ringcast: invalid setting RINGCAST_TLS_CERT/RINGCAST_TLS_KEY: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let tls_paths = config.tls.clone();
+    match ringcast::shard::start(Arc::new(config), tls) {
         Ok(server) => {
-            wait_for_signal();
+            wait_for_signal(|| {
+                // SIGHUP: reload the certificate; a bad file keeps the old one.
+                if let Some((cert, key)) = &tls_paths {
+                    match ringcast::tls::load(cert, key) {
+                        Ok(t) => {
+                            server.set_tls(t);
+                            tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "TLS reload failed; keeping the previous certificate")
+                        }
+                    }
+                }
+            });
             tracing::info!("shutting down: clients are told to reconnect (4200)");
             server.shutdown();
             server.join();
@@ -75,12 +99,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Option<Pa
     Ok(Some(config))
 }
 
-/// Blocks until SIGTERM or SIGINT.
-fn wait_for_signal() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT]) {
+/// Blocks until SIGTERM or SIGINT, calling `on_hangup` for each SIGHUP meanwhile.
+fn wait_for_signal(on_hangup: impl Fn()) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    match signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(mut signals) => {
-            signals.forever().next();
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    on_hangup();
+                } else {
+                    return;
+                }
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot listen for signals; the server runs until killed");

@@ -8,14 +8,13 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
-use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::gather::{ask, Reply};
 use super::session;
 use super::state::CoreMsg;
 use super::state::Shard;
+use super::transport::Transport;
 use crate::api;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::ratelimit::{client_ip, IpGroup};
@@ -44,22 +43,50 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
     }
 }
 
-async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
+/// A connection's socket with its transport (plain or TLS).
+pub struct Link {
+    /// The socket.
+    pub stream: TcpStream,
+    /// How bytes are carried on it.
+    pub transport: Transport,
+}
+
+impl Link {
+    /// Reads once, appending plaintext to `buf`; `None` at EOF or on an error.
+    pub async fn read_more(&mut self, buf: &mut BytesMut) -> Option<usize> {
+        self.transport.read_more(&mut self.stream, buf).await
+    }
+
+    /// Writes `bytes` (sealed under TLS).
+    pub async fn write_all(&mut self, bytes: Vec<u8>) -> std::io::Result<()> {
+        self.transport.write_all(&mut self.stream, bytes).await
+    }
+}
+
+async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
+    let transport = match Transport::new(shard.tls_config()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(shard = shard.id, error = %e, "cannot start a TLS session");
+            return;
+        }
+    };
+    let mut link = Link { stream, transport };
     let mut buf = BytesMut::with_capacity(2048);
     let timeout = Duration::from_secs(u64::from(shard.config.handshake_timeout));
     loop {
-        let head = match monoio::time::timeout(timeout, read_head(&mut stream, &mut buf)).await {
+        let head = match monoio::time::timeout(timeout, read_head(&mut link, &mut buf)).await {
             Ok(Ok(Some(head))) => head,
             Ok(Ok(None)) | Err(_) => return,
             Ok(Err(e)) => {
                 let resp = Response::error(e.status(), &e.to_string());
-                let _ = stream.write_all(resp.to_bytes(false)).await;
+                let _ = link.write_all(resp.to_bytes(false)).await;
                 return;
             }
         };
         let _ = buf.split_to(head.head_len);
-        if head.path == "/echo" && shard.config.echo {
-            super::echo::run(stream, head, buf).await;
+        if head.path == "/echo" && shard.config.echo && !link.transport.is_tls() {
+            super::echo::run(link.stream, head, buf).await;
             return;
         }
         if head.path.starts_with("/app/") {
@@ -71,27 +98,27 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream, peer: SocketAddr) {
                     &format!("too many connections from this address: at most {limit} per minute; retry in {secs} s"),
                 )
                 .with_header("Retry-After", secs.max(1).to_string());
-                let _ = stream.write_all(resp.to_bytes(false)).await;
+                let _ = link.write_all(resp.to_bytes(false)).await;
                 return;
             }
             // Connection authentication (per app, optional): refused before any 101.
             let auth_user = match super::conn_auth::authenticate(&shard, &head).await {
                 Ok(user) => user,
                 Err(e) => {
-                    let _ = stream.write_all(e.response().to_bytes(false)).await;
+                    let _ = link.write_all(e.response().to_bytes(false)).await;
                     return;
                 }
             };
-            session::run(shard, stream, head, buf, peer, auth_user).await;
+            session::run(shard, link, head, buf, peer, auth_user).await;
             return;
         }
         let keep_alive = !head.header_has_token("connection", "close");
-        let resp = match read_body(&shard, &mut stream, &mut buf, &head).await {
+        let resp = match read_body(&shard, &mut link, &mut buf, &head).await {
             Ok(body) => api::handle(&shard, &head, &body, unix_now()).await,
             Err(resp) => resp,
         };
         let close = !keep_alive || resp.status == 413 || resp.status == 400;
-        if stream.write_all(resp.to_bytes(!close)).await.0.is_err() || close {
+        if link.write_all(resp.to_bytes(!close)).await.is_err() || close {
             return;
         }
     }
@@ -130,7 +157,7 @@ async fn admit_address(
 
 /// Reads until `buf` holds a complete head. `Ok(None)` on a clean EOF before any byte.
 async fn read_head(
-    stream: &mut TcpStream,
+    link: &mut Link,
     buf: &mut BytesMut,
 ) -> Result<Option<RequestHead>, http::HeadError> {
     loop {
@@ -139,9 +166,9 @@ async fn read_head(
                 return Ok(Some(head));
             }
         }
-        match read_more(stream, buf).await {
-            Some(0) | None if buf.is_empty() => return Ok(None),
-            Some(0) | None => return Err(http::HeadError::Malformed("connection closed mid-head")),
+        match link.read_more(buf).await {
+            None if buf.is_empty() => return Ok(None),
+            None => return Err(http::HeadError::Malformed("connection closed mid-head")),
             Some(_) => {}
         }
     }
@@ -150,7 +177,7 @@ async fn read_head(
 /// Reads the request body announced by `Content-Length`, within the configured limit.
 async fn read_body(
     shard: &Shard,
-    stream: &mut TcpStream,
+    link: &mut Link,
     buf: &mut BytesMut,
     head: &RequestHead,
 ) -> Result<BytesMut, Response> {
@@ -166,10 +193,7 @@ async fn read_body(
     }
     let body = async {
         while buf.len() < len {
-            match read_more(stream, buf).await {
-                Some(n) if n > 0 => {}
-                _ => return None,
-            }
+            link.read_more(buf).await?;
         }
         Some(buf.split_to(len))
     };
@@ -178,19 +202,6 @@ async fn read_body(
         Ok(Some(body)) => Ok(body),
         _ => Err(Response::error(400, "request body incomplete")),
     }
-}
-
-/// One read into the spare capacity of `buf`; `None` on an I/O error.
-pub async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<usize> {
-    if buf.capacity() - buf.len() < 512 {
-        buf.reserve(2048);
-    }
-    let owned = std::mem::take(buf);
-    let start = owned.len();
-    let cap = owned.capacity();
-    let (res, slice) = stream.read(owned.slice_mut(start..cap)).await;
-    *buf = slice.into_inner();
-    res.ok()
 }
 
 /// Seconds since the Unix epoch, for REST signature timestamps.

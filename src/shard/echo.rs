@@ -9,8 +9,8 @@ use bytes::{Bytes, BytesMut};
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 
-use super::conn::read_more;
-use crate::proto::http::{RequestHead, Response};
+use super::transport::read_into;
+use crate::proto::http::RequestHead;
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
 
 /// The largest message echoed (Autobahn section 9 sends up to 16 MiB).
@@ -21,11 +21,7 @@ pub async fn run(mut stream: TcpStream, head: RequestHead, mut buf: BytesMut) {
     let upgrade = match ws::check_upgrade(&head) {
         Ok(u) => u,
         Err(e) => {
-            let mut resp = Response::error(e.status(), &e.to_string());
-            for (name, value) in e.extra_headers() {
-                resp = resp.with_header(*name, *value);
-            }
-            let _ = stream.write_all(resp.to_bytes(false)).await;
+            let _ = stream.write_all(super::session::upgrade_refusal(&e)).await;
             return;
         }
     };
@@ -80,12 +76,12 @@ pub async fn run(mut stream: TcpStream, head: RequestHead, mut buf: BytesMut) {
             // Give the peer a moment to read our close and answer before the socket goes away.
             let _ = monoio::time::timeout(
                 std::time::Duration::from_secs(1),
-                read_more(&mut stream, &mut BytesMut::new()),
+                read_into(&mut stream, &mut BytesMut::new()),
             )
             .await;
             return;
         }
-        match read_more(&mut stream, &mut buf).await {
+        match read_into(&mut stream, &mut buf).await {
             Some(n) if n > 0 => {}
             _ => return,
         }

@@ -13,10 +13,10 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use monoio::io::AsyncWriteRentExt;
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
-use super::conn::read_more;
 use crate::proto::http::HttpUrl;
 
 /// Largest response head read, in bytes.
@@ -127,6 +127,18 @@ async fn exchange(
         status,
         body: buf.to_vec(),
     })
+}
+
+/// One read into the spare capacity of `buf`; `None` on an I/O error.
+async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<usize> {
+    if buf.capacity() - buf.len() < 512 {
+        buf.reserve(4096);
+    }
+    let owned = std::mem::take(buf);
+    let (start, cap) = (owned.len(), owned.capacity());
+    let (res, slice) = stream.read(owned.slice_mut(start..cap)).await;
+    *buf = slice.into_inner();
+    res.ok()
 }
 
 /// `(status, head length, Content-Length)` once the head is complete.

@@ -28,6 +28,7 @@ mod state;
 mod stats;
 mod subscribe;
 mod sweeper;
+mod transport;
 mod users;
 mod watchlist;
 mod yield_now;
@@ -106,6 +107,13 @@ impl Server {
         }
     }
 
+    /// Replaces the TLS configuration for connections accepted from now on.
+    pub fn set_tls(&self, tls: Arc<rustls::ServerConfig>) {
+        if let Ok(mut slot) = self.shared.tls.write() {
+            *slot = Some(tls);
+        }
+    }
+
     /// Blocks until every shard thread has ended.
     pub fn join(self) {
         for t in self.threads {
@@ -114,9 +122,16 @@ impl Server {
     }
 }
 
-/// Starts `config.workers` shards and returns once every listener is bound.
-pub fn start(config: Arc<Config>) -> Result<Server, StartError> {
+/// Starts `config.workers` shards and returns once every listener is bound. With `tls`, every
+/// connection is TLS.
+pub fn start(
+    config: Arc<Config>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<Server, StartError> {
     let shared = Shared::new(config.workers, config.apps.len());
+    if let Ok(mut slot) = shared.tls.write() {
+        *slot = tls;
+    }
     let addr = SocketAddr::new(config.host, config.port);
     let available = monoio::utils::detect_uring();
     let uring = match config.driver {

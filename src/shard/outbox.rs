@@ -10,6 +10,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
+
+use super::transport::Transport;
 use monoio::io::{
     AsyncWriteRent, CancelHandle, CancelableAsyncWriteRentExt, Canceller, OwnedWriteHalf,
 };
@@ -39,6 +41,8 @@ pub struct Outbox {
     /// Cancels the running writer's pending write (only while one runs).
     writing: RefCell<Option<Canceller>>,
     state: Cell<State>,
+    /// Plain TCP, or the TLS session that seals every batch.
+    transport: Transport,
 }
 
 /// What `Outbox::send` did with a frame.
@@ -54,13 +58,14 @@ pub enum Queued {
 
 impl Outbox {
     /// Wraps the write half of a fresh connection.
-    pub fn new(writer: OwnedWriteHalf<TcpStream>) -> Rc<Self> {
+    pub fn new(writer: OwnedWriteHalf<TcpStream>, transport: Transport) -> Rc<Self> {
         Rc::new(Outbox {
             queue: RefCell::new(VecDeque::new()),
             queued_bytes: Cell::new(0),
             idle_writer: RefCell::new(Some(writer)),
             writing: RefCell::new(None),
             state: Cell::new(State::Open),
+            transport,
         })
     }
 
@@ -110,6 +115,13 @@ impl Outbox {
         }
     }
 
+    /// Starts the writer for bytes the transport itself wants sent (TLS handshake or alerts).
+    pub fn flush_transport(self: &Rc<Self>) {
+        if self.state.get() != State::Closed {
+            self.kick();
+        }
+    }
+
     /// True once a close was requested or the peer went away.
     pub fn is_closing(&self) -> bool {
         self.state.get() != State::Open
@@ -150,6 +162,18 @@ impl Outbox {
     }
 }
 
+/// Under TLS a batch becomes its sealed records; plain TCP passes it through.
+fn seal(transport: &Transport, batch: Batch) -> std::io::Result<Batch> {
+    let plain: &[u8] = match &batch {
+        Batch::One(b) => b,
+        Batch::Many(v) => v,
+    };
+    Ok(match transport.seal(plain)? {
+        Some(sealed) => Batch::Many(sealed),
+        None => batch,
+    })
+}
+
 enum Batch {
     One(Bytes),
     Many(Vec<u8>),
@@ -169,7 +193,18 @@ async fn write_loop(
     mut writer: OwnedWriteHalf<TcpStream>,
     cancel: CancelHandle,
 ) {
-    while let Some(batch) = outbox.next_batch() {
+    loop {
+        let batch = match outbox.next_batch() {
+            Some(batch) => match seal(&outbox.transport, batch) {
+                Ok(batch) => batch,
+                Err(_) => {
+                    outbox.abandon();
+                    return;
+                }
+            },
+            None if outbox.transport.wants_write() => Batch::Many(outbox.transport.pending(false)),
+            None => break,
+        };
         let result = match batch {
             Batch::One(frame) => {
                 CancelableAsyncWriteRentExt::write_all(&mut writer, frame, cancel.clone())
@@ -192,6 +227,10 @@ async fn write_loop(
     match outbox.state.get() {
         State::Open => *outbox.idle_writer.borrow_mut() = Some(writer),
         State::Closing => {
+            let notify = outbox.transport.pending(true);
+            if !notify.is_empty() {
+                let _ = CancelableAsyncWriteRentExt::write_all(&mut writer, notify, cancel).await;
+            }
             let _ = writer.shutdown().await;
             outbox.state.set(State::Closed);
         }

@@ -12,14 +12,14 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
-use monoio::io::AsyncWriteRentExt;
 use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
-use monoio::net::TcpStream;
 
+use super::conn::Link;
 use super::outbox::Outbox;
 use super::pusher_handler;
 use super::state::{Conn, Shard};
 use super::stats::ShardStats;
+use super::transport::Transport;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::proto::pusher::{self, PusherError};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
@@ -30,7 +30,7 @@ const PROTOCOLS: std::ops::RangeInclusive<u32> = 5..=7;
 /// Runs one WebSocket connection to its end.
 pub async fn run(
     shard: Rc<Shard>,
-    mut stream: TcpStream,
+    mut link: Link,
     head: RequestHead,
     leftover: BytesMut,
     peer: SocketAddr,
@@ -39,24 +39,16 @@ pub async fn run(
     let upgrade = match ws::check_upgrade(&head) {
         Ok(u) => u,
         Err(e) => {
-            let mut resp = Response::error(e.status(), &e.to_string());
-            for (name, value) in e.extra_headers() {
-                resp = resp.with_header(*name, *value);
-            }
-            let _ = stream.write_all(resp.to_bytes(false)).await;
+            let _ = link.write_all(upgrade_refusal(&e)).await;
             return;
         }
     };
-    if stream
-        .write_all(ws::response_101(&upgrade))
-        .await
-        .0
-        .is_err()
-    {
+    if link.write_all(ws::response_101(&upgrade)).await.is_err() {
         return;
     }
-    let (reader, writer) = stream.into_split();
-    let outbox = Outbox::new(writer);
+    let transport = link.transport.clone();
+    let (reader, writer) = link.stream.into_split();
+    let outbox = Outbox::new(writer, transport.clone());
     let app = match admit(&shard, &head) {
         Ok(app) => app,
         Err(err) => {
@@ -98,8 +90,18 @@ pub async fn run(
         rate: (now, 0),
         max_rate: shard.config.apps[app].max_messages_per_second,
     };
-    session.read_loop(reader, leftover, cancel).await;
+    session.read_loop(reader, leftover, cancel, transport).await;
     shard.remove_conn(key);
+}
+
+/// The HTTP answer to a request that is not a valid WebSocket upgrade (with the
+/// `Sec-WebSocket-Version` header a 426 needs).
+pub fn upgrade_refusal(e: &ws::HandshakeError) -> Vec<u8> {
+    let mut resp = Response::error(e.status(), &e.to_string());
+    for (name, value) in e.extra_headers() {
+        resp = resp.with_header(*name, *value);
+    }
+    resp.to_bytes(false)
 }
 
 /// Picks the app from `/app/{key}` and checks the protocol version.
@@ -188,23 +190,41 @@ impl Session<'_> {
         mut reader: impl CancelableAsyncReadRent,
         mut buf: BytesMut,
         cancel: monoio::io::CancelHandle,
+        transport: Transport,
     ) {
+        // Under TLS, ciphertext lands here first; plain TCP reads straight into `buf`.
+        let mut wire = BytesMut::new();
         loop {
             if !self.drain_messages(&mut buf) {
                 return;
             }
-            if buf.capacity() - buf.len() < 512 {
-                buf.reserve(2048);
+            let target = if transport.is_tls() {
+                &mut wire
+            } else {
+                &mut buf
+            };
+            if target.capacity() - target.len() < 512 {
+                target.reserve(2048);
             }
-            let start = buf.len();
-            let cap = buf.capacity();
+            let owned = std::mem::take(target);
+            let start = owned.len();
+            let cap = owned.capacity();
             let (res, slice) = reader
-                .cancelable_read(buf.slice_mut(start..cap), cancel.clone())
+                .cancelable_read(owned.slice_mut(start..cap), cancel.clone())
                 .await;
-            buf = slice.into_inner();
+            *target = slice.into_inner();
             match res {
                 Ok(0) | Err(_) => return,
                 Ok(_) => self.touch(),
+            }
+            if transport.is_tls() {
+                let opened = transport.open(&mut wire, &mut buf);
+                if transport.wants_write() {
+                    self.outbox.flush_transport();
+                }
+                if opened.is_err() {
+                    return;
+                }
             }
         }
     }

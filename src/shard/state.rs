@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use monoio::io::Canceller;
@@ -38,6 +38,9 @@ pub struct Shared {
     pub shutting_down: AtomicBool,
     /// Counters per shard, for `/metrics`.
     pub stats: Vec<ShardStats>,
+    /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
+    /// connection, never on the message path, so an uncontended lock is fine here.
+    pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
 }
 
 impl Shared {
@@ -48,6 +51,7 @@ impl Shared {
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
+            tls: RwLock::new(None),
         })
     }
 
@@ -201,6 +205,11 @@ impl Shard {
         true
     }
 
+    /// The TLS configuration for a connection accepted now (`None`: plain TCP).
+    pub fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.shared.tls.read().ok().and_then(|t| t.clone())
+    }
+
     /// This shard's counters.
     pub fn stats(&self) -> &ShardStats {
         &self.shared.stats[self.id]
@@ -222,6 +231,16 @@ impl Shard {
             key,
             socket_id,
         }
+    }
+
+    /// Runs `f` on the connection `conn` names, if it is still open (slab keys are reused, so
+    /// the socket id must match too).
+    pub fn with_live_conn<R>(&self, conn: ConnRef, f: impl FnOnce(&Conn) -> R) -> Option<R> {
+        let conns = self.conns.borrow();
+        conns
+            .get(conn.key)
+            .filter(|c| c.socket_id == conn.socket_id)
+            .map(f)
     }
 
     /// Index of the app whose key is `key`.
@@ -255,7 +274,7 @@ impl Shard {
         }
         if let Some(user) = &conn.user_id {
             let me = self.conn_ref(key, conn.socket_id);
-            watchlist::signed_out(self, conn.app, user, me, &conn.watchlist);
+            watchlist::signed(self, conn.app, user, me, &conn.watchlist, false);
         }
         conn.outbox.close_with(None);
     }

@@ -294,20 +294,16 @@ fn leave(shard: &Shard, app: usize, channel: &str, user_id: Arc<str>) {
     );
 }
 
-/// The owner answered a cache fetch: send the cached event, or `pusher:cache_miss`.
+/// The owner answered a cache fetch: send the cached event, or `pusher:cache_miss`, if the
+/// connection is still subscribed.
 pub fn on_cache_fetched(shard: &Shard, channel: &str, conn: ConnRef, frame: Option<Bytes>) {
-    let conns = shard.conns.borrow();
-    let Some(c) = conns
-        .get(conn.key)
-        .filter(|c| c.socket_id == conn.socket_id)
-    else {
-        return;
-    };
-    if !c.subs.iter().any(|s| &*s.channel == channel && !s.pending) {
-        return;
-    }
-    match frame {
-        Some(frame) => c.outbox.send(frame),
-        None => c.outbox.send(text_frame(&pusher::cache_miss(channel))),
-    };
+    shard.with_live_conn(conn, |c| {
+        if !c.subs.iter().any(|s| &*s.channel == channel && !s.pending) {
+            return;
+        }
+        match frame {
+            Some(frame) => c.outbox.send(frame),
+            None => c.outbox.send(text_frame(&pusher::cache_miss(channel))),
+        };
+    });
 }

@@ -79,7 +79,7 @@ pub fn signin(shard: &Shard, key: usize, auth: &str, user_data: &str) {
         .send(text_frame(&pusher::signin_success(user_data)));
     let (app, me) = (conn.app, shard.conn_ref(key, conn.socket_id));
     drop(conns);
-    watchlist::signed_in(shard, app, &user, me, &watched);
+    watchlist::signed(shard, app, &user, me, &watched, true);
 }
 
 /// A user id as text: strings as they are, numbers in decimal.

@@ -83,13 +83,15 @@ impl UserRegistry {
     }
 }
 
-/// A connection of `user` signed in (`online`) or closed (`!online`), with its watchlist.
-pub fn signed_in(
+/// A signed-in connection of `user` opened (`online`) or closed (`!online`): tells the user's
+/// owner, and the owners of every user on its watchlist.
+pub fn signed(
     shard: &Shard,
     app: usize,
     user: &Arc<str>,
     conn: ConnRef,
     watchlist: &[Arc<str>],
+    online: bool,
 ) {
     let owner = owner_of(user, shard.config.workers);
     send(
@@ -98,7 +100,7 @@ pub fn signed_in(
         CoreMsg::UserStatus {
             app,
             user_id: user.clone(),
-            online: true,
+            online,
         },
     );
     for watched in watchlist {
@@ -110,40 +112,7 @@ pub fn signed_in(
                 app,
                 user_id: watched.clone(),
                 watcher: conn,
-                on: true,
-            },
-        );
-    }
-}
-
-/// Undoes [`signed_in`] when the connection closes.
-pub fn signed_out(
-    shard: &Shard,
-    app: usize,
-    user: &Arc<str>,
-    conn: ConnRef,
-    watchlist: &[Arc<str>],
-) {
-    let owner = owner_of(user, shard.config.workers);
-    send(
-        shard,
-        owner,
-        CoreMsg::UserStatus {
-            app,
-            user_id: user.clone(),
-            online: false,
-        },
-    );
-    for watched in watchlist {
-        let owner = owner_of(watched, shard.config.workers);
-        send(
-            shard,
-            owner,
-            CoreMsg::Watch {
-                app,
-                user_id: watched.clone(),
-                watcher: conn,
-                on: false,
+                on: online,
             },
         );
     }
@@ -186,19 +155,12 @@ fn notify(shard: &Shard, watcher: ConnRef, online: bool, user: Arc<str>) {
 
 /// Watcher side: sends `pusher_internal:watchlist_events` to the connection if it is still open.
 pub fn deliver(shard: &Shard, conn: ConnRef, online: bool, user: &str) {
-    let conns = shard.conns.borrow();
-    let Some(c) = conns
-        .get(conn.key)
-        .filter(|c| c.socket_id == conn.socket_id)
-    else {
-        return;
-    };
     let name = if online { "online" } else { "offline" };
     let json = serde_json::json!({
         "event": "pusher_internal:watchlist_events",
         "data": { "events": [ { "name": name, "user_ids": [user] } ] },
     });
-    c.outbox.send(text_frame(&json.to_string()));
+    shard.with_live_conn(conn, |c| c.outbox.send(text_frame(&json.to_string())));
 }
 
 #[cfg(test)]

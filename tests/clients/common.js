@@ -50,6 +50,8 @@ const env = {
   timeoutMs: Number(envOr('CLIENT_TIMEOUT_MS', '20000')),
   // Shards the server runs (RINGCAST_WORKERS); only used to place connections on every core.
   workers: Number(envOr('RINGCAST_WORKERS', '1')),
+  // RINGCAST_TLS=1: wss:// and https (trust the test CA through NODE_EXTRA_CA_CERTS).
+  tls: envOr('RINGCAST_TLS', '0') === '1',
 };
 if (!Number.isInteger(env.port) || env.port <= 0 || env.port > 65535) {
   fail(`RINGCAST_PORT must be a port number, got ${JSON.stringify(process.env.RINGCAST_PORT)}`);
@@ -121,7 +123,7 @@ function sdk() {
     secret: env.secret,
     host: env.host,
     port: env.port,
-    useTLS: false,
+    useTLS: env.tls,
     timeout: env.timeoutMs,
   });
 }
@@ -145,7 +147,8 @@ function clientOptions(extra) {
   return {
     wsHost: env.host,
     wsPort: env.port,
-    forceTLS: false,
+    wssPort: env.port,
+    forceTLS: env.tls,
     enabledTransports: ['ws'],
     enableStats: false, // = the deprecated `disableStats: true`
     cluster: 'mt1',

@@ -15,7 +15,8 @@ c.main(async () => {
     key: c.env.key,
     wsHost: c.env.host,
     wsPort: c.env.port,
-    forceTLS: false,
+    wssPort: c.env.port,
+    forceTLS: c.env.tls,
     enabledTransports: ['ws'],
     enableStats: false,
     // pusher-js 8 callback signature: (error | null, authData)

@@ -112,6 +112,7 @@ impl Server {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_ringcast")));
 
+        let tls = env.contains_key("RINGCAST_TLS_CERT");
         let mut take = |k: &str| env.remove(k).expect("set above");
         let mut server = Server {
             port,
@@ -122,11 +123,12 @@ impl Server {
             stderr_path,
             _dir: dir,
         };
-        server.wait_up();
+        server.wait_up(tls);
         server
     }
 
-    fn wait_up(&mut self) {
+    /// Waits for `GET /up` (for a TLS server, which plain HTTP cannot ask, for the port).
+    fn wait_up(&mut self, tls: bool) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -134,6 +136,9 @@ impl Server {
                     "ringcast exited during startup ({status}); stderr:\n{}",
                     self.stderr()
                 );
+            }
+            if tls && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
             }
             let last = match try_http(self.port, "GET", "/up", &[], b"") {
                 Ok((200, _)) => return,

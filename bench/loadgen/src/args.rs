@@ -15,6 +15,12 @@ pub enum ModeKind {
     Fanout,
     /// N connections spread over C channels; events round-robin over the channels.
     Channels,
+    /// Pairs of connections on private channels: `client-ping` answered by `client-pong`.
+    Pingpong,
+    /// The `channels` workload with the publish rate stepped up until p99 or loss gives way.
+    Ramp,
+    /// Mixed traffic for a long time: fan-out, small channels, client events, churn, reconnects.
+    Soak,
 }
 
 /// End-to-end fan-out load generator for any Pusher-compatible server.
@@ -37,17 +43,27 @@ pub struct Args {
     pub key: String,
     #[arg(long, default_value = "ringcast-dev-secret")]
     pub secret: String,
-    /// WebSocket connections to hold open.
-    #[arg(long, default_value_t = 1000)]
+    /// WebSocket connections to hold open [default: 1000; soak: 10000].
+    #[arg(long = "connections")]
+    connections_flag: Option<usize>,
+    /// The connections to use (the flag or the mode's default); set by [`Args::resolve`].
+    #[arg(skip)]
     pub connections: usize,
     /// Channels (`channels` mode; `fanout` always uses one).
     #[arg(long, default_value_t = 10)]
     pub channels: usize,
-    /// Events published per second (over all publishers).
-    #[arg(long, default_value_t = 10.0)]
+    /// Events published per second over all publishers (`ramp`: of the first step; `soak`: on
+    /// the small channels) [default: 10; soak: 200].
+    #[arg(long = "rate")]
+    rate_flag: Option<f64>,
+    /// The rate to use; set by [`Args::resolve`].
+    #[arg(skip)]
     pub rate: f64,
-    /// Seconds of measured publishing (after the warmup).
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds of measured publishing (after the warmup) [default: 10; soak: 600].
+    #[arg(long = "duration")]
+    duration_flag: Option<f64>,
+    /// The duration to use (the flag or the mode's default); set by [`Args::resolve`].
+    #[arg(skip)]
     pub duration: f64,
     /// Seconds of publishing before measuring; those events are checked for loss only.
     #[arg(long, default_value_t = 1.0)]
@@ -71,6 +87,43 @@ pub struct Args {
     /// Server process to sample (RSS from /proc/PID/status, CPU from /proc/PID/stat).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// `ramp`: seconds per step.
+    #[arg(long, default_value_t = 3.0)]
+    pub step_secs: f64,
+    /// `ramp`: rate multiplier from one step to the next.
+    #[arg(long, default_value_t = 1.5)]
+    pub ramp_factor: f64,
+    /// `ramp`: a step whose p99 reaches this many milliseconds ends the ramp.
+    #[arg(long, default_value_t = 10.0)]
+    pub p99_limit_ms: f64,
+    /// `ramp`: most steps to run.
+    #[arg(long, default_value_t = 30)]
+    pub max_steps: usize,
+    /// `soak`: events per second on the one channel every connection joins.
+    #[arg(long, default_value_t = 1.0)]
+    pub big_rate: f64,
+    /// `soak`: connections per small channel.
+    #[arg(long, default_value_t = 10)]
+    pub group_size: usize,
+    /// `pingpong` / `soak`: client-ping round trips per second per pair (the server allows 10
+    /// client events per second per connection unless REVERB_APP_MAX_CLIENT_EVENTS_PER_SECOND
+    /// says otherwise).
+    /// [default: pingpong 5, soak 0.5]
+    #[arg(long = "client-rate")]
+    client_rate_flag: Option<f64>,
+    /// The client-event rate per pair to use; set by [`Args::resolve`].
+    #[arg(skip)]
+    pub client_rate: f64,
+    /// `soak`: fraction of connections that keep unsubscribing and resubscribing their small
+    /// channel.
+    #[arg(long, default_value_t = 0.1)]
+    pub churn_fraction: f64,
+    /// `soak`: fraction of connections that periodically close and reconnect.
+    #[arg(long, default_value_t = 0.1)]
+    pub reconnect_fraction: f64,
+    /// `soak`: mean seconds between two unsubscribes (or two reconnects) of one connection.
+    #[arg(long, default_value_t = 5.0)]
+    pub churn_interval: f64,
     /// Write the JSON report to this file instead of stdout.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -82,11 +135,29 @@ impl Args {
         self.mode_pos.unwrap_or(self.mode)
     }
 
+    /// Fills in the defaults that depend on the mode; call once after parsing.
+    pub fn resolve(mut self) -> Self {
+        let soak = self.mode() == ModeKind::Soak;
+        self.connections = self
+            .connections_flag
+            .unwrap_or(if soak { 10_000 } else { 1000 });
+        self.duration = self
+            .duration_flag
+            .unwrap_or(if soak { 600.0 } else { 10.0 });
+        self.rate = self.rate_flag.unwrap_or(if soak { 200.0 } else { 10.0 });
+        self.client_rate = self
+            .client_rate_flag
+            .unwrap_or(if soak { 0.5 } else { 5.0 });
+        self
+    }
+
     /// Number of channels the mode uses.
     pub fn channel_count(&self) -> usize {
         match self.mode() {
             ModeKind::Fanout => 1,
-            ModeKind::Channels => self.channels.clamp(1, self.connections.max(1)),
+            ModeKind::Channels | ModeKind::Ramp => self.channels.clamp(1, self.connections.max(1)),
+            ModeKind::Pingpong => self.connections / 2,
+            ModeKind::Soak => self.connections.div_ceil(self.group_size.max(1)),
         }
     }
 
@@ -118,6 +189,22 @@ impl Args {
         }
         if !(self.rate > 0.0 && self.rate.is_finite()) {
             return Err("--rate must be a positive number".into());
+        }
+        if self.mode() == ModeKind::Pingpong && self.connections < 2 {
+            return Err("pingpong needs --connections of at least 2 (one pair)".into());
+        }
+        if !(self.ramp_factor > 1.0 && self.step_secs > 0.0) {
+            return Err("--ramp-factor must be > 1 and --step-secs > 0".into());
+        }
+        let fractions = self.churn_fraction + self.reconnect_fraction;
+        if !(0.0..=1.0).contains(&fractions) || self.churn_fraction < 0.0 {
+            return Err("--churn-fraction + --reconnect-fraction must be within 0..1".into());
+        }
+        if !(self.client_rate > 0.0 && self.client_rate.is_finite()) {
+            return Err("--client-rate must be a positive number".into());
+        }
+        if self.group_size == 0 || self.churn_interval <= 0.0 {
+            return Err("--group-size must be >= 1 and --churn-interval > 0".into());
         }
         if self.threads == 0 || self.connect_concurrency == 0 {
             return Err("--threads and --connect-concurrency must be >= 1".into());

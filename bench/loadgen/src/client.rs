@@ -38,6 +38,9 @@ pub struct Shared {
     pub stop: watch::Sender<bool>,
     /// Deliveries received so far, so the drain can end as soon as all arrived.
     pub received: AtomicU64,
+    /// Deliveries at or over `slow_us` (the ramp's live p99 check).
+    pub slow: AtomicU64,
+    pub slow_us: u64,
     pub connect_gate: Semaphore,
     pub setup_timeout: Duration,
 }
@@ -66,11 +69,13 @@ pub struct ConnOutcome {
 pub type Ready = Result<usize, (usize, String)>;
 
 #[derive(Deserialize)]
-struct Incoming<'a> {
+pub struct Incoming<'a> {
     #[serde(borrow)]
-    event: Cow<'a, str>,
+    pub event: Cow<'a, str>,
     #[serde(borrow, default)]
-    data: Option<&'a RawValue>,
+    pub channel: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +88,12 @@ pub struct Stamp {
 /// Reads `{"seq":N,"t":T}` from a `data` field that is a JSON string (as Pusher sends it) or,
 /// leniently, an object. Unescapes simple string data on the stack: no allocation.
 pub fn parse_stamp(raw: &str) -> Option<Stamp> {
+    parse_data(raw)
+}
+
+/// Reads a small JSON object `T` from a `data` field that is a JSON string holding it (REST
+/// events) or the object itself (client events). No allocation for short, simply escaped data.
+pub fn parse_data<T: serde::de::DeserializeOwned>(raw: &str) -> Option<T> {
     let b = raw.as_bytes();
     if b.first() == Some(&b'{') {
         return serde_json::from_str(raw).ok();
@@ -149,6 +160,9 @@ async fn next_action(
                         lat_us: lat_us.min(u32::MAX as u64) as u32,
                     });
                     shared.received.fetch_add(1, Ordering::Relaxed);
+                    if lat_us >= shared.slow_us {
+                        shared.slow.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
         }
@@ -196,7 +210,7 @@ async fn setup(shared: &Shared, channel_name: &str) -> Result<WsConn, String> {
     }
 }
 
-const PONG: &str = r#"{"event":"pusher:pong","data":"{}"}"#;
+pub const PONG: &str = r#"{"event":"pusher:pong","data":"{}"}"#;
 
 /// The whole life of one subscriber. Reports readiness on `ready`, then receives until stopped.
 pub async fn run(

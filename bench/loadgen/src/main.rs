@@ -7,14 +7,19 @@
 //! happen.
 //!
 //! Module map: `args` (flags), `ws` (WebSocket client codec), `client` (one Pusher subscriber),
-//! `sign` + `publisher` (signed REST publishing), `modes/` (workloads), `run` (phases),
-//! `stats` (accounting and report), `procstat` (/proc sampling).
+//! `pusher` (protocol helpers: socket id, private-channel auth, subscribe frames), `sign` +
+//! `publisher` (signed REST publishing), `modes/` (workloads; `pingpong` and `soak` run their
+//! own engines), `run` (phases), `stats` (accounting and report), `latency` (bounded per-thread
+//! histograms), `ranges` (received-sequence sets), `procstat` (/proc sampling).
 
 mod args;
 mod client;
+mod latency;
 mod modes;
 mod procstat;
 mod publisher;
+mod pusher;
+mod ranges;
 mod run;
 mod sign;
 mod stats;
@@ -40,7 +45,7 @@ fn raise_nofile_limit() {
 }
 
 fn main() -> ExitCode {
-    let args = args::Args::parse();
+    let args = args::Args::parse().resolve();
     if let Err(e) = args.validate() {
         eprintln!("ringcast-load: {e}");
         return ExitCode::from(2);
@@ -58,7 +63,13 @@ fn main() -> ExitCode {
         }
     };
     let json_path = args.json.clone();
-    let report = match runtime.block_on(run::run(args)) {
+    let outcome = match args.mode() {
+        args::ModeKind::Fanout | args::ModeKind::Channels => runtime.block_on(run::run(args)),
+        args::ModeKind::Ramp => runtime.block_on(modes::ramp::run(args)),
+        args::ModeKind::Pingpong => runtime.block_on(modes::pingpong::run(args)),
+        args::ModeKind::Soak => runtime.block_on(modes::soak::run(args)),
+    };
+    let report = match outcome {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ringcast-load: {e}");

@@ -51,7 +51,7 @@ pub struct PubCtx {
 }
 
 /// A keep-alive HTTP/1.1 client for one host.
-struct Http {
+pub struct Http {
     addr: SocketAddr,
     host: String,
     stream: Option<TcpStream>,
@@ -63,6 +63,15 @@ fn bad(msg: String) -> io::Error {
 }
 
 impl Http {
+    pub fn new(addr: SocketAddr, host: String) -> Http {
+        Http {
+            addr,
+            host,
+            stream: None,
+            buf: Vec::with_capacity(4096),
+        }
+    }
+
     async fn stream(&mut self) -> io::Result<&mut TcpStream> {
         if self.stream.is_none() {
             let s = TcpStream::connect(self.addr).await?;
@@ -74,7 +83,7 @@ impl Http {
     }
 
     /// Sends a POST and returns (status, body). Drops the connection on any error.
-    async fn post(&mut self, target: &str, body: &str) -> io::Result<(u16, Vec<u8>)> {
+    pub async fn post(&mut self, target: &str, body: &str) -> io::Result<(u16, Vec<u8>)> {
         let r = self.post_inner(target, body).await;
         if r.is_err() {
             self.stream = None;
@@ -176,22 +185,18 @@ pub fn event_body(channel: &str, seq: u64, t_ns: u64) -> String {
     )
 }
 
-/// Publishes events `index, index+count, ...` from `start` until `end`, at this publisher's
-/// share of the mode's rate.
+/// Publishes events `seq_base + index, seq_base + index + count, ...` from `start` until `end`,
+/// at this publisher's share of the mode's rate.
 pub async fn run(
     ctx: PubCtx,
     index: usize,
     count: usize,
     start: Instant,
     end: Instant,
+    seq_base: u64,
 ) -> PubOutcome {
     let shared = &ctx.shared;
-    let mut http = Http {
-        addr: shared.addr,
-        host: shared.host.clone(),
-        stream: None,
-        buf: Vec::with_capacity(4096),
-    };
+    let mut http = Http::new(shared.addr, shared.host.clone());
     let path = format!("/apps/{}/events", ctx.app_id);
     let mut out = PubOutcome {
         sent: Vec::new(),
@@ -205,7 +210,7 @@ pub async fn run(
     let mut k: u64 = 0;
     while due < end {
         tokio::time::sleep_until(due.into()).await;
-        let seq = k * count as u64 + index as u64;
+        let seq = seq_base + k * count as u64 + index as u64;
         let channel = ctx.scenario.channel_of_event(seq);
         let t_ns = shared.now_ns();
         let body = event_body(&ctx.channel_names[channel], seq, t_ns);

@@ -4,19 +4,21 @@
 //! time is until the last one is subscribed), process samples at start / connected / end, the
 //! publishers on their schedule, a drain that ends early once every expected delivery arrived,
 //! then one stop signal and the collection of every connection's log. Modes only answer index
-//! questions (`modes/`); the numbers are made in `stats.rs`.
+//! questions (`modes/`); the numbers are made in `stats.rs`. The phases are public so that a
+//! mode with several publish phases over one set of connections (`ramp`) can drive them.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::args::Args;
 use crate::client::{self, ConnOutcome, Shared};
 use crate::modes::{self, Scenario};
 use crate::procstat::{self, Sample};
-use crate::publisher::{self, PubCtx};
+use crate::publisher::{self, PubCtx, SentEvent};
 use crate::stats::{self, Percentiles, ProcUsage, Report};
 
 /// Time the load is left idle after connecting, before sampling memory and publishing.
@@ -28,20 +30,38 @@ fn sample_or_default(pid: Option<u32>) -> Sample {
     procstat::sample(pid).unwrap_or_default()
 }
 
-pub async fn run(args: Args) -> Result<Report, String> {
-    let scenario: Arc<dyn Scenario> = modes::scenario(&args).into();
+/// The connected load: everything the publish and collect phases need.
+pub struct Engine {
+    pub shared: Arc<Shared>,
+    pub scenario: Arc<dyn Scenario>,
+    pub names: Arc<Vec<Arc<str>>>,
+    handles: Vec<tokio::task::JoinHandle<ConnOutcome>>,
+    /// Subscribed connections per channel.
+    pub subs: Vec<u64>,
+    pub up: usize,
+    pub failures: usize,
+    pub errors: Vec<String>,
+    pub connect_time: Duration,
+    samples: [Option<Sample>; 2],
+    gen_samples: [Sample; 2],
+}
+
+/// What one publish phase produced.
+pub struct Published {
+    pub sent: Vec<SentEvent>,
+    pub rtt: Histogram<u64>,
+    pub errors: Vec<String>,
+}
+
+/// Shared state for a run against `args`' server.
+pub async fn shared_for(args: &Args, slow_us: u64) -> Result<Arc<Shared>, String> {
     let addr = tokio::net::lookup_host((args.host.as_str(), args.port))
         .await
         .map_err(|e| format!("resolve {}: {e}", args.host))?
         .next()
         .ok_or_else(|| format!("{} resolves to no address", args.host))?;
-    let names: Arc<Vec<Arc<str>>> = Arc::new(
-        (0..scenario.channels())
-            .map(|i| Arc::from(format!("{}-{i}", args.channel_prefix)))
-            .collect(),
-    );
     let (stop, _) = watch::channel(false);
-    let shared = Arc::new(Shared {
+    Ok(Arc::new(Shared {
         t0: Instant::now(),
         addr,
         host: format!("{}:{}", args.host, args.port),
@@ -51,13 +71,27 @@ pub async fn run(args: Args) -> Result<Report, String> {
         ),
         stop,
         received: Default::default(),
+        slow: Default::default(),
+        slow_us,
         connect_gate: Semaphore::new(args.connect_concurrency),
         setup_timeout: SETUP_TIMEOUT,
-    });
+    }))
+}
+
+/// Opens every connection, waits until each is subscribed (or failed), settles and samples.
+pub async fn connect(
+    args: &Args,
+    scenario: Arc<dyn Scenario>,
+    slow_us: u64,
+) -> Result<Engine, String> {
+    let shared = shared_for(args, slow_us).await?;
+    let names: Arc<Vec<Arc<str>>> = Arc::new(
+        (0..scenario.channels())
+            .map(|i| Arc::from(format!("{}-{i}", args.channel_prefix)))
+            .collect(),
+    );
     let server_start = args.server_pid.map(|p| sample_or_default(Some(p)));
     let gen_start = sample_or_default(None);
-
-    // Connect.
     let n = args.connections;
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
     let connect_start = Instant::now();
@@ -100,95 +134,175 @@ pub async fn run(args: Args) -> Result<Report, String> {
     tokio::time::sleep(SETTLE).await;
     let server_connected = args.server_pid.map(|p| sample_or_default(Some(p)));
     let gen_connected = sample_or_default(None);
+    Ok(Engine {
+        shared,
+        scenario,
+        names,
+        handles,
+        subs,
+        up,
+        failures,
+        errors,
+        connect_time,
+        samples: [server_start, server_connected],
+        gen_samples: [gen_start, gen_connected],
+    })
+}
 
-    // Publish.
-    let start = Instant::now() + Duration::from_millis(10);
-    let warmup_end_ns = (start + args.warmup() - shared.t0).as_nanos() as u64;
-    let end = start + args.publish_time();
-    let publishers = args.publisher_count();
-    let pubs: Vec<_> = (0..publishers)
-        .map(|p| {
-            let ctx = PubCtx {
-                shared: shared.clone(),
-                app_id: args.app_id.clone(),
-                key: args.key.clone(),
-                secret: args.secret.clone(),
-                scenario: scenario.clone(),
-                channel_names: names.clone(),
-            };
-            tokio::spawn(publisher::run(ctx, p, publishers, start, end))
-        })
-        .collect();
-    let mut sent = Vec::new();
-    let mut rtt = stats::new_histogram();
-    for p in pubs {
-        let out = p.await.map_err(|e| format!("publisher panicked: {e}"))?;
-        sent.extend(out.sent);
-        let _ = rtt.add(&out.rtt_us);
-        if let Some(e) = out.first_error {
-            errors.push(format!("publisher: {e} ({} failed)", out.errors));
+impl Engine {
+    /// Runs `publishers` publishers of `scenario` from `start` to `end`, numbering events from
+    /// `seq_base`.
+    pub async fn publish(
+        &self,
+        args: &Args,
+        scenario: Arc<dyn Scenario>,
+        publishers: usize,
+        (start, end): (Instant, Instant),
+        seq_base: u64,
+    ) -> Result<Published, String> {
+        let pubs: Vec<_> = (0..publishers)
+            .map(|p| {
+                let ctx = PubCtx {
+                    shared: self.shared.clone(),
+                    app_id: args.app_id.clone(),
+                    key: args.key.clone(),
+                    secret: args.secret.clone(),
+                    scenario: scenario.clone(),
+                    channel_names: self.names.clone(),
+                };
+                tokio::spawn(publisher::run(ctx, p, publishers, start, end, seq_base))
+            })
+            .collect();
+        let mut out = Published {
+            sent: Vec::new(),
+            rtt: stats::new_histogram(),
+            errors: Vec::new(),
+        };
+        for p in pubs {
+            let o = p.await.map_err(|e| format!("publisher panicked: {e}"))?;
+            out.sent.extend(o.sent);
+            let _ = out.rtt.add(&o.rtt_us);
+            if let Some(e) = o.first_error {
+                out.errors
+                    .push(format!("publisher: {e} ({} failed)", o.errors));
+            }
+        }
+        out.sent.sort_unstable_by_key(|e| e.seq);
+        Ok(out)
+    }
+
+    /// Deliveries `sent` should produce to the subscribed connections.
+    pub fn expected(&self, sent: &[SentEvent]) -> u64 {
+        sent.iter()
+            .filter(|e| e.ok)
+            .map(|e| self.subs[e.channel])
+            .sum()
+    }
+
+    /// Waits until `expected` deliveries arrived in total, at most `grace`.
+    pub async fn drain(&self, expected: u64, grace: Duration) {
+        let end = Instant::now() + grace;
+        while self.shared.received.load(Ordering::Relaxed) < expected && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    let publish_end_ns = shared.now_ns();
-    sent.sort_unstable_by_key(|e| e.seq);
 
-    // Drain: until every expected delivery arrived or the grace ran out.
-    let expected: u64 = sent.iter().filter(|e| e.ok).map(|e| subs[e.channel]).sum();
-    let drain_end = Instant::now() + args.drain();
-    while shared.received.load(Ordering::Relaxed) < expected && Instant::now() < drain_end {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    /// Stops every connection and builds the report over `sent` (sorted by seq).
+    pub async fn finish(
+        mut self,
+        args: &Args,
+        sent: &[SentEvent],
+        rtt: &Histogram<u64>,
+        (warmup_end_ns, publish_end_ns): (u64, u64),
+    ) -> Result<(Report, Vec<ConnOutcome>), String> {
+        let server_end = args.server_pid.map(|p| sample_or_default(Some(p)));
+        let gen_end = sample_or_default(None);
+        let _ = self.shared.stop.send(true);
+        let mut outcomes: Vec<ConnOutcome> = Vec::with_capacity(self.handles.len());
+        for h in self.handles.drain(..) {
+            outcomes.push(
+                h.await
+                    .map_err(|e| format!("connection task panicked: {e}"))?,
+            );
+        }
+        let mut errors = std::mem::take(&mut self.errors);
+        let dropped: Vec<&ConnOutcome> = outcomes.iter().filter(|o| o.dropped.is_some()).collect();
+        if let Some(o) = dropped.first() {
+            errors.push(format!(
+                "{} connections dropped, e.g. {}: {}",
+                dropped.len(),
+                o.conn,
+                o.dropped.as_deref().unwrap_or_default()
+            ));
+        }
+        let connections_dropped = dropped.len();
+        let scenario = &self.scenario;
+        let a = stats::analyze(sent, &mut outcomes, scenario.channels(), warmup_end_ns);
+        let window = Duration::from_nanos(publish_end_ns.saturating_sub(warmup_end_ns));
+        let up = self.up;
+        let report = Report {
+            mode: format!("{:?}", args.mode()).to_lowercase(),
+            connections: up,
+            connect_failures: self.failures,
+            channels: scenario.channels(),
+            connect_time_ms: self.connect_time.as_millis() as u64,
+            events_sent: a.events_sent,
+            publish_errors: a.publish_errors,
+            events_measured: a.events_measured,
+            events_per_sec: stats::per_sec(a.events_measured, window),
+            deliveries_expected: a.deliveries_expected,
+            deliveries_received: a.deliveries_received,
+            lost: a.lost,
+            duplicated: a.duplicated,
+            unexpected: a.unexpected,
+            connections_dropped,
+            latency_us: Percentiles::of(&a.latency),
+            last_subscriber_us: scenario
+                .reports_last_subscriber()
+                .then(|| Percentiles::of(&a.last_subscriber)),
+            deliveries_per_sec: stats::per_sec(a.measured_received, window),
+            publish_rtt_us: Percentiles::of(rtt),
+            server: self.samples[0].map(|s| {
+                let c = self.samples[1].unwrap_or_default();
+                ProcUsage::from_samples(s, c, server_end.unwrap_or_default(), up)
+            }),
+            generator: ProcUsage::from_samples(
+                self.gen_samples[0],
+                self.gen_samples[1],
+                gen_end,
+                up,
+            ),
+            errors,
+            ..Report::default()
+        };
+        Ok((report, outcomes))
     }
-    let server_end = args.server_pid.map(|p| sample_or_default(Some(p)));
-    let gen_end = sample_or_default(None);
+}
 
-    // Stop and collect.
-    let _ = shared.stop.send(true);
-    let mut outcomes: Vec<ConnOutcome> = Vec::with_capacity(n);
-    for h in handles {
-        outcomes.push(
-            h.await
-                .map_err(|e| format!("connection task panicked: {e}"))?,
-        );
-    }
-    let dropped: Vec<&ConnOutcome> = outcomes.iter().filter(|o| o.dropped.is_some()).collect();
-    if let Some(o) = dropped.first() {
-        errors.push(format!(
-            "{} connections dropped, e.g. {}: {}",
-            dropped.len(),
-            o.conn,
-            o.dropped.as_deref().unwrap_or_default()
-        ));
-    }
-    let connections_dropped = dropped.len();
-    let a = stats::analyze(&sent, &mut outcomes, scenario.channels(), warmup_end_ns);
-    let window = Duration::from_nanos(publish_end_ns.saturating_sub(warmup_end_ns));
-    Ok(Report {
-        mode: format!("{:?}", scenario.kind()).to_lowercase(),
-        connections: up,
-        connect_failures: failures,
-        channels: scenario.channels(),
-        connect_time_ms: connect_time.as_millis() as u64,
-        events_sent: a.events_sent,
-        publish_errors: a.publish_errors,
-        events_measured: a.events_measured,
-        events_per_sec: stats::per_sec(a.events_measured, window),
-        deliveries_expected: a.deliveries_expected,
-        deliveries_received: a.deliveries_received,
-        lost: a.lost,
-        duplicated: a.duplicated,
-        unexpected: a.unexpected,
-        connections_dropped,
-        latency_us: Percentiles::of(&a.latency),
-        last_subscriber_us: scenario
-            .reports_last_subscriber()
-            .then(|| Percentiles::of(&a.last_subscriber)),
-        deliveries_per_sec: stats::per_sec(a.measured_received, window),
-        publish_rtt_us: Percentiles::of(&rtt),
-        server: server_start.map(|s| {
-            let c = server_connected.unwrap_or_default();
-            ProcUsage::from_samples(s, c, server_end.unwrap_or_default(), up)
-        }),
-        generator: ProcUsage::from_samples(gen_start, gen_connected, gen_end, up),
-        errors,
-    })
+/// The `fanout` and `channels` runs: connect, one publish phase, drain, report.
+pub async fn run(args: Args) -> Result<Report, String> {
+    let scenario: Arc<dyn Scenario> = modes::scenario(&args)
+        .ok_or("this mode has its own engine")?
+        .into();
+    let engine = connect(&args, scenario.clone(), u64::MAX).await?;
+    let start = Instant::now() + Duration::from_millis(10);
+    let warmup_end_ns = (start + args.warmup() - engine.shared.t0).as_nanos() as u64;
+    let end = start + args.publish_time();
+    let published = engine
+        .publish(&args, scenario, args.publisher_count(), (start, end), 0)
+        .await?;
+    let publish_end_ns = engine.shared.now_ns();
+    engine
+        .drain(engine.expected(&published.sent), args.drain())
+        .await;
+    let (mut report, _) = engine
+        .finish(
+            &args,
+            &published.sent,
+            &published.rtt,
+            (warmup_end_ns, publish_end_ns),
+        )
+        .await?;
+    report.errors.splice(0..0, published.errors);
+    Ok(report)
 }

@@ -108,6 +108,12 @@ pub struct Report {
     pub generator: ProcUsage,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
+    /// `ramp`: every step and the highest rate that held the p99 limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<serde_json::Value>,
+    /// `soak`: counts and latency per traffic kind, churn, reconnects, server peak.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soak: Option<serde_json::Value>,
 }
 
 impl Report {

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use super::Scenario;
-use crate::args::ModeKind;
 
 pub struct Channels {
     pub rate: f64,
@@ -14,9 +13,6 @@ pub struct Channels {
 }
 
 impl Scenario for Channels {
-    fn kind(&self) -> ModeKind {
-        ModeKind::Channels
-    }
     fn channels(&self) -> usize {
         self.channels
     }

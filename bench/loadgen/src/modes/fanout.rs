@@ -6,16 +6,12 @@
 use std::time::Duration;
 
 use super::Scenario;
-use crate::args::ModeKind;
 
 pub struct Fanout {
     pub rate: f64,
 }
 
 impl Scenario for Fanout {
-    fn kind(&self) -> ModeKind {
-        ModeKind::Fanout
-    }
     fn channels(&self) -> usize {
         1
     }

@@ -4,13 +4,16 @@
 //! each). A scenario is pure arithmetic over indices: it opens no socket and keeps no state, so the
 //! run engine (`run.rs`) and the report (`stats.rs`) can ask it the same questions.
 //!
-//! Hooks for later modes: a rate ramp is a scenario whose [`Scenario::rate_at`] grows with the
-//! elapsed time (the publisher already asks it before every event); client-event ping-pong needs a
-//! scenario flag that makes `client.rs` send `client-*` events on a private channel and time the
-//! echo, reported through the same delivery log.
+//! `ramp` drives the run engine's phases itself (one publish phase per rate step over the same
+//! connections); `pingpong` and `soak` have engines of their own (client events, churn and
+//! reconnects do not fit the one-subscription subscriber of `client.rs`), but share the
+//! WebSocket client, the publisher's HTTP client, the signing and the report.
 
 mod channels;
 mod fanout;
+pub mod pingpong;
+pub mod ramp;
+pub mod soak;
 
 use std::time::Duration;
 
@@ -18,7 +21,6 @@ use crate::args::{Args, ModeKind};
 
 /// A workload, as the run engine sees it.
 pub trait Scenario: Send + Sync {
-    fn kind(&self) -> ModeKind;
     /// Channels in use; names are `PREFIX-0 .. PREFIX-(n-1)`.
     fn channels(&self) -> usize;
     /// The channel connection `conn` subscribes to.
@@ -31,13 +33,14 @@ pub trait Scenario: Send + Sync {
     fn reports_last_subscriber(&self) -> bool;
 }
 
-/// The scenario for the arguments' mode.
-pub fn scenario(args: &Args) -> Box<dyn Scenario> {
+/// The scenario for the arguments' mode; `None` for the modes with their own engine.
+pub fn scenario(args: &Args) -> Option<Box<dyn Scenario>> {
     match args.mode() {
-        ModeKind::Fanout => Box::new(fanout::Fanout { rate: args.rate }),
-        ModeKind::Channels => Box::new(channels::Channels {
+        ModeKind::Fanout => Some(Box::new(fanout::Fanout { rate: args.rate })),
+        ModeKind::Channels | ModeKind::Ramp => Some(Box::new(channels::Channels {
             rate: args.rate,
             channels: args.channel_count(),
-        }),
+        })),
+        ModeKind::Pingpong | ModeKind::Soak => None,
     }
 }
