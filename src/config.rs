@@ -15,6 +15,9 @@ use serde::Deserialize;
 
 use crate::ratelimit::Cidr;
 
+mod conn_auth;
+pub use conn_auth::ConnectionAuth;
+
 /// The development app used when nothing is configured; printed at startup.
 pub const DEV_APP_ID: &str = "1000";
 /// Key of the development app.
@@ -121,6 +124,15 @@ pub struct AppConfig {
     /// REST events per second for the whole app (0 = unlimited); the excess gets HTTP 429.
     #[serde(default)]
     pub max_backend_events_per_second: u32,
+    /// Token a WebSocket upgrade must carry: none, jwt, sanctum or jwt_or_sanctum.
+    #[serde(default)]
+    pub connection_auth: ConnectionAuth,
+    /// The app's Sanctum introspection URL (http:// only), for the sanctum modes.
+    #[serde(default)]
+    pub sanctum_url: Option<String>,
+    /// Seconds a Sanctum verdict (valid or invalid) is cached per shard; 0 = no cache.
+    #[serde(default = "conn_auth::default_sanctum_cache_ttl")]
+    pub sanctum_cache_ttl: u32,
 }
 
 mod defaults {
@@ -183,6 +195,9 @@ impl AppConfig {
             max_messages_per_second: defaults::max_messages_per_second(),
             max_subscriptions_per_connection: defaults::max_subscriptions_per_connection(),
             max_backend_events_per_second: 0,
+            connection_auth: ConnectionAuth::None,
+            sanctum_url: None,
+            sanctum_cache_ttl: conn_auth::default_sanctum_cache_ttl(),
         }
     }
 }
@@ -502,6 +517,7 @@ fn env_app(env: &dyn Fn(&str) -> Option<String>) -> Result<Option<AppConfig>, Co
             .filter(|o| !o.is_empty())
             .collect();
     }
+    conn_auth::apply_env(&mut app, env)?;
     Ok(Some(app))
 }
 
@@ -546,6 +562,7 @@ fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
                 "must be at least 1 second",
             ));
         }
+        conn_auth::validate(app, &at)?;
     }
     Ok(())
 }

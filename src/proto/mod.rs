@@ -4,6 +4,7 @@
 //! `now`. That keeps every codec deterministic, fuzzable and testable in microseconds.
 
 pub mod api;
+pub mod auth;
 pub mod http;
 pub mod pusher;
 pub mod ws;

@@ -101,7 +101,15 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
                 let _ = link.write_all(resp.to_bytes(false)).await;
                 return;
             }
-            session::run(shard, link, head, buf, peer).await;
+            // Connection authentication (per app, optional): refused before any 101.
+            let auth_user = match super::conn_auth::authenticate(&shard, &head).await {
+                Ok(user) => user,
+                Err(e) => {
+                    let _ = link.write_all(e.response().to_bytes(false)).await;
+                    return;
+                }
+            };
+            session::run(shard, link, head, buf, peer, auth_user).await;
             return;
         }
         let keep_alive = !head.header_has_token("connection", "close");

@@ -4,20 +4,24 @@
 //! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
 //! rings and the shard's state. A shard never awaits anything owned by another core.
 
+mod auth_binding;
 mod cache;
 mod channels;
 mod client_events;
 mod conn;
+mod conn_auth;
 mod dispatch;
 mod echo;
 mod fanout;
 mod gather;
+mod http_client;
 mod interest;
 mod msg;
 mod outbox;
 mod owner;
 mod presence;
 mod pusher_handler;
+mod sanctum_cache;
 mod session;
 mod shutdown;
 mod state;

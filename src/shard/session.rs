@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -33,6 +34,7 @@ pub async fn run(
     head: RequestHead,
     leftover: BytesMut,
     peer: SocketAddr,
+    auth_user: Option<Arc<str>>,
 ) {
     let upgrade = match ws::check_upgrade(&head) {
         Ok(u) => u,
@@ -65,6 +67,7 @@ pub async fn run(
         outbox: outbox.clone(),
         subs: Vec::new(),
         user_id: None,
+        auth_user,
         watchlist: Vec::new(),
         client_events: (now, 0),
         opened: now,

@@ -96,6 +96,9 @@ pub struct Conn {
     pub subs: Vec<Subscription>,
     /// The user id given by `pusher:signin`.
     pub user_id: Option<Arc<str>>,
+    /// The user id proven by connection authentication (JWT `sub` or Sanctum), if the app
+    /// requires it; presence joins and sign-ins must claim this same id.
+    pub auth_user: Option<Arc<str>>,
     /// The users this connection watches (from its signed `user_data`).
     pub watchlist: Vec<Arc<str>>,
     /// Start of the current one-second client-event window and events sent in it.

@@ -125,6 +125,13 @@ pub fn subscribe(
                 status: 400,
             }
         })?;
+        super::auth_binding::check_presence(conn.auth_user.as_deref(), &member.user_id).map_err(
+            |error| Refused::Channel {
+                kind: "AuthError",
+                error,
+                status: 403,
+            },
+        )?;
         let user_id: Arc<str> = Arc::from(member.user_id);
         conn.subs.push(Subscription {
             channel: Rc::from(channel),

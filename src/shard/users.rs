@@ -59,6 +59,11 @@ pub fn signin(shard: &Shard, key: usize, auth: &str, user_data: &str) {
         conn.outbox.send(text_frame(&pusher::error_for(&err)));
         return;
     };
+    if let Err(msg) = super::auth_binding::check_signin(conn.auth_user.as_deref(), &id) {
+        conn.outbox
+            .send(text_frame(&pusher::error(Some(4009), &msg)));
+        return;
+    }
     if conn.user_id.is_some() {
         let err = PusherError::InvalidField {
             field: "pusher:signin",

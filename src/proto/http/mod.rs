@@ -6,7 +6,9 @@
 pub mod head;
 pub mod query;
 pub mod response;
+pub mod url;
 
 pub use head::{parse_head, HeadError, RequestHead};
 pub use query::{parse_query, percent_decode, query_value, QueryError};
 pub use response::{reason_phrase, Response};
+pub use url::{HttpUrl, UrlError};

@@ -1,0 +1,112 @@
+//! Laravel Sanctum personal access tokens, checked by the app's introspection endpoint.
+//!
+//! The shard sends `GET <sanctum_url>` with `Authorization: Bearer <token>` and
+//! `Accept: application/json` (for instance to a route `Route::get('/api/user', fn (Request $r)
+//! => $r->user())->middleware('auth:sanctum')`). This module builds that request and reads the
+//! answer: 200 with a JSON body holding the user id as `{"id": …}` or `{"user": {"id": …}}`
+//! (string or integer) means valid; 401 or 403 means the app rejected the token; anything else
+//! means the check failed and the connection is refused without caching.
+
+use serde::Deserialize;
+
+use super::AuthError;
+use crate::proto::http::url::HttpUrl;
+
+/// Largest introspection body read, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The introspection request's bytes. HTTP/1.0 so the answer is never chunked: its body ends
+/// at `Content-Length` or when the app closes the connection.
+pub fn request(url: &HttpUrl, token: &str) -> Vec<u8> {
+    format!(
+        "GET {} HTTP/1.0\r\nHost: {}\r\nAuthorization: Bearer {token}\r\nAccept: application/json\r\n\
+         User-Agent: ringcast\r\nConnection: close\r\n\r\n",
+        url.path_and_query,
+        url.host_header()
+    )
+    .into_bytes()
+}
+
+#[derive(Deserialize)]
+struct Body {
+    id: Option<serde_json::Value>,
+    user: Option<Inner>,
+}
+
+#[derive(Deserialize)]
+struct Inner {
+    id: Option<serde_json::Value>,
+}
+
+/// What an introspection answer means: the user id, a rejection, or a failure.
+pub fn interpret(status: u16, body: &[u8]) -> Result<String, AuthError> {
+    match status {
+        200 => {}
+        401 | 403 => return Err(AuthError::Rejected),
+        other => {
+            return Err(AuthError::Unavailable(format!(
+                "the introspection URL answered HTTP {other}"
+            )))
+        }
+    }
+    let parsed: Body = serde_json::from_slice(body).map_err(|_| {
+        AuthError::Unavailable("the introspection answer is not a JSON object".to_owned())
+    })?;
+    parsed
+        .id
+        .or(parsed.user.and_then(|u| u.id))
+        .as_ref()
+        .and_then(|v| match v {
+            serde_json::Value::String(s) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
+            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            AuthError::Unavailable(
+                "the introspection answer has no user id ({\"id\":…} or {\"user\":{\"id\":…}})"
+                    .to_owned(),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_read_as_documented() {
+        assert_eq!(interpret(200, br#"{"id":7,"name":"x"}"#), Ok("7".into()));
+        assert_eq!(
+            interpret(200, br#"{"user":{"id":"abc"}}"#),
+            Ok("abc".into())
+        );
+        assert_eq!(interpret(401, b""), Err(AuthError::Rejected));
+        assert_eq!(interpret(403, b"{}"), Err(AuthError::Rejected));
+        assert!(matches!(
+            interpret(500, b""),
+            Err(AuthError::Unavailable(_))
+        ));
+        assert!(matches!(
+            interpret(302, b""),
+            Err(AuthError::Unavailable(_))
+        ));
+        assert!(matches!(
+            interpret(200, b"<html>"),
+            Err(AuthError::Unavailable(_))
+        ));
+        assert!(matches!(
+            interpret(200, br#"{"id":null}"#),
+            Err(AuthError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn the_request_carries_the_token_and_accept() {
+        let url = HttpUrl::parse("http://127.0.0.1:8000/api/user?x=1").unwrap();
+        let req = String::from_utf8(request(&url, "1|good")).unwrap();
+        assert!(req.starts_with("GET /api/user?x=1 HTTP/1.0\r\nHost: 127.0.0.1:8000\r\n"));
+        assert!(req.contains("Authorization: Bearer 1|good\r\n"));
+        assert!(req.contains("Accept: application/json\r\n"));
+        assert!(req.ends_with("\r\n\r\n"));
+    }
+}
