@@ -71,9 +71,20 @@ unsafe impl GlobalAlloc for ShardAllocCounter {
 #[global_allocator]
 static ALLOCATOR: ShardAllocCounter = ShardAllocCounter;
 
-/// Starts one shard in this process on a free port.
+/// Starts one shard in this process on a free port (retrying if another test took the port
+/// between the probe and the bind).
 fn start_in_process() -> (u16, ringcast::shard::Server) {
-    let port = common::free_port();
+    let mut last = String::new();
+    for _ in 0..10 {
+        match try_start(common::free_port()) {
+            Ok(started) => return started,
+            Err(e) => last = e,
+        }
+    }
+    panic!("cannot start the in-process server: {last}");
+}
+
+fn try_start(port: u16) -> Result<(u16, ringcast::shard::Server), String> {
     let env = move |k: &str| -> Option<String> {
         match k {
             "REVERB_SERVER_HOST" => Some("127.0.0.1".into()),
@@ -86,9 +97,9 @@ fn start_in_process() -> (u16, ringcast::shard::Server) {
             _ => None,
         }
     };
-    let config = ringcast::config::load(None, &env, 1).unwrap();
-    let server = ringcast::shard::start(Arc::new(config), None).unwrap();
-    (port, server)
+    let config = ringcast::config::load(None, &env, 1).map_err(|e| e.to_string())?;
+    let server = ringcast::shard::start(Arc::new(config), None).map_err(|e| e.to_string())?;
+    Ok((port, server))
 }
 
 /// Publishes `n` events on `fan` and returns the shard allocations per event.

@@ -128,6 +128,12 @@ pub fn start(
     config: Arc<Config>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> Result<Server, StartError> {
+    // SO_REUSEPORT would let a second server share a port another process already serves,
+    // splitting its traffic silently. A plain bind first makes that a clear startup error.
+    std::net::TcpListener::bind(addr_of(&config)).map_err(|source| StartError::Bind {
+        addr: addr_of(&config),
+        source,
+    })?;
     let shared = Shared::new(config.workers, config.apps.len());
     if let Ok(mut slot) = shared.tls.write() {
         *slot = tls;
@@ -191,6 +197,10 @@ pub fn start(
         bells,
         shared,
     })
+}
+
+fn addr_of(config: &Config) -> SocketAddr {
+    SocketAddr::new(config.host, config.port)
 }
 
 fn run_shard(
