@@ -178,6 +178,22 @@ fn dechunk(raw: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether a publish succeeded (2xx); the first failure's reason is kept in `first_error`.
+pub fn accepted(result: io::Result<(u16, Vec<u8>)>, first_error: &mut Option<String>) -> bool {
+    match result {
+        Ok((status, _)) if (200..300).contains(&status) => true,
+        Ok((status, body)) => {
+            let msg = format!("HTTP {status}: {}", String::from_utf8_lossy(&body));
+            first_error.get_or_insert(msg);
+            false
+        }
+        Err(e) => {
+            first_error.get_or_insert(format!("publish: {e}"));
+            false
+        }
+    }
+}
+
 /// The body of event `seq` stamped `t_ns` for `channel`.
 pub fn event_body(channel: &str, seq: u64, t_ns: u64) -> String {
     format!(
@@ -222,18 +238,7 @@ pub async fn run(
         let result = http.post(&target, &body).await;
         let rtt = shared.now_ns().saturating_sub(t_ns) / 1000;
         let _ = out.rtt_us.record(rtt.clamp(1, 60_000_000));
-        let ok = match result {
-            Ok((status, _)) if (200..300).contains(&status) => true,
-            Ok((status, b)) => {
-                let msg = format!("HTTP {status}: {}", String::from_utf8_lossy(&b));
-                out.first_error.get_or_insert(msg);
-                false
-            }
-            Err(e) => {
-                out.first_error.get_or_insert(format!("publish: {e}"));
-                false
-            }
-        };
+        let ok = accepted(result, &mut out.first_error);
         out.errors += u64::from(!ok);
         out.sent.push(SentEvent {
             seq,

@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 
 use super::account::PubRec;
 use crate::client::Shared;
-use crate::publisher::Http;
+use crate::publisher::{accepted, Http};
 use crate::sign::signed_query;
 use crate::stats::new_histogram;
 
@@ -91,18 +91,7 @@ pub async fn run(target: Arc<PubTarget>, plan: PubPlan, start: Instant, end: Ins
         let result = http.post(&format!("{path}?{query}"), &b).await;
         let ack = sh.now_ns();
         let _ = out.rtt_us.record(((ack - t) / 1000).clamp(1, 60_000_000));
-        let ok = match result {
-            Ok((s, _)) if (200..300).contains(&s) => true,
-            Ok((s, body)) => {
-                let msg = format!("HTTP {s}: {}", String::from_utf8_lossy(&body));
-                out.first_error.get_or_insert(msg);
-                false
-            }
-            Err(e) => {
-                out.first_error.get_or_insert(format!("publish: {e}"));
-                false
-            }
-        };
+        let ok = accepted(result, &mut out.first_error);
         out.errors += u64::from(!ok);
         out.logs[i].1.push(PubRec { start: t, ack, ok });
         due += step;
