@@ -9,6 +9,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::client_events::client_event;
+use super::fanout::catch_up;
 use super::outbox::Outbox;
 use super::session::text_frame;
 use super::state::Shard;
@@ -59,7 +60,12 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
                 }
             }
         }
-        Ok(ClientMessage::Unsubscribe { channel }) => subscribe::unsubscribe(shard, key, &channel),
+        Ok(ClientMessage::Unsubscribe { channel }) => {
+            // An event acknowledged to its publisher before this unsubscribe was sent may still
+            // sit in this core's rings; it belongs to the subscription, so deliver it first.
+            catch_up(shard);
+            subscribe::unsubscribe(shard, key, &channel)
+        }
         Ok(ClientMessage::ClientEvent {
             event,
             channel,

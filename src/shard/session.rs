@@ -15,6 +15,7 @@ use monoio::buf::IoBufMut;
 use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
 
 use super::conn::Link;
+use super::fanout::catch_up;
 use super::outbox::Outbox;
 use super::pusher_handler;
 use super::state::{Conn, Shard};
@@ -271,6 +272,9 @@ impl Session<'_> {
                 }
                 Message::Pong(_) => {}
                 Message::Close(frame) => {
+                    // Events published before the client asked to close may still sit in this
+                    // core's rings: deliver them ahead of the close reply.
+                    catch_up(self.shard);
                     let code = frame.map_or(ws::code::NORMAL, |f| f.code);
                     self.outbox.close_with(Some(close_frame(code, "")));
                     return false;
