@@ -171,15 +171,16 @@ async fn next_action(
 
 /// Connects, subscribes to `channel_name` and waits for the subscription to succeed.
 async fn setup(shared: &Shared, channel_name: &str) -> Result<WsConn, String> {
-    let mut ws = WsConn::connect(shared.addr, &shared.host, &shared.path)
+    let (mut ws, _socket_id) =
+        crate::pusher::connect(shared.addr, &shared.host, &shared.path).await?;
+    ws.send_text(&crate::pusher::subscribe_frame(channel_name, None))
         .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let mut subscribed = false;
+        .map_err(|e| format!("subscribe: {e}"))?;
     loop {
         let text = match ws
             .next()
             .await
-            .map_err(|e| format!("handshake read: {e}"))?
+            .map_err(|e| format!("subscribe read: {e}"))?
         {
             Msg::Text(t) => t.to_vec(),
             Msg::Close => return Err("closed during setup".into()),
@@ -187,17 +188,6 @@ async fn setup(shared: &Shared, channel_name: &str) -> Result<WsConn, String> {
         };
         let m: Incoming = serde_json::from_slice(&text).map_err(|e| format!("bad JSON: {e}"))?;
         match &*m.event {
-            "pusher:connection_established" if !subscribed => {
-                let sub = serde_json::json!({
-                    "event": "pusher:subscribe",
-                    "data": { "channel": channel_name }
-                })
-                .to_string();
-                ws.send_text(&sub)
-                    .await
-                    .map_err(|e| format!("subscribe: {e}"))?;
-                subscribed = true;
-            }
             "pusher_internal:subscription_succeeded" => return Ok(ws),
             "pusher:ping" => {
                 ws.send_text(PONG).await.map_err(|e| e.to_string())?;
@@ -207,6 +197,19 @@ async fn setup(shared: &Shared, channel_name: &str) -> Result<WsConn, String> {
             }
             _ => {}
         }
+    }
+}
+
+/// Waits until no delivery arrived for `quiet`, or until `deadline`: the end of a run's drain.
+pub async fn drain_quiet(shared: &Shared, deadline: Instant, quiet: Duration) {
+    let mut last = u64::MAX;
+    while Instant::now() < deadline {
+        let now = shared.received.load(Ordering::Relaxed);
+        if now == last {
+            break;
+        }
+        last = now;
+        tokio::time::sleep(quiet).await;
     }
 }
 

@@ -225,16 +225,12 @@ pub async fn run(args: Args) -> Result<Report, String> {
     let _ = go_tx.send(Some((start, end)));
     tokio::time::sleep_until(end.into()).await;
     // Drain: until nothing arrived for 200 ms, at most --drain.
-    let drain_end = Instant::now() + args.drain();
-    let mut last = u64::MAX;
-    while Instant::now() < drain_end {
-        let now = shared.received.load(Ordering::Relaxed);
-        if now == last {
-            break;
-        }
-        last = now;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::client::drain_quiet(
+        &shared,
+        Instant::now() + args.drain(),
+        Duration::from_millis(200),
+    )
+    .await;
     let server_end = args.server_pid.and_then(|p| procstat::sample(Some(p)));
     let gen_end = procstat::sample(None).unwrap_or_default();
     let _ = shared.stop.send(true);

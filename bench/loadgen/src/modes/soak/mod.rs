@@ -276,16 +276,12 @@ pub async fn run(args: Args) -> Result<Report, String> {
     }
     let publish_end = Instant::now();
     // Drain: until nothing arrived for 300 ms, at most --drain.
-    let drain_end = publish_end + args.drain();
-    let mut last = u64::MAX;
-    while Instant::now() < drain_end {
-        let now = shared.received.load(Ordering::Relaxed);
-        if now == last {
-            break;
-        }
-        last = now;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    crate::client::drain_quiet(
+        &shared,
+        publish_end + args.drain(),
+        Duration::from_millis(300),
+    )
+    .await;
     let server_end = server(()).map(|s| s.unwrap_or_default());
     if let (Some(pid), Some(Sample { rss_kb: 0, .. })) = (args.server_pid, server_end) {
         if !errors.iter().any(|e| e.contains("is gone")) {
