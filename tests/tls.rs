@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{spawn_client_env, Server};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
@@ -144,19 +144,23 @@ fn sighup_reloads_the_certificate_for_new_connections() {
     let server = start(&dir);
     let (_, cn) = https_up(server.port, &pki);
     assert!(cn.contains("before-reload"));
-    // A broken file first: the reload fails and the old certificate stays in service.
+    // A broken file first: the reload fails (the server says so) and the old certificate
+    // stays in service.
     std::fs::write(dir.join("cert.pem"), "not a certificate").unwrap();
     hup(&server);
+    poll("the failed reload is logged", || {
+        server.stderr().contains("TLS reload failed")
+    });
     let (resp, cn) = https_up(server.port, &pki);
     assert!(resp.starts_with("HTTP/1.1 200") && cn.contains("before-reload"));
     pki.issue(&dir, "after-reload");
     hup(&server);
-    let (resp, cn) = https_up(server.port, &pki);
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    assert!(
-        cn.contains("after-reload"),
-        "new connections get the new certificate"
-    );
+    // New connections get the new certificate once the main thread has swapped it in.
+    poll("new connections get the new certificate", || {
+        let (resp, cn) = https_up(server.port, &pki);
+        assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+        cn.contains("after-reload")
+    });
 }
 
 fn hup(server: &Server) {
@@ -166,5 +170,13 @@ fn hup(server: &Server) {
         .unwrap()
         .success();
     assert!(ok);
-    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Polls `done` every 20 ms until it holds; fails naming `what` after 10 s.
+fn poll(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "not within 10 s: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -7,16 +7,24 @@
 //! The server's stderr goes to a temporary file that is printed when a test panics.
 #![allow(dead_code)]
 
+pub mod ports;
+mod signing;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use ports::free_port;
+#[allow(unused_imports)]
+pub use signing::signed_path;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub const APP_ID: &str = "424242";
 pub const APP_KEY: &str = "test-key";
@@ -70,10 +78,30 @@ impl Server {
         Server::start_with(&[], &[], Some(toml))
     }
 
-    /// The general form: extra CLI args, extra env, optional config file contents.
+    /// The general form: extra CLI args, extra env, optional config file contents. The port
+    /// is a probed free one, tried again on another when it turns out taken (see `ports`).
     pub fn start_with(args: &[&str], extra_env: &[(&str, &str)], config: Option<&str>) -> Server {
+        let mut last = String::new();
+        for _ in 0..ports::ATTEMPTS {
+            match Server::try_start(ports::free_port(), args, extra_env, config) {
+                Ok(server) => return server,
+                Err(taken) => last = taken,
+            }
+        }
+        panic!(
+            "no free port after {} attempts; last:\n{last}",
+            ports::ATTEMPTS
+        );
+    }
+
+    /// One start on `port`: `Err(stderr)` when the port was taken, a panic for anything else.
+    fn try_start(
+        port: u16,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+        config: Option<&str>,
+    ) -> Result<Server, String> {
         let dir = TempDir::new("server");
-        let port = free_port();
         let port_s = port.to_string();
         let mut env: BTreeMap<String, String> = [
             ("REVERB_SERVER_HOST", "127.0.0.1"),
@@ -123,27 +151,36 @@ impl Server {
             stderr_path,
             _dir: dir,
         };
-        server.wait_up(tls);
-        server
+        server.wait_up(tls)?;
+        Ok(server)
     }
 
-    /// Waits for `GET /up` (for a TLS server, which plain HTTP cannot ask, for the port).
-    fn wait_up(&mut self, tls: bool) {
+    /// Waits for `GET /up` (for a TLS server, which plain HTTP cannot ask, for the port) from
+    /// this server's own listeners. `Err(stderr)` if it exited because the port was taken.
+    fn wait_up(&mut self, tls: bool) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!(
-                    "ringcast exited during startup ({status}); stderr:\n{}",
-                    self.stderr()
-                );
+                let stderr = self.stderr();
+                if ports::port_taken(&stderr) {
+                    return Err(stderr);
+                }
+                panic!("ringcast exited during startup ({status}); stderr:\n{stderr}");
             }
-            if tls && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            let last = match try_http(self.port, "GET", "/up", &[], b"") {
-                Ok((200, _)) => return,
-                Ok((code, body)) => format!("GET /up answered {code}: {body}"),
-                Err(e) => format!("GET /up: {e}"),
+            // Another process answering on the port proves nothing about this server.
+            let last = if !ports::listens_alone(self.child.id(), self.port) {
+                format!("port {} is not (only) this server's yet", self.port)
+            } else if tls {
+                match std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                    Ok(_) => return Ok(()),
+                    Err(e) => format!("connect: {e}"),
+                }
+            } else {
+                match try_http(self.port, "GET", "/up", &[], b"") {
+                    Ok((200, _)) => return Ok(()),
+                    Ok((code, body)) => format!("GET /up answered {code}: {body}"),
+                    Err(e) => format!("GET /up: {e}"),
+                }
             };
             if Instant::now() >= deadline {
                 panic!(
@@ -194,12 +231,6 @@ impl Drop for Server {
             );
         }
     }
-}
-
-/// A port that was free a moment ago (bind :0, read it, drop the listener).
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -543,46 +574,4 @@ fn read_response(s: TcpStream) -> io::Result<(u16, String)> {
         r.read_to_end(&mut body)?;
     }
     Ok((code, String::from_utf8_lossy(&body).into_owned()))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pusher REST signing (what the server SDKs do), for tests that call the REST API directly
-
-/// `path?query` signed as the Pusher SDKs sign: auth_key, auth_timestamp, auth_version,
-/// body_md5 (when `body` is non-empty), auth_signature = HMAC-SHA256 over
-/// "METHOD\npath\nsorted query". `params` must be URL-safe already.
-pub fn signed_path(
-    server: &Server,
-    method: &str,
-    path: &str,
-    params: &[(&str, &str)],
-    body: &str,
-) -> String {
-    use hmac::{Hmac, Mac};
-    use md5::{Digest, Md5};
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        .to_string();
-    let mut q: BTreeMap<String, String> = params
-        .iter()
-        .map(|(k, v)| (k.to_lowercase(), v.to_string()))
-        .collect();
-    q.insert("auth_key".into(), server.app_key.clone());
-    q.insert("auth_timestamp".into(), now);
-    q.insert("auth_version".into(), "1.0".into());
-    if !body.is_empty() {
-        q.insert("body_md5".into(), hex::encode(Md5::digest(body.as_bytes())));
-    }
-    let query = q
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let mut mac =
-        Hmac::<sha2::Sha256>::new_from_slice(server.app_secret.as_bytes()).expect("any key length");
-    mac.update(format!("{method}\n{path}\n{query}").as_bytes());
-    let sig = hex::encode(mac.finalize().into_bytes());
-    format!("{path}?{query}&auth_signature={sig}")
 }
