@@ -10,9 +10,11 @@
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
+//! - [`logging`]: the log subscriber: text or JSON lines on stderr, colour only on a terminal.
 
 pub mod api;
 pub mod config;
+pub mod logging;
 pub mod proto;
 pub mod ratelimit;
 pub mod ring;

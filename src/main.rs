@@ -8,12 +8,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use ringcast::config::{self, Config};
+use ringcast::logging::{self, LogFormat};
 
 const USAGE: &str = "usage: ringcast [serve] [--config FILE]
 
 Runs the ringcast Pusher-protocol server. Settings come from FILE (TOML), then from the
 environment: REVERB_APP_ID/KEY/SECRET, REVERB_SERVER_HOST/PORT, REVERB_APP_* limits,
-RINGCAST_WORKERS. With nothing configured it starts a development app and prints it.";
+RINGCAST_WORKERS. With nothing configured it starts a development app and prints it.
+Logs go to stderr: RUST_LOG sets the level (default info), RINGCAST_LOG_FORMAT=json writes
+one JSON object per line.";
 
 fn main() -> ExitCode {
     let config_path = match parse_args(std::env::args().skip(1)) {
@@ -24,23 +27,27 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let env = |key: &str| std::env::var(key).ok();
-    let config = match config::load(config_path.as_deref(), &env, cores) {
-        Ok(c) => c,
+    let log_format = match LogFormat::parse(std::env::var(logging::FORMAT_VAR).ok().as_deref()) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("ringcast: {e}");
             return ExitCode::from(2);
         }
     };
-    announce(&config);
+    logging::init(log_format);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let env = |key: &str| std::env::var(key).ok();
+    let config = match config::load(config_path.as_deref(), &env, cores) {
+        Ok(c) => c,
+        Err(e) => return fatal(log_format, &e, 2),
+    };
+    announce(&config, log_format);
     let tls = match &config.tls {
         Some((cert, key)) => match ringcast::tls::load(cert, key) {
             Ok(t) => Some(t),
             Err(e) => {
-                eprintln!("ringcast: invalid setting RINGCAST_TLS_CERT/RINGCAST_TLS_KEY: {e}");
-                return ExitCode::from(2);
+                let e = format!("invalid setting RINGCAST_TLS_CERT/RINGCAST_TLS_KEY: {e}");
+                return fatal(log_format, &e, 2);
             }
         },
         None => None,
@@ -68,11 +75,17 @@ fn main() -> ExitCode {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("ringcast: {e}");
-            ExitCode::from(1)
-        }
+        Err(e) => fatal(log_format, &e, 1),
     }
+}
+
+/// Reports why the server cannot run, in the log format the operator chose, and exits `code`.
+fn fatal(format: LogFormat, error: &dyn std::fmt::Display, code: u8) -> ExitCode {
+    match format {
+        LogFormat::Text => eprintln!("ringcast: {error}"),
+        LogFormat::Json => tracing::error!(error = %error, "ringcast cannot start"),
+    }
+    ExitCode::from(code)
 }
 
 /// `Ok(Some(path))` to serve (path may be `None`), `Ok(None)` after printing help or version.
@@ -121,16 +134,7 @@ fn wait_for_signal(on_hangup: impl Fn()) {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
-fn announce(config: &Config) {
+fn announce(config: &Config, format: LogFormat) {
     tracing::info!(
         host = %config.host,
         port = config.port,
@@ -140,6 +144,16 @@ fn announce(config: &Config) {
     );
     if config.dev_app {
         let app = &config.apps[0];
+        if format == LogFormat::Json {
+            // A log shipper expects one JSON object per line, the credentials included.
+            tracing::warn!(
+                app_id = %app.id,
+                app_key = %app.key,
+                app_secret = %app.secret,
+                "no app configured, using the development app; set REVERB_APP_ID/KEY/SECRET (or --config) for real use"
+            );
+            return;
+        }
         eprintln!(
             "ringcast: no app configured, using the development app:\n  \
              REVERB_APP_ID={}\n  REVERB_APP_KEY={}\n  REVERB_APP_SECRET={}\n\

@@ -6,9 +6,9 @@ mod common;
 mod raw_client;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, Server};
+use common::{http_get, ports, Server};
 use raw_client::Subscriber;
 
 /// Runs the binary with `env` (and nothing from the caller's REVERB_*/RINGCAST_* variables)
@@ -28,9 +28,9 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
+        if Instant::now() > deadline {
             child.kill().unwrap();
             panic!("ringcast did not exit");
         }
@@ -52,6 +52,12 @@ fn invalid_setting_is_one_line_naming_the_key_and_exit_2() {
 
     let (code, err) = run_to_exit(&[], &[("RINGCAST_WORKERS", "0")]);
     assert_eq!(code, Some(2), "{err}");
+    let (code, err) = run_to_exit(&[], &[("RINGCAST_LOG_FORMAT", "yaml")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("RINGCAST_LOG_FORMAT") && err.contains("json"),
+        "{err}"
+    );
     let (code, err) = run_to_exit(&["--bogus"], &[]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--bogus"), "{err}");
@@ -88,38 +94,44 @@ fn port_in_use_exits_1_with_a_clear_error() {
 
 #[test]
 fn no_configuration_starts_the_documented_development_app() {
-    let port = free_port().to_string();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("REVERB_") || k.starts_with("RINGCAST_") {
-            cmd.env_remove(k);
+    for _ in 0..ports::ATTEMPTS {
+        let port = ports::free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("REVERB_") || k.starts_with("RINGCAST_") {
+                cmd.env_remove(k);
+            }
         }
-    }
-    // Only the port is set so the test does not collide with anything on 8080.
-    let mut child = cmd
-        .env("REVERB_SERVER_PORT", &port)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let port: u16 = port.parse().unwrap();
-    let mut up = false;
-    for _ in 0..250 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
+        // Only the address is set so the test does not collide with anything on 8080.
+        let mut child = cmd
+            .env("REVERB_SERVER_HOST", "127.0.0.1")
+            .env("REVERB_SERVER_PORT", port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() && !ports::listens_alone(child.id(), port) {
+            assert!(Instant::now() < deadline, "server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
         }
-        std::thread::sleep(Duration::from_millis(20));
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(ports::port_taken(&err), "the server exited: {err}");
+            continue;
+        }
+        let sub = Subscriber::connect(port, ringcast::config::DEV_APP_KEY, &["hello"]);
+        drop(sub);
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(ringcast::config::DEV_APP_KEY), "{err}");
+        assert!(err.contains(ringcast::config::DEV_APP_SECRET), "{err}");
+        return;
     }
-    assert!(up, "server did not come up");
-    let sub = Subscriber::connect(port, ringcast::config::DEV_APP_KEY, &["hello"]);
-    drop(sub);
-    child.kill().unwrap();
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(ringcast::config::DEV_APP_KEY), "{err}");
-    assert!(err.contains(ringcast::config::DEV_APP_SECRET), "{err}");
+    panic!("no free port in {} attempts", ports::ATTEMPTS);
 }
 
 #[test]
@@ -142,6 +154,18 @@ fn toml_file_serves_several_apps() {
     assert!(health.contains(r#""workers":2"#), "{health}");
 }
 
+/// The kinds of anonymous inodes process `pid` holds open (`eventpoll`, `io_uring`, ...):
+/// which I/O driver a server really runs on.
+fn anon_inodes(pid: u32) -> Vec<String> {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
+    fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let kind = target.to_str()?.strip_prefix("anon_inode:")?;
+            Some(kind.trim_matches(['[', ']']).to_owned())
+        })
+        .collect()
+}
+
 #[test]
 fn epoll_driver_serves_the_same_protocol() {
     let server = Server::start(&[("RINGCAST_DRIVER", "epoll"), ("RINGCAST_WORKERS", "2")]);
@@ -155,6 +179,38 @@ fn epoll_driver_serves_the_same_protocol() {
     for s in &mut subs {
         assert_eq!(s.next_event()["event"], "via-epoll");
     }
+    // What served them: one epoll instance per shard, and no io_uring anywhere.
+    let kinds = anon_inodes(server.pid());
+    let epolls = kinds.iter().filter(|k| *k == "eventpoll").count();
+    assert!(epolls >= 2, "one epoll per shard expected: {kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "io_uring"), "{kinds:?}");
+}
+
+/// Sends SIGTERM to the server.
+fn send_term(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits (10 s at most) for the server's exit code.
+fn wait_exit(server: &mut Server) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = server.exited() {
+            return status.code();
+        }
+        assert!(Instant::now() < deadline, "server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends SIGTERM and waits for the exit code.
+fn terminate(server: &mut Server) -> Option<i32> {
+    send_term(server);
+    wait_exit(server)
 }
 
 #[test]
@@ -163,11 +219,7 @@ fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
     let mut clients: Vec<Subscriber> = (0..6)
         .map(|_| Subscriber::connect(server.port, "test-key", &["c"]))
         .collect();
-    let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_term(&server);
     for sub in &mut clients {
         let err = sub.client.recv_json();
         assert_eq!(err["event"], "pusher:error", "{err}");
@@ -175,14 +227,49 @@ fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
         assert_eq!(sub.client.recv_close(), 4200);
     }
     drop(clients);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        if let Some(status) = server.exited() {
-            break status.code();
-        }
-        assert!(std::time::Instant::now() < deadline, "server did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = wait_exit(&mut server);
     assert_eq!(code, Some(0), "{}", server.stderr());
     assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
+    // A normal stop is not a problem an operator should be told about (RUST_LOG=warn here).
+    let log = server.stderr();
+    assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
+}
+
+#[test]
+fn logs_to_a_file_have_no_colour_and_json_format_is_one_object_per_line() {
+    // stderr is a file here, as it is under journald or with a log file.
+    let mut text = Server::start(&[("RUST_LOG", "info"), ("RINGCAST_WORKERS", "2")]);
+    assert_eq!(terminate(&mut text), Some(0));
+    let log = text.stderr();
+    assert!(log.contains("ringcast starting"), "{log}");
+    assert!(!log.contains('\x1b'), "escape codes in a log file: {log:?}");
+
+    let mut json = Server::start(&[
+        ("RUST_LOG", "info"),
+        ("RINGCAST_WORKERS", "2"),
+        ("RINGCAST_LOG_FORMAT", "json"),
+    ]);
+    assert_eq!(terminate(&mut json), Some(0));
+    let log = json.stderr();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            line["level"].is_string() && line["timestamp"].is_string(),
+            "{line}"
+        );
+        assert!(line["fields"]["message"].is_string(), "{line}");
+    }
+    let starting = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "ringcast starting")
+        .unwrap_or_else(|| panic!("no start line: {log}"));
+    assert_eq!(starting["fields"]["port"], json.port, "{starting}");
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "stopped"),
+        "{log}"
+    );
+    assert!(!lines.iter().any(|l| l["level"] == "WARN"), "{log}");
 }

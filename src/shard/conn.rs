@@ -34,6 +34,10 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
                 let _ = stream.set_nodelay(true);
                 monoio::spawn(serve(shard.clone(), stream, peer));
             }
+            Err(_) if super::shutdown::requested(&shard) => {
+                // Shutdown cancelled the pending accept: the normal way out, not a failure.
+                return;
+            }
             Err(e) => {
                 // Usually EMFILE: back off briefly instead of spinning on the error.
                 tracing::warn!(shard = shard.id, error = %e, "accept failed");
