@@ -5,7 +5,9 @@
 //! waker while the queue is empty: queuing a frame on the fan-out path is a refcount bump, a
 //! push into a queue that keeps its capacity, and a wake-up, with no allocation per subscriber.
 //! Several frames queued while a write is in flight are coalesced into one write, through a
-//! buffer the writer keeps between writes.
+//! buffer the writer keeps between writes while it is busy. Once the queue is empty that buffer
+//! is freed and the queue shrinks back to a few slots: otherwise every connection would keep
+//! the memory of its largest burst for life, and a long run would creep up to that.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -21,8 +23,10 @@ use monoio::io::{
 };
 use monoio::net::TcpStream;
 
-/// The largest coalescing buffer the writer keeps between writes.
+/// The largest coalescing buffer the writer keeps between writes (while busy).
 const KEEP_BUFFER: usize = 64 * 1024;
+/// Queue slots an idle connection keeps: enough that steady traffic never reallocates.
+const IDLE_QUEUE_SLOTS: usize = 4;
 
 /// The most bytes a connection may have queued before it is closed as a slow consumer.
 pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;
@@ -157,6 +161,16 @@ impl Outbox {
             || self.state.get() != State::Open
     }
 
+    /// Gives back what a burst left behind once the queue is empty: the coalescing buffer and
+    /// queue slots beyond [`IDLE_QUEUE_SLOTS`].
+    fn release_idle(&self, spare: &mut Option<Vec<u8>>) {
+        *spare = None;
+        let mut queue = self.queue.borrow_mut();
+        if queue.is_empty() && queue.capacity() > IDLE_QUEUE_SLOTS {
+            queue.shrink_to(IDLE_QUEUE_SLOTS);
+        }
+    }
+
     /// Takes the next batch: one frame as is, several coalesced into `spare`.
     fn next_batch(&self, spare: &mut Option<Vec<u8>>) -> Option<Batch> {
         let mut queue = self.queue.borrow_mut();
@@ -226,7 +240,8 @@ async fn write_loop(
             return;
         }
         match outbox.state.get() {
-            State::Open => {}
+            // Everything queued is written: idle until the next frame.
+            State::Open => outbox.release_idle(&mut spare),
             State::Closing => {
                 let notify = outbox.transport.pending(true);
                 if !notify.is_empty() {
