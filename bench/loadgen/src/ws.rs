@@ -1,7 +1,8 @@
 //! A lean WebSocket client (RFC 6455) on a tokio `TcpStream`, sized for 10,000 connections.
 //!
-//! Owns the upgrade handshake, parsing server frames out of one small growable read buffer, and
-//! writing masked client frames. Per connection it keeps only the socket, a 512-byte buffer (grown
+//! Owns the upgrade handshake, parsing frames out of one small growable read buffer (masked or
+//! not, so `ringcast-floor` reads its clients with it too, from the read half of an accepted
+//! socket), and writing frames: masked from a client, unmasked from a server ([`frame`]). Per connection it keeps only the socket, a 512-byte buffer (grown
 //! only for a bigger frame) and, if a server ever fragments a message, a reassembly buffer. It
 //! knows nothing of Pusher and never allocates per received frame.
 
@@ -9,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use base64::Engine;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const INITIAL_BUF: usize = 512;
@@ -37,9 +38,9 @@ enum Loc {
     Frag { op: u8 },
 }
 
-/// A client WebSocket connection.
-pub struct WsConn {
-    stream: TcpStream,
+/// A WebSocket connection read from `S` (a client's whole `TcpStream` by default).
+pub struct WsConn<S = TcpStream> {
+    stream: S,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -53,49 +54,48 @@ fn bad(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_owned())
 }
 
-impl WsConn {
-    /// Connects and performs the upgrade for `path` (e.g. `/app/KEY?protocol=7`).
-    pub async fn connect(addr: SocketAddr, host: &str, path: &str) -> io::Result<WsConn> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let key =
-            base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
-        let mut conn = WsConn {
+/// One frame with `opcode` and `payload`, masked with `mask` (clients must mask, servers
+/// must not).
+pub fn frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut f = Vec::with_capacity(payload.len() + 14);
+    f.push(0x80 | opcode);
+    let bit = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n if n < 126 => f.push(bit | n as u8),
+        n if n < 65536 => {
+            f.push(bit | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(bit | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    match mask {
+        Some(m) => {
+            f.extend_from_slice(&m);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ m[i & 3]));
+        }
+        None => f.extend_from_slice(payload),
+    }
+    f
+}
+
+impl<S: AsyncRead + Unpin> WsConn<S> {
+    /// A connection whose upgrade is already done: `leftover` holds bytes read past the
+    /// request head (the first frames, if the peer sent them early). Used by `ringcast-floor`.
+    #[allow(dead_code)]
+    pub fn upgraded(stream: S, leftover: &[u8]) -> WsConn<S> {
+        let mut buf = vec![0; INITIAL_BUF.max(leftover.len())];
+        buf[..leftover.len()].copy_from_slice(leftover);
+        WsConn {
             stream,
-            buf: vec![0; INITIAL_BUF],
+            buf,
             start: 0,
-            end: 0,
+            end: leftover.len(),
             frag: None,
             frag_done: false,
-        };
-        conn.stream.write_all(req.as_bytes()).await?;
-        let head_end = loop {
-            if let Some(i) = conn.buf[..conn.end]
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-            {
-                break i + 4;
-            }
-            if conn.end >= 16 << 10 {
-                return Err(bad("upgrade response head too large"));
-            }
-            conn.fill().await?;
-        };
-        let head = &conn.buf[..head_end];
-        let status_ok = head.starts_with(b"HTTP/1.1 101") || head.starts_with(b"HTTP/1.0 101");
-        if !status_ok {
-            let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
-            return Err(bad(&format!(
-                "upgrade refused: {}",
-                String::from_utf8_lossy(line)
-            )));
         }
-        conn.start = head_end;
-        Ok(conn)
     }
 
     /// Reads more bytes into the buffer: compacts or grows it first if it is full.
@@ -247,25 +247,56 @@ impl WsConn {
         };
         Ok(self.view(loc))
     }
+}
+
+impl WsConn {
+    /// Connects and performs the upgrade for `path` (e.g. `/app/KEY?protocol=7`).
+    pub async fn connect(addr: SocketAddr, host: &str, path: &str) -> io::Result<WsConn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let key =
+            base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        let mut conn = WsConn {
+            stream,
+            buf: vec![0; INITIAL_BUF],
+            start: 0,
+            end: 0,
+            frag: None,
+            frag_done: false,
+        };
+        conn.stream.write_all(req.as_bytes()).await?;
+        let head_end = loop {
+            if let Some(i) = conn.buf[..conn.end]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+            {
+                break i + 4;
+            }
+            if conn.end >= 16 << 10 {
+                return Err(bad("upgrade response head too large"));
+            }
+            conn.fill().await?;
+        };
+        let head = &conn.buf[..head_end];
+        let status_ok = head.starts_with(b"HTTP/1.1 101") || head.starts_with(b"HTTP/1.0 101");
+        if !status_ok {
+            let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+            return Err(bad(&format!(
+                "upgrade refused: {}",
+                String::from_utf8_lossy(line)
+            )));
+        }
+        conn.start = head_end;
+        Ok(conn)
+    }
 
     /// Sends one masked frame with `opcode` and `payload`.
     pub async fn send(&mut self, opcode: u8, payload: &[u8]) -> io::Result<()> {
-        let mut f = Vec::with_capacity(payload.len() + 14);
-        f.push(0x80 | opcode);
-        match payload.len() {
-            n if n < 126 => f.push(0x80 | n as u8),
-            n if n < 65536 => {
-                f.push(0x80 | 126);
-                f.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                f.push(0x80 | 127);
-                f.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        let mask = fastrand::u32(..).to_ne_bytes();
-        f.extend_from_slice(&mask);
-        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i & 3]));
+        let f = frame(opcode, payload, Some(fastrand::u32(..).to_ne_bytes()));
         self.stream.write_all(&f).await
     }
 
