@@ -5,15 +5,15 @@ mod common;
 #[path = "support/raw_client.rs"]
 mod raw_client;
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{http_get, ports, Server};
 use raw_client::Subscriber;
 
-/// Runs the binary with `env` (and nothing from the caller's REVERB_*/RINGCAST_* variables)
-/// until it exits or 10 s pass; returns (exit code, stderr).
-fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+/// Starts the binary with `args` and `env` and nothing from the caller's REVERB_*/RINGCAST_*
+/// variables, its stderr piped.
+fn spawn_hermetic(args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
     cmd.args(args);
     for (k, _) in std::env::vars() {
@@ -21,13 +21,18 @@ fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
             cmd.env_remove(k);
         }
     }
-    let mut child = cmd
-        .envs(env.iter().copied())
+    cmd.envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs the binary (see [`spawn_hermetic`]) until it exits or 10 s pass; returns (exit code,
+/// stderr).
+fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut child = spawn_hermetic(args, env);
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -95,22 +100,14 @@ fn port_in_use_exits_1_with_a_clear_error() {
 #[test]
 fn no_configuration_starts_the_documented_development_app() {
     for _ in 0..ports::ATTEMPTS {
-        let port = ports::free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("REVERB_") || k.starts_with("RINGCAST_") {
-                cmd.env_remove(k);
-            }
-        }
+        let port = ports::free_port().to_string();
         // Only the address is set so the test does not collide with anything on 8080.
-        let mut child = cmd
-            .env("REVERB_SERVER_HOST", "127.0.0.1")
-            .env("REVERB_SERVER_PORT", port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let env = [
+            ("REVERB_SERVER_HOST", "127.0.0.1"),
+            ("REVERB_SERVER_PORT", port.as_str()),
+        ];
+        let mut child = spawn_hermetic(&[], &env);
+        let port: u16 = port.parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while child.try_wait().unwrap().is_none() && !ports::listens_alone(child.id(), port) {
             assert!(Instant::now() < deadline, "server did not come up");
