@@ -1,9 +1,9 @@
 //! The worker threads of `ringcast-floor` and the fan-out between them.
 //!
 //! Each worker is one thread with a single-threaded tokio runtime; it owns the sockets handed
-//! to it and, per channel, the outboxes of its subscribers. A publish reaches every worker as
-//! one command carrying the already-encoded frame, and each worker queues that same frame
-//! (shared, never copied) to its subscribers. No lock is taken on the delivery path.
+//! to it and, per channel, the sinks of its subscribers. A publish reaches every worker as one
+//! command carrying the already-encoded frame, and each worker writes that same frame (shared,
+//! never copied) to its subscribers' sockets. No lock is taken on the delivery path.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
+use crate::sink::Sink;
+
 /// A frame encoded once, shared by every write of it.
 pub type Frame = Arc<[u8]>;
-
-/// Where a connection's writer takes its frames from.
-pub type Outbox = UnboundedSender<Frame>;
 
 /// What a worker is asked to do.
 enum Cmd {
@@ -50,13 +49,13 @@ impl Workers {
     }
 }
 
-/// One worker's subscriptions: channel name to its subscribers' outboxes by connection id.
+/// One worker's subscriptions: channel name to its subscribers' sinks by connection id.
 #[derive(Default)]
 pub struct Local {
     /// This worker's index (the first part of its socket ids).
     pub worker: usize,
     next_id: Cell<u64>,
-    channels: RefCell<HashMap<String, HashMap<u64, Outbox>>>,
+    channels: RefCell<HashMap<String, HashMap<u64, Rc<Sink>>>>,
 }
 
 impl Local {
@@ -67,12 +66,12 @@ impl Local {
         id
     }
 
-    pub fn subscribe(&self, channel: &str, id: u64, outbox: &Outbox) {
+    pub fn subscribe(&self, channel: &str, id: u64, sink: &Rc<Sink>) {
         self.channels
             .borrow_mut()
             .entry(channel.to_owned())
             .or_default()
-            .insert(id, outbox.clone());
+            .insert(id, sink.clone());
     }
 
     /// Removes connection `id` from `channel`, and the channel once nobody is left on it.
@@ -88,8 +87,8 @@ impl Local {
 
     fn deliver(&self, channel: &str, frame: &Frame) {
         if let Some(subs) = self.channels.borrow().get(channel) {
-            for outbox in subs.values() {
-                let _ = outbox.send(frame.clone());
+            for sink in subs.values() {
+                sink.send(frame.clone());
             }
         }
     }

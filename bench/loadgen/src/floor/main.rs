@@ -5,11 +5,12 @@
 //! `pusher:connection_established`, `pusher:subscribe` answered with
 //! `pusher_internal:subscription_succeeded` (no authorisation), pings, and the REST
 //! `POST /apps/{id}/events` taken without checking its signature. Each event's frame is encoded
-//! once and written to every subscriber from W threads (`--threads`, default 2), each owning
-//! the connections it accepted. What ringcast costs above this floor is its protocol work.
+//! once and written to every subscriber's socket from W threads (`--threads`, default 2), each
+//! owning the connections it was given. What ringcast costs above this floor is its protocol work.
 //!
 //! Module map: `hub` (the worker threads, their subscriptions and the fan-out), `http`
-//! (request heads, the upgrade answer, the REST publish), `session` (one WebSocket client).
+//! (request heads, the upgrade answer, the REST publish), `session` (one WebSocket client),
+//! `sink` (writing to a subscriber's socket).
 //! Never for production: no limits, no validation, no TLS.
 
 #[path = "../ws.rs"]
@@ -19,6 +20,7 @@ mod ws;
 mod http;
 mod hub;
 mod session;
+mod sink;
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::ExitCode;

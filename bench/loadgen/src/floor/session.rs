@@ -1,18 +1,17 @@
 //! One WebSocket client of `ringcast-floor`, after the upgrade.
 //!
-//! A writer task owns the socket's write half and drains the connection's outbox (its own
-//! answers and the shared event frames); the reader handles `pusher:subscribe`,
-//! `pusher:unsubscribe`, `pusher:ping`, WebSocket pings and the close. Client events and
+//! Answers and the shared event frames go out through the connection's [`Sink`]; the reader
+//! handles `pusher:subscribe`, `pusher:unsubscribe`, `pusher:ping`, WebSocket pings and the
+//! close. Client events and
 //! private-channel authorisation are not served: the bench workloads do not use them.
 
 use std::rc::Rc;
 
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::unbounded_channel;
 
-use crate::hub::{Frame, Local, Outbox};
+use crate::hub::Local;
+use crate::sink::Sink;
 use crate::ws::{self, Msg, WsConn};
 
 /// What the reader looks at in a client message.
@@ -23,38 +22,31 @@ struct ClientMessage {
     data: serde_json::Value,
 }
 
-/// Queues one unmasked text frame.
-fn send_text(outbox: &Outbox, text: &str) {
-    let _ = outbox.send(ws::frame(ws::OP_TEXT, text.as_bytes(), None).into());
+/// Sends one unmasked text frame.
+fn send_text(sink: &Sink, text: &str) {
+    sink.send(ws::frame(ws::OP_TEXT, text.as_bytes(), None).into());
 }
 
 /// Runs the connection until the client leaves; `leftover` are bytes read past the head.
 pub async fn run(stream: TcpStream, leftover: &[u8], local: Rc<Local>) {
-    let (read, mut write) = stream.into_split();
-    let (outbox, mut frames) = unbounded_channel::<Frame>();
-    let writer = tokio::task::spawn_local(async move {
-        while let Some(frame) = frames.recv().await {
-            if write.write_all(&frame).await.is_err() {
-                break;
-            }
-        }
-    });
+    let (read, write) = stream.into_split();
+    let sink = Sink::start(write);
     let id = local.next_id();
     let established = serde_json::json!({
         "event": "pusher:connection_established",
         "data": serde_json::json!({"socket_id": format!("{}.{id}", local.worker), "activity_timeout": 120}).to_string(),
     });
-    send_text(&outbox, &established.to_string());
+    send_text(&sink, &established.to_string());
     let mut conn = WsConn::upgraded(read, leftover);
     let mut joined: Vec<String> = Vec::new();
     loop {
         match conn.next().await {
-            Ok(Msg::Text(text)) => on_text(text, id, &local, &outbox, &mut joined),
+            Ok(Msg::Text(text)) => on_text(text, id, &local, &sink, &mut joined),
             Ok(Msg::Ping(payload)) => {
-                let _ = outbox.send(ws::frame(ws::OP_PONG, payload, None).into());
+                sink.send(ws::frame(ws::OP_PONG, payload, None).into());
             }
             Ok(Msg::Close) => {
-                let _ = outbox.send(ws::frame(ws::OP_CLOSE, &1000u16.to_be_bytes(), None).into());
+                sink.send(ws::frame(ws::OP_CLOSE, &1000u16.to_be_bytes(), None).into());
                 break;
             }
             Ok(Msg::Other) => {}
@@ -64,32 +56,30 @@ pub async fn run(stream: TcpStream, leftover: &[u8], local: Rc<Local>) {
     for channel in &joined {
         local.unsubscribe(channel, id);
     }
-    // The writer ends once every outbox handle is gone: this one and the subscriptions'.
-    drop(outbox);
-    let _ = writer.await;
+    sink.close();
 }
 
-fn on_text(text: &[u8], id: u64, local: &Local, outbox: &Outbox, joined: &mut Vec<String>) {
+fn on_text(text: &[u8], id: u64, local: &Local, sink: &Rc<Sink>, joined: &mut Vec<String>) {
     let Ok(msg) = serde_json::from_slice::<ClientMessage>(text) else {
         return;
     };
     let channel = msg.data["channel"].as_str().unwrap_or_default();
     match msg.event.as_str() {
         "pusher:subscribe" if !channel.is_empty() => {
-            local.subscribe(channel, id, outbox);
+            local.subscribe(channel, id, sink);
             joined.push(channel.to_owned());
             let ok = serde_json::json!({
                 "event": "pusher_internal:subscription_succeeded",
                 "channel": channel,
                 "data": "{}",
             });
-            send_text(outbox, &ok.to_string());
+            send_text(sink, &ok.to_string());
         }
         "pusher:unsubscribe" => {
             local.unsubscribe(channel, id);
             joined.retain(|c| c != channel);
         }
-        "pusher:ping" => send_text(outbox, r#"{"event":"pusher:pong","data":"{}"}"#),
+        "pusher:ping" => send_text(sink, r#"{"event":"pusher:pong","data":"{}"}"#),
         _ => {}
     }
 }
