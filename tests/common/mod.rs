@@ -85,8 +85,10 @@ impl Server {
         for _ in 0..ports::ATTEMPTS {
             match Server::try_start(ports::free_port(), args, extra_env, config) {
                 Ok(server) => return server,
-                Err(taken) => last = taken,
+                Err(stderr) => last = stderr,
             }
+            // A moment for whatever was short (a port, locked memory) to come free.
+            thread::sleep(Duration::from_millis(50));
         }
         panic!(
             "no free port after {} attempts; last:\n{last}",
@@ -94,7 +96,8 @@ impl Server {
         );
     }
 
-    /// One start on `port`: `Err(stderr)` when the port was taken, a panic for anything else.
+    /// One start on `port`: `Err(stderr)` when it is worth trying again on another port
+    /// ([`ports::worth_retrying`]), a panic for anything else.
     fn try_start(
         port: u16,
         args: &[&str],
@@ -156,13 +159,13 @@ impl Server {
     }
 
     /// Waits for `GET /up` (for a TLS server, which plain HTTP cannot ask, for the port) from
-    /// this server's own listeners. `Err(stderr)` if it exited because the port was taken.
+    /// this server's own listeners. `Err(stderr)` if it exited for a reason worth a retry.
     fn wait_up(&mut self, tls: bool) -> Result<(), String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 let stderr = self.stderr();
-                if ports::port_taken(&stderr) {
+                if ports::worth_retrying(&stderr) {
                     return Err(stderr);
                 }
                 panic!("ringcast exited during startup ({status}); stderr:\n{stderr}");

@@ -3,7 +3,7 @@
 //! A probed free port is only a guess: between the probe and the server's bind another test
 //! (or an outgoing connection's ephemeral port) may take it, and two ringcast servers started
 //! at the same instant could even share it through `SO_REUSEPORT`. So a start is retried when
-//! the server reports the port taken ([`port_taken`]), and a server counts as up only once
+//! the server reports the port taken ([`worth_retrying`]), and a server counts as up only once
 //! every listening socket on its port belongs to its own process ([`listens_alone`]).
 //! Linux only (it reads `/proc`), like the server.
 
@@ -20,10 +20,14 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
-/// Whether a server's startup failure (its stderr or error text) says the port was taken,
-/// so the same start is worth trying again on another port.
-pub fn port_taken(error: &str) -> bool {
-    error.contains("cannot listen on") && error.contains("in use")
+/// Whether a server's startup failure (its stderr or error text) is worth trying again on
+/// another port: the port was taken, or the kernel could not give a shard its io_uring ring
+/// for a moment (rings count against the locked-memory limit, which many servers starting at
+/// once under parallel tests can exhaust).
+pub fn worth_retrying(error: &str) -> bool {
+    (error.contains("cannot listen on") && error.contains("in use"))
+        || (error.contains("cannot build the shard runtime")
+            && error.contains("Cannot allocate memory"))
 }
 
 /// True when at least one TCP socket listens on `port` and every one that does belongs to

@@ -168,7 +168,7 @@ mod tests {
     fn accept_key_matches_the_rfc_example() {
         assert_eq!(
             accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
-            "s3pPLMBiTxaQ9kYGJzzhZRbK+xo="
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
