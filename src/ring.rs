@@ -72,6 +72,9 @@ mod sync {
     }
 }
 
+/// Most cores a mesh may span: sets of cores (interest, "every other core") are `u64` masks.
+pub const MAX_CORES: usize = 64;
+
 /// Slots per ring. A full ring means the destination is far behind; messages then wait in the
 /// producer's overflow queue rather than blocking it.
 pub const RING_CAPACITY: usize = 4096;
@@ -140,6 +143,10 @@ pub struct Endpoint<T> {
 
 /// Builds the full mesh for `cores` cores: `cores * (cores - 1)` rings and `cores` doorbells.
 pub fn mesh<T>(cores: usize) -> Vec<Endpoint<T>> {
+    assert!(
+        (1..=MAX_CORES).contains(&cores),
+        "a mesh spans 1 to {MAX_CORES} cores, not {cores}"
+    );
     let bells: Arc<[Doorbell]> = (0..cores).map(|_| Doorbell::default()).collect();
     let mut endpoints: Vec<Endpoint<T>> = (0..cores)
         .map(|index| Endpoint {
@@ -173,6 +180,13 @@ impl<T> Endpoint<T> {
     /// How many cores the mesh spans.
     pub fn cores(&self) -> usize {
         self.outgoing.len()
+    }
+
+    /// Every other core of the mesh, as a core set (bit `c` for core `c`).
+    pub fn others(&self) -> u64 {
+        // A shift by 64 overflows, so the full set is built from the top down.
+        let all = u64::MAX >> (MAX_CORES - self.cores());
+        all & !(1 << self.index)
     }
 
     /// Outgoing counters.
@@ -430,6 +444,17 @@ mod tests {
             consumer.borrow().has_incoming(),
             "newer messages wait for the drain task"
         );
+    }
+
+    /// Core sets are `u64` masks; the largest mesh the configuration allows fills all 64 bits.
+    #[test]
+    fn others_covers_every_core_up_to_the_largest_mesh() {
+        let eps = mesh::<u8>(MAX_CORES);
+        assert_eq!(eps[0].others(), u64::MAX - 1);
+        assert_eq!(eps[63].others(), u64::MAX >> 1);
+        let small = mesh::<u8>(3);
+        assert_eq!(small[1].others(), 0b101);
+        assert_eq!(mesh::<u8>(1)[0].others(), 0);
     }
 
     #[test]

@@ -85,16 +85,8 @@ pub fn publish_everywhere(
 ) {
     let published = Instant::now();
     deliver_local(shard, app, channel, &frame, except, published);
-    let all = (1u64 << shard.config.workers) - 1;
-    send_remote(
-        shard,
-        app,
-        channel,
-        frame,
-        except,
-        all & !(1 << shard.id),
-        published,
-    );
+    let others = shard.ring.borrow().others();
+    send_remote(shard, app, channel, frame, except, others, published);
 }
 
 fn send_remote(
