@@ -21,11 +21,11 @@ use crate::proto::pusher::channel_kind;
 use crate::scheduler::{time_zone, QuietHours, QuietPolicy};
 
 pub use answer::{
-    batch_body, created_body, decode_cursor, list_body, parse_list_query, Created, ListQuery,
-    NotificationView, Status,
+    batch_body, cancel_response, created_body, decode_cursor, list_body, parse_list_query, Created,
+    ListQuery, NotificationView, Status,
 };
 pub use error::NotificationError;
-pub use id::{is_valid_id, new_id, ID_PREFIX};
+pub use id::{is_valid_id, new_id, parse_id, ID_PREFIX};
 
 /// The event Laravel broadcasts notifications as; Echo's `.notification(cb)` listens for it.
 pub const DEFAULT_EVENT: &str = r"Illuminate\Notifications\Events\BroadcastNotificationCreated";

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::error::NotificationError;
 use super::id::is_valid_id;
-use crate::proto::http::query_value;
+use crate::proto::http::{query_value, Response};
 
 /// Most notifications on one list page, and the default.
 pub const MAX_PAGE: usize = 1_000;
@@ -153,6 +153,24 @@ impl NotificationView {
     /// The body of a 200 to `GET /apps/{id}/notifications/{nid}`.
     pub fn body(&self) -> String {
         self.to_json().to_string()
+    }
+}
+
+/// The answer to `DELETE /apps/{id}/notifications/{nid}` for a notification now in `status`:
+/// a pending one is cancelled (200, the caller stores that first), any other is a 409 that
+/// says why nothing changed.
+pub fn cancel_response(id: &str, status: Status) -> Response {
+    match status {
+        Status::Pending => Response::json(
+            200,
+            json!({ "id": id, "status": Status::Cancelled.as_str() }).to_string(),
+        ),
+        done => Response::error(
+            409,
+            &format!(
+                "notification {id} is already {done}: only a pending notification can be cancelled"
+            ),
+        ),
     }
 }
 

@@ -7,6 +7,8 @@
 
 use jiff::Timestamp;
 
+use super::error::NotificationError;
+
 /// Every notification id starts with this.
 pub const ID_PREFIX: &str = "ntf_";
 /// Characters after the prefix.
@@ -34,6 +36,15 @@ pub fn is_valid_id(id: &str) -> bool {
     id.strip_prefix(ID_PREFIX).is_some_and(|rest| {
         rest.len() == ID_CHARS && rest.bytes().all(|b| ALPHABET.contains(&b)) && rest < "8"
     })
+}
+
+/// The id in a `/notifications/{nid}` path, or the 404 for one this server cannot have issued.
+pub fn parse_id(segment: &str) -> Result<&str, NotificationError> {
+    if is_valid_id(segment) {
+        Ok(segment)
+    } else {
+        Err(NotificationError::UnknownId(segment.to_owned()))
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +93,9 @@ mod tests {
             "ntf_80000000000000000000000000",
         ] {
             assert!(!is_valid_id(bad), "{bad:?}");
+            assert_eq!(parse_id(bad).unwrap_err().status(), 404);
         }
+        let id = new_id(at(1), 1);
+        assert_eq!(parse_id(&id), Ok(id.as_str()));
     }
 }

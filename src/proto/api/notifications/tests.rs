@@ -354,6 +354,20 @@ fn list_pages_carry_a_cursor_that_comes_back_as_the_last_id() {
 }
 
 #[test]
+fn cancel_answers_200_for_pending_and_409_otherwise() {
+    let ok = cancel_response("ntf_a", Status::Pending);
+    assert_eq!(ok.status, 200);
+    let v: Value = serde_json::from_slice(&ok.body).unwrap();
+    assert_eq!(v, json!({"id": "ntf_a", "status": "cancelled"}));
+    for done in [Status::Delivered, Status::Failed, Status::Cancelled] {
+        let r = cancel_response("ntf_a", done);
+        assert_eq!(r.status, 409);
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        assert!(v["error"].as_str().unwrap().contains(done.as_str()));
+    }
+}
+
+#[test]
 fn bad_list_queries_are_refused() {
     let q = |k: &str, v: &str| parse_list_query(&[(k.to_owned(), v.to_owned())]).unwrap_err();
     assert_eq!(
