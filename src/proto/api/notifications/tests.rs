@@ -64,6 +64,30 @@ fn user_notification_gets_the_laravel_event_channel_and_payload() {
 }
 
 #[test]
+fn the_published_frame_is_what_echo_notification_listens_for() {
+    let req = create(json!({"user_id": 42, "data": {"title": "Hi"},
+                            "scheduled_at": "2026-05-01T13:00:00Z"}))
+    .unwrap();
+    // The frame the shards would send, through the crate's own encoder.
+    let frame =
+        crate::proto::pusher::channel_event(&req.event, &req.channel, &req.data_literal, None);
+    let frame: Value = serde_json::from_str(&frame).unwrap();
+    // Echo's notification(cb) is listen('.Illuminate\\Notifications\\Events\\BroadcastNotificationCreated'):
+    // the leading dot means the name is used as is, without the app namespace.
+    assert_eq!(
+        frame["event"],
+        "Illuminate\\Notifications\\Events\\BroadcastNotificationCreated"
+    );
+    assert_eq!(frame["channel"], "private-notification.42");
+    // pusher-js hands the callback JSON.parse(data).
+    let data: Value = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        data,
+        json!({"title": "Hi", "id": req.id, "type": DEFAULT_TYPE})
+    );
+}
+
+#[test]
 fn the_app_template_names_the_channel_and_integer_ids_work() {
     let settings = NotificationSettings {
         channel_template: "private-App.Models.User.{user_id}".to_owned(),
