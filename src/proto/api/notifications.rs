@@ -127,7 +127,7 @@ pub fn parse_create(
 }
 
 /// Parses a batch, `{"batch":[notification, …]}` of at most [`MAX_BATCH`], answering per item:
-/// one bad item does not refuse the others. `random` is called once per item.
+/// one bad item does not refuse the others. `random` is called once per item that parses.
 pub fn parse_batch(
     body: &[u8],
     settings: &NotificationSettings,
