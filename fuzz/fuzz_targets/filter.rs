@@ -5,7 +5,8 @@
 //! If the rest is a JSON value it is the record; otherwise each field the filter names gets a
 //! value chosen by the next byte, so the comparisons actually meet data of every type.
 //! Beyond "never panics": a parsed filter prints to text that parses to the same tree, an
-//! error points inside the filter, and the index yields every subscriber whose filter matches.
+//! error points inside the filter, and the index yields every subscriber whose filter matches
+//! and every receiver of an update, once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -54,12 +55,19 @@ fn check(compiled: &CompiledFilter, record: &Value) {
     index.candidates(record, |_| seen += 1);
     assert!(seen <= 1, "one subscriber visited {seen} times");
     assert!(seen == 1 || !matched, "a match the index did not yield");
+    // The record updated into an empty one: a leave, visible only through the old record.
+    let emptied = Value::Object(Map::new());
     let change = Change {
         action: Action::Updated,
-        record,
-        previous: Some(&Value::Null),
+        record: &emptied,
+        previous: Some(record),
     };
-    let _ = delivery(compiled, &change, true);
+    let mut visited = 0;
+    index.candidates_of_change(&change, |_| visited += 1);
+    assert!(visited <= 1, "one subscriber visited {visited} times for a change");
+    if delivery(compiled, &change, true).is_some() {
+        assert_eq!(visited, 1, "a receiver of the update the index did not yield");
+    }
 }
 
 /// A record with a value for every field the filter names, typed by the seed's bytes.

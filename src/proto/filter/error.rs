@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// The most bytes a filter may have (PocketBase's own limit for a filter string).
+/// The most characters a filter may have (Unicode scalar values, not bytes).
 pub const MAX_FILTER_LEN: usize = 2_500;
 
 /// The most nodes one filter may have. A node is a comparison, an `&&` or `||` operator, or a
@@ -17,9 +17,9 @@ pub const MAX_FILTER_NODES: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FilterError {
-    /// The filter is longer than [`MAX_FILTER_LEN`] bytes.
+    /// The filter is longer than [`MAX_FILTER_LEN`] characters.
     TooLong {
-        /// Bytes in the filter.
+        /// Characters in the filter.
         len: usize,
         /// The most allowed.
         max: usize,
@@ -111,7 +111,7 @@ impl fmt::Display for FilterError {
         match self {
             FilterError::TooLong { len, max } => write!(
                 f,
-                "filter is {len} bytes; the limit is {max}: split it or simplify it"
+                "filter is {len} characters; the limit is {max}: shorten it"
             ),
             FilterError::TooManyNodes { at, max } => write!(
                 f,

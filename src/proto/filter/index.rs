@@ -12,7 +12,8 @@
 //!
 //! The index is pure and generic over the subscriber handle; it stores no filters. Callers
 //! evaluate each candidate (see [`FilterIndex::candidates`]). For an update, the candidates of
-//! the old and of the new record are both needed, because a leave matched only the old one.
+//! the old and of the new record are both needed, because a leave matched only the old one:
+//! [`FilterIndex::candidates_of_change`] yields their union.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -21,6 +22,7 @@ use serde_json::Value;
 
 use super::ast::CmpOp;
 use super::compile::{Cmp, CompiledFilter, Node, Path, Side};
+use super::delivery::{Action, Change};
 use super::eval::elements;
 
 /// The constant half of an index key, normalized like `=` compares: booleans as the numbers
@@ -227,24 +229,50 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
     /// subscriber still has to be evaluated.
     pub fn candidates(&self, record: &Value, mut visit: impl FnMut(&H)) {
         for index in &self.paths {
-            let Some(value) = index.path.resolve(record) else {
-                continue;
-            };
-            let elems = elements(value);
-            // Small arrays dedupe by looking back; large ones by a set (rare, allocates).
-            let mut seen = (elems.len() > 16).then(HashSet::new);
-            for (i, elem) in elems.iter().enumerate() {
-                let Some(key) = key_of(elem) else { continue };
-                let repeated = match &mut seen {
-                    Some(set) => !set.insert(key),
-                    None => elems[..i].iter().any(|e| key_of(e) == Some(key)),
-                };
-                if !repeated {
-                    index.bucket(key).iter().for_each(&mut visit);
-                }
-            }
+            each_key(index, record, |key| {
+                index.bucket(key).iter().for_each(&mut visit)
+            });
         }
         self.scan.iter().for_each(visit);
+    }
+
+    /// Calls `visit` once for every subscriber that may receive something for `change`: the
+    /// candidates of the record, and for an update also those of the previous record (a
+    /// leave matches only the old one). Each is visited once, without allocating a set.
+    pub fn candidates_of_change(&self, change: &Change<'_>, mut visit: impl FnMut(&H)) {
+        self.candidates(change.record, &mut visit);
+        let Some(previous) = change.previous.filter(|_| change.action == Action::Updated) else {
+            return;
+        };
+        for index in &self.paths {
+            let now = index.path.resolve(change.record).map_or(&[][..], elements);
+            each_key(index, previous, |key| {
+                // A key the new record also has was visited above.
+                if !now.iter().any(|e| key_of(e) == Some(key)) {
+                    index.bucket(key).iter().for_each(&mut visit);
+                }
+            });
+        }
+    }
+}
+
+/// Calls `f` once per distinct key among `record`'s elements at `index`'s path.
+fn each_key<H>(index: &PathIndex<H>, record: &Value, mut f: impl FnMut(KeyRef<'_>)) {
+    let Some(value) = index.path.resolve(record) else {
+        return;
+    };
+    let elems = elements(value);
+    // Small arrays dedupe by looking back; large ones by a set (rare, allocates).
+    let mut seen = (elems.len() > 16).then(HashSet::new);
+    for (i, elem) in elems.iter().enumerate() {
+        let Some(key) = key_of(elem) else { continue };
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(key),
+            None => elems[..i].iter().any(|e| key_of(e) == Some(key)),
+        };
+        if !repeated {
+            f(key);
+        }
     }
 }
 

@@ -1,5 +1,5 @@
-//! Index tests: which conjunct a filter is indexed by, that candidates cover every true match,
-//! and (as a property) that index-then-evaluate finds exactly what evaluating every
+//! Index tests: which conjunct a filter is indexed by, that candidates cover every true match
+//! (and every receiver of an update), and (as a property) that index-then-evaluate finds exactly what evaluating every
 //! subscription finds. Test-only.
 
 use std::collections::BTreeSet;
@@ -101,6 +101,41 @@ fn large_arrays_dedupe_their_keys_too() {
     assert_eq!(candidates(&index, &json!({ "tags": many })), vec![1]);
 }
 
+#[test]
+fn an_update_visits_the_candidates_of_both_records_once() {
+    let mut index = FilterIndex::new();
+    for (h, src) in ["owner = 'u1'", "owner = 'u2'", "owner = 'u3'", "n > 1"]
+        .iter()
+        .enumerate()
+    {
+        index.insert(h as u32, &compile(src, &Value::Null));
+    }
+    let (old, new) = (json!({"owner": "u1"}), json!({"owner": "u2"}));
+    let visit = |action, previous| {
+        let change = Change {
+            action,
+            record: &new,
+            previous,
+        };
+        let mut got = Vec::new();
+        index.candidates_of_change(&change, |h| got.push(*h));
+        got.sort();
+        got
+    };
+    assert_eq!(visit(Action::Updated, Some(&old)), vec![0, 1, 3]);
+    assert_eq!(
+        visit(Action::Updated, Some(&new)),
+        vec![1, 3],
+        "same key once"
+    );
+    assert_eq!(visit(Action::Updated, None), vec![1, 3]);
+    assert_eq!(
+        visit(Action::Created, Some(&old)),
+        vec![1, 3],
+        "only updates look back"
+    );
+}
+
 /// Filters over a small vocabulary, so that records often hit and miss them.
 fn filter_text() -> impl Strategy<Value = String> {
     let field = prop_oneof![Just("owner"), Just("n"), Just("tags"), Just("meta.k")];
@@ -182,6 +217,17 @@ proptest! {
             let indexed: BTreeSet<usize> =
                 unique.into_iter().filter(|&h| compiled[h].matches(record)).collect();
             prop_assert_eq!(indexed, everyone, "record {}", record);
+        }
+        for pair in records.windows(2) {
+            let change = Change { action: Action::Updated, record: &pair[1], previous: Some(&pair[0]) };
+            let receivers: BTreeSet<usize> = (0..compiled.len())
+                .filter(|&h| delivery(&compiled[h], &change, true).is_some())
+                .collect();
+            let mut seen = Vec::new();
+            index.candidates_of_change(&change, |&h| seen.push(h));
+            let unique: BTreeSet<usize> = seen.iter().copied().collect();
+            prop_assert_eq!(unique.len(), seen.len(), "a candidate twice");
+            prop_assert!(unique.is_superset(&receivers), "{:?} ⊉ {:?}", unique, receivers);
         }
     }
 }

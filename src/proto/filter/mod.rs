@@ -2,7 +2,7 @@
 //! once per subscription, indexed, and evaluated against record changes.
 //!
 //! The pieces, in the order a subscription meets them: [`parse`] (text → [`Expr`], with byte
-//! positions in every [`FilterError`] and the 2,500-byte / 64-node limits), [`CompiledFilter`]
+//! positions in every [`FilterError`] and the 2,500-character / 64-node limits), [`CompiledFilter`]
 //! (a collection's list rule ANDed with the client's filter, `@request.auth.*` bound to the
 //! connection's claims), [`FilterIndex`] (subscribers by one equality conjunct, so a change
 //! touches only candidates), and [`delivery`] (`created` / `updated` / `deleted` for an update

@@ -25,11 +25,15 @@ const AUTH_PREFIX: &str = "@request.auth.";
 
 /// Parses one filter (or list rule).
 pub fn parse(src: &str) -> Result<Expr, FilterError> {
+    // Bytes bound characters from above, so most filters skip the count.
     if src.len() > MAX_FILTER_LEN {
-        return Err(FilterError::TooLong {
-            len: src.len(),
-            max: MAX_FILTER_LEN,
-        });
+        let len = src.chars().count();
+        if len > MAX_FILTER_LEN {
+            return Err(FilterError::TooLong {
+                len,
+                max: MAX_FILTER_LEN,
+            });
+        }
     }
     let mut lexer = Lexer::new(src);
     let tok = lexer.next_token()?;

@@ -164,11 +164,15 @@ fn unsupported_pocketbase_identifiers_are_refused_by_name() {
 }
 
 #[test]
-fn the_length_limit_counts_bytes() {
-    let pad = |n: usize| format!("a = '{}'", "x".repeat(n - 6));
-    assert!(parse(&pad(MAX_FILTER_LEN)).is_ok());
+fn the_length_limit_counts_characters() {
+    let pad = |n: usize, c: &str| format!("a = '{}'", c.repeat(n - 6));
+    assert!(parse(&pad(MAX_FILTER_LEN, "x")).is_ok());
+    assert!(
+        parse(&pad(MAX_FILTER_LEN, "é")).is_ok(),
+        "2-byte characters count once"
+    );
     assert_eq!(
-        err(&pad(MAX_FILTER_LEN + 1)),
+        err(&pad(MAX_FILTER_LEN + 1, "é")),
         FilterError::TooLong {
             len: MAX_FILTER_LEN + 1,
             max: MAX_FILTER_LEN
