@@ -64,9 +64,15 @@ fn check(compiled: &CompiledFilter, record: &Value) {
     };
     let mut visited = 0;
     index.candidates_of_change(&change, |_| visited += 1);
-    assert!(visited <= 1, "one subscriber visited {visited} times for a change");
+    assert!(
+        visited <= 1,
+        "one subscriber visited {visited} times for a change"
+    );
     if delivery(compiled, &change, true).is_some() {
-        assert_eq!(visited, 1, "a receiver of the update the index did not yield");
+        assert_eq!(
+            visited, 1,
+            "a receiver of the update the index did not yield"
+        );
     }
 }
 
