@@ -238,6 +238,7 @@ async fn read_chunked(
     }
 }
 
+/// The answer when the client stops sending a body (EOF or the timeout) before its end.
 fn incomplete() -> Response {
     Response::error(400, "request body incomplete")
 }
