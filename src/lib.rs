@@ -10,6 +10,7 @@
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
+//! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 
 pub mod api;
 pub mod config;
@@ -18,3 +19,4 @@ pub mod ratelimit;
 pub mod ring;
 pub mod shard;
 pub mod tls;
+pub mod webhook;
