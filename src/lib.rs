@@ -10,6 +10,8 @@
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
+//! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
+//!   trait; SQLite in WAL mode by default.
 //! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 
 pub mod api;
@@ -18,5 +20,6 @@ pub mod proto;
 pub mod ratelimit;
 pub mod ring;
 pub mod shard;
+pub mod store;
 pub mod tls;
 pub mod webhook;
