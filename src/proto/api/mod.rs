@@ -8,6 +8,7 @@
 pub mod error;
 pub mod events;
 pub mod signature;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use events::{parse_batch, parse_event, EventRequest, Limits};
