@@ -10,6 +10,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::error::WebhookError;
+use crate::proto::http::HttpUrl;
 use crate::ratelimit::Cidr;
 
 /// Longest accepted URL, in bytes.
@@ -125,14 +126,10 @@ pub fn check_ip(ip: IpAddr, allowed: &[Cidr]) -> Result<(), WebhookError> {
 pub struct TargetUrl {
     /// Whether the scheme is https.
     pub https: bool,
-    /// Host name, or IP literal without brackets.
-    pub host: String,
+    /// Host, port (443 by default for https) and path, as the outgoing HTTP client takes them.
+    pub url: HttpUrl,
     /// The IP when the host is a literal.
     pub ip: Option<IpAddr>,
-    /// Explicit or default port.
-    pub port: u16,
-    /// Path and query, at least `/`.
-    pub path: String,
 }
 
 fn invalid(reason: impl Into<String>) -> WebhookError {
@@ -141,91 +138,53 @@ fn invalid(reason: impl Into<String>) -> WebhookError {
     }
 }
 
-/// Splits `host[:port]`, with IPv6 literals in brackets.
-fn split_host_port(authority: &str) -> Result<(&str, Option<&str>), WebhookError> {
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| invalid("an IPv6 address is missing its closing ']'"))?;
-        return match after {
-            "" => Ok((host, None)),
-            _ => after
-                .strip_prefix(':')
-                .map(|p| (host, Some(p)))
-                .ok_or_else(|| invalid("unexpected text after the IPv6 address")),
-        };
-    }
-    Ok(match authority.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (authority, None),
-    })
-}
-
-/// Parses and validates a webhook URL. An IP literal is classified here; a name is checked
-/// only when it is `localhost` (or under `.localhost`), which always means loopback.
+/// Parses and validates a webhook URL. The split into host, port and path is the outgoing
+/// client's own ([`HttpUrl`]); this adds https, the length limit and the guard. An IP literal
+/// is classified here; a name is checked only when it is `localhost` (or under `.localhost`),
+/// which always means loopback.
 pub fn parse_url(url: &str, allowed: &[Cidr]) -> Result<TargetUrl, WebhookError> {
     if url.len() > MAX_URL_LEN {
+        let len = url.len();
         return Err(invalid(format!(
-            "it is {} bytes long; the limit is {MAX_URL_LEN}",
-            url.len()
+            "it is {len} bytes long; the limit is {MAX_URL_LEN}"
         )));
     }
     if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(invalid("it contains a space or a control character"));
     }
-    let (https, rest) = if let Some(r) = url.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = url.strip_prefix("http://") {
-        (false, r)
+    let scheme = |p: &str| {
+        url.get(..p.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(p))
+    };
+    let (https, rest) = if scheme("https://") {
+        (true, &url[8..])
+    } else if scheme("http://") {
+        (false, &url[7..])
     } else {
         return Err(invalid(
             "only http:// and https:// URLs can receive webhooks",
         ));
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    if authority.contains('@') {
-        return Err(invalid(
-            "credentials in the URL are not allowed; send them in headers",
-        ));
+    let mut parsed =
+        HttpUrl::parse(&format!("http://{rest}")).map_err(|e| invalid(e.to_string()))?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let after_v6 = authority
+        .rsplit_once(']')
+        .map_or(authority, |(_, tail)| tail);
+    if https && !after_v6.contains(':') {
+        parsed.port = 443;
     }
-    let (host, port) = split_host_port(authority)?;
-    if host.is_empty() {
-        return Err(invalid("it has no host"));
-    }
-    let port = match port {
-        None => {
-            if https {
-                443
-            } else {
-                80
-            }
-        }
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|&p| p != 0)
-            .ok_or_else(|| invalid(format!("port '{p}' is not a number from 1 to 65535")))?,
-    };
-    let ip = host.parse::<IpAddr>().ok();
-    let lower = host.to_ascii_lowercase();
+    let ip = parsed.host.parse::<IpAddr>().ok();
+    let lower = parsed.host.to_ascii_lowercase();
     if let Some(ip) = ip {
         check_ip(ip, allowed)?;
     } else if lower == "localhost" || lower.ends_with(".localhost") {
         check_ip(IpAddr::V4(Ipv4Addr::LOCALHOST), allowed)?;
     }
-    let path = tail.split('#').next().unwrap_or("");
-    let path = if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    };
     Ok(TargetUrl {
         https,
-        host: lower,
+        url: parsed,
         ip,
-        port,
-        path,
     })
 }
 
@@ -304,20 +263,36 @@ mod tests {
 
     #[test]
     fn urls_split_into_parts() {
-        let u = parse_url("https://Hooks.Example.com/in?x=1#frag", &[]).unwrap();
+        let u = parse_url("HTTPS://hooks.example.com/in?x=1#frag", &[]).unwrap();
+        let parts = (
+            u.https,
+            u.url.host.as_str(),
+            u.url.port,
+            u.url.path_and_query.as_str(),
+        );
+        assert_eq!(parts, (true, "hooks.example.com", 443, "/in?x=1"));
         assert_eq!(
-            (u.https, u.host.as_str(), u.port, u.path.as_str()),
-            (true, "hooks.example.com", 443, "/in?x=1")
+            parse_url("https://x.example:8443/", &[]).unwrap().url.port,
+            8443
+        );
+        assert_eq!(
+            parse_url("https://[2606:4700::1111]/", &[])
+                .unwrap()
+                .url
+                .port,
+            443
         );
         let u = parse_url("http://[2606:4700::1111]:8080", &[]).unwrap();
-        assert_eq!(
-            (u.ip, u.port, u.path.as_str()),
-            (Some(ip("2606:4700::1111")), 8080, "/")
-        );
+        let parts = (u.ip, u.url.port, u.url.path_and_query.as_str());
+        assert_eq!(parts, (Some(ip("2606:4700::1111")), 8080, "/"));
         let u = parse_url("http://93.184.216.34?q", &[]).unwrap();
-        assert_eq!(u.path, "/?q");
+        let parts = (u.https, u.url.port, u.url.path_and_query.as_str());
+        assert_eq!(parts, (false, 80, "/?q"));
         let allow = [Cidr::parse("127.0.0.0/8").unwrap()];
-        assert_eq!(parse_url("http://127.0.0.1:9/h", &allow).unwrap().port, 9);
+        assert_eq!(
+            parse_url("http://127.0.0.1:9/h", &allow).unwrap().url.port,
+            9
+        );
         assert!(parse_url("http://localhost:9/h", &allow).is_ok());
     }
 
@@ -329,11 +304,15 @@ mod tests {
             ("example.com/hook", "only http:// and https://"),
             ("https:///path", "no host"),
             ("https://:443/", "no host"),
-            ("https://user:pw@example.com/", "credentials"),
-            ("https://example.com:0/", "port '0'"),
-            ("https://example.com:99999/", "port '99999'"),
-            ("https://example.com:x/", "port 'x'"),
-            ("https://[::1/", "closing ']'"),
+            ("https://user:pw@example.com/", "user:password@"),
+            ("https://example.com:0/", "port must be a number 1-65535"),
+            (
+                "https://example.com:99999/",
+                "port must be a number 1-65535",
+            ),
+            ("https://example.com:x/", "port must be a number 1-65535"),
+            ("https://[::1/", "unclosed ["),
+            ("https://bücher.example/", "visible ASCII"),
             ("https://exa mple.com/", "space"),
             ("http://127.0.0.1/", "loopback"),
             ("http://[::1]:80/", "loopback"),

@@ -5,7 +5,7 @@
 
 use rusqlite::{params, Row};
 
-use super::{duplicate_or, sql_limit, SqliteStore};
+use super::{duplicate_or, page_of, sql_limit, unknown_text, SqliteStore};
 use crate::store::error::StoreError;
 use crate::store::types::{
     AttemptRecord, Delivery, DeliveryStatus, LogEntry, NewDelivery, Page, Pruned,
@@ -17,13 +17,7 @@ const COLUMNS: &str =
     "id, endpoint_id, event, body, created_at, next_attempt_at, attempt, status, seq";
 
 fn status_of(text: &str) -> rusqlite::Result<DeliveryStatus> {
-    DeliveryStatus::parse(text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("unknown delivery status '{text}'").into(),
-        )
-    })
+    DeliveryStatus::parse(text).ok_or_else(|| unknown_text(7, "delivery status", text))
 }
 
 /// A delivery row with its `seq`, which orders claims.
@@ -174,14 +168,7 @@ impl DeliveryStore for SqliteStore {
                 ))
             },
         )?;
-        let rows = rows.collect::<Result<Vec<_>, _>>()?;
-        let next = (rows.len() == limit)
-            .then(|| rows.last().map(|(seq, _)| *seq))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(|(_, e)| e).collect(),
-            next,
-        })
+        Ok(page_of(rows.collect::<Result<Vec<_>, _>>()?, limit))
     }
 
     async fn requeue_delivery(

@@ -60,12 +60,11 @@ impl SqliteStore {
         rows.map(|r| r?).collect()
     }
 
-    fn insert_endpoint(&self, ep: &Endpoint) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO endpoints ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
-        );
-        self.conn
-            .prepare_cached(&sql)?
+    /// Runs `sql` with the endpoint's fields bound as ?1..?15 in `COLUMNS` order.
+    fn write_endpoint(&self, sql: &str, ep: &Endpoint) -> Result<usize, StoreError> {
+        let n = self
+            .conn
+            .prepare_cached(sql)?
             .execute(params![
                 ep.id,
                 ep.app_id,
@@ -84,14 +83,18 @@ impl SqliteStore {
                 ep.updated_at_ms,
             ])
             .map_err(|e| duplicate_or(e, "endpoint", &ep.id))?;
-        Ok(())
+        Ok(n)
     }
 }
 
 impl EndpointStore for SqliteStore {
     async fn create_endpoint(&self, new: NewEndpoint) -> Result<Endpoint, StoreError> {
         let ep = Endpoint::from_new(new);
-        self.insert_endpoint(&ep)?;
+        let sql = format!(
+            "INSERT INTO endpoints ({COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        );
+        self.write_endpoint(&sql, &ep)?;
         Ok(ep)
     }
 
@@ -119,28 +122,14 @@ impl EndpointStore for SqliteStore {
         let tx = self.conn.unchecked_transaction()?;
         let mut ep = self.get_endpoint(app_id, id).await?;
         ep.apply(patch, now_ms);
-        // REPLACE on the primary key would delete and re-insert, cascading to deliveries, so
-        // the row is updated in place.
-        tx.prepare_cached(
-            "UPDATE endpoints SET name=?2, url=?3, events=?4, tenant_id=?5, is_active=?6, \
-             max_retries=?7, retry_delays=?8, secret=?9, headers=?10, rate_limit_per_s=?11, \
-             format=?12, updated_at=?13 WHERE id=?1",
-        )?
-        .execute(params![
-            ep.id,
-            ep.name,
-            ep.url,
-            serde_json::to_string(&ep.events)?,
-            ep.tenant_id,
-            ep.is_active,
-            ep.max_retries,
-            serde_json::to_string(&ep.retry_delays)?,
-            ep.secret,
-            serde_json::to_string(&ep.headers)?,
-            ep.rate_limit_per_s,
-            ep.format.as_str(),
-            ep.updated_at_ms,
-        ])?;
+        // Updated in place: REPLACE would delete the row first and cascade to its deliveries.
+        self.write_endpoint(
+            "UPDATE endpoints SET app_id = ?2, name = ?3, url = ?4, events = ?5, tenant_id = ?6, \
+             is_active = ?7, max_retries = ?8, retry_delays = ?9, secret = ?10, headers = ?11, \
+             rate_limit_per_s = ?12, format = ?13, created_at = ?14, updated_at = ?15 \
+             WHERE id = ?1",
+            &ep,
+        )?;
         tx.commit()?;
         Ok(ep)
     }

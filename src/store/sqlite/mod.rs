@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use super::error::StoreError;
+use super::types::Page;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "ringcast.db";
@@ -141,6 +142,29 @@ fn duplicate_or(e: rusqlite::Error, what: &'static str, id: &str) -> StoreError 
         },
         _ => e.into(),
     }
+}
+
+/// A newest-first page from rows carrying their `seq`: the cursor of the next page is the
+/// last row's `seq` when the page is full.
+fn page_of<T>(rows: Vec<(i64, T)>, limit: usize) -> Page<T> {
+    let next = if rows.len() == limit {
+        rows.last().map(|(seq, _)| *seq)
+    } else {
+        None
+    };
+    Page {
+        items: rows.into_iter().map(|(_, item)| item).collect(),
+        next,
+    }
+}
+
+/// The error for a stored enum spelling this build does not know.
+fn unknown_text(column: usize, what: &str, text: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        format!("unknown {what} '{text}'").into(),
+    )
 }
 
 /// Converts a count to SQLite's integer type (page sizes and batches are small).

@@ -7,7 +7,7 @@
 
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
-use super::{duplicate_or, sql_limit, SqliteStore};
+use super::{duplicate_or, page_of, sql_limit, unknown_text, SqliteStore};
 use crate::store::error::StoreError;
 use crate::store::types::{
     Inserted, NewNotification, Notification, NotificationFilter, NotificationOutcome,
@@ -20,13 +20,8 @@ const COLUMNS: &str = "id, app_id, client_id, user_id, event, payload, due_at, s
 
 fn notification_from(row: &Row<'_>) -> rusqlite::Result<(Notification, i64)> {
     let status: String = row.get(7)?;
-    let status = NotificationStatus::parse(&status).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            7,
-            rusqlite::types::Type::Text,
-            format!("unknown notification status '{status}'").into(),
-        )
-    })?;
+    let status = NotificationStatus::parse(&status)
+        .ok_or_else(|| unknown_text(7, "notification status", &status))?;
     Ok((
         Notification {
             id: row.get(0)?,
@@ -188,14 +183,8 @@ impl NotificationStore for SqliteStore {
             ],
             notification_from,
         )?;
-        let rows = rows.collect::<Result<Vec<_>, _>>()?;
-        let next = (rows.len() == limit)
-            .then(|| rows.last().map(|(_, seq)| *seq))
-            .flatten();
-        Ok(Page {
-            items: rows.into_iter().map(|(n, _)| n).collect(),
-            next,
-        })
+        let rows = rows.map(|r| r.map(|(n, seq)| (seq, n)));
+        Ok(page_of(rows.collect::<Result<Vec<_>, _>>()?, limit))
     }
 
     async fn claim_due_notifications(
