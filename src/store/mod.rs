@@ -3,7 +3,7 @@
 //!
 //! The traits are what the webhook loop and the scheduler program against, so that the Redis
 //! store of the scaling issue can replace [`sqlite::SqliteStore`] and pass the same
-//! [`contract`] suite. Futures are `!Send` on purpose: every store lives on the single
+//! `contract` suite (compiled for tests). Futures are `!Send` on purpose: every store lives on the single
 //! control-core runtime and is never shared across threads. Time is always passed in (`now_ms`,
 //! unix milliseconds), so retention and leases are testable with an injected clock. A shard
 //! never calls into this module.
