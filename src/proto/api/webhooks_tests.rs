@@ -77,10 +77,10 @@ fn a_full_create_keeps_every_field() {
     assert_eq!(nulls.tenant_id, None);
 }
 
-#[test]
-fn each_bad_field_has_its_own_message() {
+/// Bodies each wrong in one field, with the status and a phrase of the expected message.
+fn bad_create_bodies() -> Vec<(Value, u16, &'static str)> {
     let long_url = format!("https://example.com/{}", "a".repeat(2048));
-    let cases: Vec<(Value, u16, &str)> = vec![
+    vec![
         (
             with("name", json!("")),
             422,
@@ -197,8 +197,12 @@ fn each_bad_field_has_its_own_message() {
         ),
         (with("name", Value::Null), 400, "must have a \"name\" field"),
         (json!([1]), 400, "not a JSON object"),
-    ];
-    for (body, status, needle) in cases {
+    ]
+}
+
+#[test]
+fn each_bad_field_has_its_own_message() {
+    for (body, status, needle) in bad_create_bodies() {
         let err = create(body.clone()).unwrap_err();
         assert_eq!(err.status(), status, "{body}: {err}");
         assert!(err.to_string().contains(needle), "{body}: {err}");

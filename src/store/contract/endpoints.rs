@@ -7,7 +7,7 @@ use crate::webhook::breaker::BreakerState;
 use crate::webhook::endpoint::{EndpointPatch, Format};
 use crate::webhook::retry::NextState;
 
-/// Create, get, list, update and delete, scoped by app.
+/// Create, get, list and delete, scoped by app.
 pub async fn endpoint_crud<S: Store>(s: &S) {
     let created = s
         .create_endpoint(new_endpoint("app1", "ep1", 1_000))
@@ -49,6 +49,22 @@ pub async fn endpoint_crud<S: Store>(s: &S) {
         })
     ));
 
+    s.delete_endpoint("app1", "ep1").await.unwrap();
+    assert!(matches!(
+        s.delete_endpoint("app1", "ep1").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(s.get_endpoint("app1", "ep1").await.is_err());
+    assert_eq!(s.list_endpoints("app1").await.unwrap().len(), 1);
+}
+
+/// A patch changes only its fields; `Some(None)` clears the nullable ones; another app's
+/// endpoint cannot be patched.
+pub async fn endpoint_update<S: Store>(s: &S) {
+    let created = s
+        .create_endpoint(new_endpoint("app1", "ep1", 1_000))
+        .await
+        .unwrap();
     let patch = EndpointPatch {
         name: Some("renamed".into()),
         events: Some(vec!["*".into()]),
@@ -90,14 +106,6 @@ pub async fn endpoint_crud<S: Store>(s: &S) {
         s.update_endpoint("app2", "ep1", &clear, 1).await.is_err(),
         "other app"
     );
-
-    s.delete_endpoint("app1", "ep1").await.unwrap();
-    assert!(matches!(
-        s.delete_endpoint("app1", "ep1").await,
-        Err(StoreError::NotFound { .. })
-    ));
-    assert!(s.get_endpoint("app1", "ep1").await.is_err());
-    assert_eq!(s.list_endpoints("app1").await.unwrap().len(), 1);
 }
 
 /// The breaker reads closed until stored, round-trips, survives updates and goes with its

@@ -16,6 +16,7 @@ fn fresh() -> (tempfile::TempDir, SqliteStore) {
 
 contract_tests!(fresh();
     endpoint_crud,
+    endpoint_update,
     breaker_persists,
     stats_per_endpoint,
     deliveries_batch_is_atomic,
