@@ -24,6 +24,10 @@ use rusqlite::Connection;
 use super::error::StoreError;
 use super::types::Page;
 
+/// The data directory used when none is configured.
+pub const DEFAULT_DATA_DIR: &str = "./ringcast-data";
+/// The environment variable that names the data directory (read by the config layer).
+pub const DATA_DIR_ENV: &str = "RINGCAST_DATA_DIR";
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "ringcast.db";
 
