@@ -169,7 +169,23 @@ pub fn business_body(ev: &BusinessEvent<'_>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::{json, Value};
+
+    proptest! {
+        #[test]
+        fn any_data_yields_json_whose_payload_keeps_it(data in "\\PC{0,40}", id in "[a-z0-9_]{1,20}") {
+            let channels = vec!["c".to_owned()];
+            let ev = BusinessEvent { id: &id, event: "e", at_ms: 0, channels: &channels, data: &data };
+            let body: Value = serde_json::from_slice(&business_body(&ev)).unwrap();
+            prop_assert_eq!(&body["id"], &json!(id));
+            let payload = &body["data"]["payload"];
+            match payload.as_str() {
+                Some(text) => prop_assert_eq!(text, data.as_str()),
+                None => prop_assert_eq!(payload, &serde_json::from_str::<Value>(&data).unwrap()),
+            }
+        }
+    }
 
     #[test]
     fn pusher_events_have_the_documented_fields() {

@@ -191,6 +191,32 @@ pub fn parse_url(url: &str, allowed: &[Cidr]) -> Result<TargetUrl, WebhookError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn public_urls_split_back_into_their_parts(
+            host in "[a-z]{1,10}(\\.[a-z]{1,10}){1,3}",
+            port in proptest::option::of(1u16..),
+            path in "(/[A-Za-z0-9._~-]{0,12}){0,4}(\\?[a-z0-9=&]{0,12})?",
+            https in any::<bool>(),
+        ) {
+            prop_assume!(!host.ends_with(".localhost"), "always loopback, refused by design");
+            let scheme = if https { "https" } else { "http" };
+            let authority = port.map_or(host.clone(), |p| format!("{host}:{p}"));
+            let u = parse_url(&format!("{scheme}://{authority}{path}"), &[]).unwrap();
+            prop_assert_eq!(u.https, https);
+            prop_assert_eq!(&u.url.host, &host);
+            prop_assert_eq!(u.url.port, port.unwrap_or(if https { 443 } else { 80 }));
+            let want = if path.starts_with('/') { path.clone() } else { format!("/{path}") };
+            prop_assert_eq!(&u.url.path_and_query, &want);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(url in "\\PC{0,80}") {
+            let _ = parse_url(&url, &[]);
+        }
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
