@@ -83,6 +83,9 @@ pub trait DeliveryStore {
         next: &NextState,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Ends many leases in one transaction (the group commit of outcomes): all are recorded
+    /// or, on error, none.
+    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<(), StoreError>;
     /// An endpoint's attempts, newest first, `limit` per page; pass the previous page's `next`
     /// as `before` to continue.
     async fn delivery_log(

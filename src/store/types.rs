@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::webhook::breaker::BreakerState;
 use crate::webhook::endpoint::{EndpointPatch, EndpointSpec, Format};
+use crate::webhook::retry::NextState;
 
 /// A stored webhook endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +188,17 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// When the attempt was made.
     pub at_ms: i64,
+}
+
+/// One ended lease of a batch passed to `finish_attempts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// The delivery.
+    pub id: String,
+    /// The attempt made, or `None` for a wait that used none.
+    pub attempt: Option<AttemptRecord>,
+    /// Where the delivery goes next.
+    pub next: NextState,
 }
 
 /// A line of an endpoint's delivery log.

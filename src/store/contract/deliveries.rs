@@ -2,7 +2,7 @@
 //! replay and retention.
 
 use super::{new_delivery, seed_endpoint};
-use crate::store::types::{AttemptRecord, DeliveryStatus, Pruned};
+use crate::store::types::{AttemptRecord, DeliveryStatus, Finished, Pruned};
 use crate::store::{Store, StoreError};
 use crate::webhook::retry::NextState;
 
@@ -177,6 +177,70 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
             ..
         })
     ));
+}
+
+/// A batch of outcomes is recorded in one go, and a batch naming an unknown delivery records
+/// nothing.
+pub async fn finished_batches_are_atomic<S: Store>(s: &S) {
+    seed_endpoint(s, "app", "ep").await;
+    let batch: Vec<_> = (0..3)
+        .map(|i| new_delivery("ep", &format!("d{i}"), 0))
+        .collect();
+    s.insert_deliveries(&batch).await.unwrap();
+    s.claim_due_deliveries(0, 1_000, 10).await.unwrap();
+    let done = |id: &str, attempt: Option<AttemptRecord>, next| Finished {
+        id: id.to_owned(),
+        attempt,
+        next,
+    };
+    let bad = vec![
+        done("d0", Some(attempt(1, Some(200), 5)), NextState::Delivered),
+        done("ghost", None, NextState::Failed),
+    ];
+    assert!(matches!(
+        s.finish_attempts(&bad, 5).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        s.get_delivery("d0").await.unwrap().status,
+        DeliveryStatus::Pending,
+        "rolled back"
+    );
+    assert!(s
+        .delivery_log("ep", None, 10)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    let good = vec![
+        done("d0", Some(attempt(1, Some(200), 5)), NextState::Delivered),
+        done(
+            "d1",
+            Some(attempt(1, Some(503), 5)),
+            NextState::Retry { at_ms: 65_000 },
+        ),
+        done("d2", None, NextState::Wait { until_ms: 9_000 }),
+    ];
+    s.finish_attempts(&good, 5).await.unwrap();
+    let state = |d: crate::store::types::Delivery| (d.status, d.attempt, d.next_attempt_at_ms);
+    assert_eq!(
+        state(s.get_delivery("d0").await.unwrap()).0,
+        DeliveryStatus::Delivered
+    );
+    assert_eq!(
+        state(s.get_delivery("d1").await.unwrap()),
+        (DeliveryStatus::Pending, 1, 65_000)
+    );
+    assert_eq!(
+        state(s.get_delivery("d2").await.unwrap()),
+        (DeliveryStatus::Waiting, 0, 9_000)
+    );
+    assert_eq!(s.delivery_log("ep", None, 10).await.unwrap().items.len(), 2);
+    assert_eq!(
+        ids(&s.claim_due_deliveries(9_000, 1_000, 10).await.unwrap()),
+        ["d2"],
+        "leases released"
+    );
 }
 
 /// The log lists attempts newest first with every field, paged by cursor, per endpoint.

@@ -8,7 +8,7 @@ use rusqlite::{params, Row};
 use super::{duplicate_or, page_of, sql_limit, unknown_text, SqliteStore};
 use crate::store::error::StoreError;
 use crate::store::types::{
-    AttemptRecord, Delivery, DeliveryStatus, LogEntry, NewDelivery, Page, Pruned,
+    AttemptRecord, Delivery, DeliveryStatus, Finished, LogEntry, NewDelivery, Page, Pruned,
 };
 use crate::store::DeliveryStore;
 use crate::webhook::retry::NextState;
@@ -42,6 +42,51 @@ fn not_found(id: &str) -> StoreError {
     StoreError::NotFound {
         what: "delivery",
         id: id.to_owned(),
+    }
+}
+
+impl SqliteStore {
+    /// The statements of `finish_attempt`, inside the caller's transaction.
+    fn finish_one(
+        &self,
+        id: &str,
+        attempt: Option<&AttemptRecord>,
+        next: &NextState,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (status, due) = match *next {
+            NextState::Retry { at_ms } => (DeliveryStatus::Pending, Some(at_ms)),
+            NextState::Wait { until_ms } => (DeliveryStatus::Waiting, Some(until_ms)),
+            NextState::Delivered => (DeliveryStatus::Delivered, None),
+            NextState::Failed => (DeliveryStatus::Failed, None),
+        };
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE deliveries SET status = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
+                 attempt = COALESCE(?4, attempt), lease_until = NULL, updated_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![id, status.as_str(), due, attempt.map(|a| a.attempt), now_ms])?;
+        if changed == 0 {
+            return Err(not_found(id));
+        }
+        if let Some(a) = attempt {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO attempts (delivery_id, endpoint_id, attempt, status_code, \
+                     latency_ms, error, at) \
+                     SELECT id, endpoint_id, ?2, ?3, ?4, ?5, ?6 FROM deliveries WHERE id = ?1",
+                )?
+                .execute(params![
+                    id,
+                    a.attempt,
+                    a.status_code,
+                    a.latency_ms,
+                    a.error,
+                    a.at_ms
+                ])?;
+        }
+        Ok(())
     }
 }
 
@@ -109,28 +154,16 @@ impl DeliveryStore for SqliteStore {
         next: &NextState,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (status, due) = match *next {
-            NextState::Retry { at_ms } => (DeliveryStatus::Pending, Some(at_ms)),
-            NextState::Wait { until_ms } => (DeliveryStatus::Waiting, Some(until_ms)),
-            NextState::Delivered => (DeliveryStatus::Delivered, None),
-            NextState::Failed => (DeliveryStatus::Failed, None),
-        };
         let tx = self.conn.unchecked_transaction()?;
-        let changed = tx
-            .prepare_cached(
-                "UPDATE deliveries SET status = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
-                 attempt = COALESCE(?4, attempt), lease_until = NULL, updated_at = ?5 WHERE id = ?1",
-            )?
-            .execute(params![id, status.as_str(), due, attempt.map(|a| a.attempt), now_ms])?;
-        if changed == 0 {
-            return Err(not_found(id));
-        }
-        if let Some(a) = attempt {
-            tx.prepare_cached(
-                "INSERT INTO attempts (delivery_id, endpoint_id, attempt, status_code, latency_ms, \
-                 error, at) SELECT id, endpoint_id, ?2, ?3, ?4, ?5, ?6 FROM deliveries WHERE id = ?1",
-            )?
-            .execute(params![id, a.attempt, a.status_code, a.latency_ms, a.error, a.at_ms])?;
+        self.finish_one(id, attempt, next, now_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        for f in batch {
+            self.finish_one(&f.id, f.attempt.as_ref(), &f.next, now_ms)?;
         }
         tx.commit()?;
         Ok(())

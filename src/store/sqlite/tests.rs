@@ -22,6 +22,7 @@ contract_tests!(fresh();
     deliveries_batch_is_atomic,
     claims_respect_due_time_order_and_lease,
     attempts_move_deliveries,
+    finished_batches_are_atomic,
     delivery_log_pages,
     requeue_replays_a_delivery,
     retention_prunes_in_batches,
