@@ -16,8 +16,8 @@ use crate::webhook::retry::NextState;
 const COLUMNS: &str =
     "id, endpoint_id, event, body, created_at, next_attempt_at, attempt, status, seq";
 
-fn status_of(text: &str) -> rusqlite::Result<DeliveryStatus> {
-    DeliveryStatus::parse(text).ok_or_else(|| unknown_text(7, "delivery status", text))
+fn status_of(column: usize, text: &str) -> rusqlite::Result<DeliveryStatus> {
+    DeliveryStatus::parse(text).ok_or_else(|| unknown_text(column, "delivery status", text))
 }
 
 /// A delivery row with its `seq`, which orders claims.
@@ -32,7 +32,7 @@ fn delivery_from(row: &Row<'_>) -> rusqlite::Result<(Delivery, i64)> {
             created_at_ms: row.get(4)?,
             next_attempt_at_ms: row.get(5)?,
             attempt: row.get(6)?,
-            status: status_of(&status)?,
+            status: status_of(7, &status)?,
         },
         row.get(8)?,
     ))
@@ -189,7 +189,7 @@ impl DeliveryStore for SqliteStore {
                     LogEntry {
                         delivery_id: r.get(1)?,
                         event: r.get(2)?,
-                        delivery_status: status_of(&status)?,
+                        delivery_status: status_of(3, &status)?,
                         attempt: AttemptRecord {
                             attempt: r.get(4)?,
                             status_code: r.get(5)?,
