@@ -17,13 +17,18 @@ pub struct BreakerConfig {
     pub probe_wait_ms: i64,
 }
 
+impl BreakerConfig {
+    /// 5 failures, a 1 h pause, probes re-asked every second.
+    pub const DEFAULT: BreakerConfig = BreakerConfig {
+        threshold: 5,
+        pause_ms: 3_600_000,
+        probe_wait_ms: 1_000,
+    };
+}
+
 impl Default for BreakerConfig {
     fn default() -> Self {
-        BreakerConfig {
-            threshold: 5,
-            pause_ms: 3_600_000,
-            probe_wait_ms: 1_000,
-        }
+        BreakerConfig::DEFAULT
     }
 }
 
@@ -107,11 +112,7 @@ impl BreakerState {
 mod tests {
     use super::*;
 
-    const CFG: BreakerConfig = BreakerConfig {
-        threshold: 5,
-        pause_ms: 3_600_000,
-        probe_wait_ms: 1_000,
-    };
+    const CFG: BreakerConfig = BreakerConfig::DEFAULT;
 
     fn opened_at(t: i64) -> BreakerState {
         let mut b = BreakerState::default();

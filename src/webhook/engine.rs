@@ -125,11 +125,7 @@ impl EndpointGate {
 mod tests {
     use super::*;
 
-    const CFG: BreakerConfig = BreakerConfig {
-        threshold: 5,
-        pause_ms: 3_600_000,
-        probe_wait_ms: 1_000,
-    };
+    const CFG: BreakerConfig = BreakerConfig::DEFAULT;
 
     fn policy() -> RetryPolicy {
         RetryPolicy {
