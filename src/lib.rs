@@ -9,6 +9,7 @@
 //! - [`api`]: the REST handlers (events, health) on top of a shard.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
+//! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
 //!   trait; SQLite in WAL mode by default.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod proto;
 pub mod ratelimit;
 pub mod ring;
+pub mod scheduler;
 pub mod shard;
 pub mod store;
 pub mod tls;
