@@ -10,7 +10,7 @@
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use super::civil::rfc3339_ms;
+use super::dates::rfc3339_ms;
 
 /// One event in a Pusher channel webhook.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -16,7 +16,7 @@ pub mod batcher;
 pub mod body;
 pub mod breaker;
 pub mod bucket;
-pub mod civil;
+pub mod dates;
 pub mod endpoint;
 pub mod engine;
 pub mod error;

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use super::civil::parse_http_date;
+use super::dates::parse_http_date;
 
 /// The longest `Retry-After` honoured; a longer one is capped so that a receiver cannot park a
 /// delivery for months.
