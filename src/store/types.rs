@@ -251,42 +251,9 @@ pub struct EndpointStats {
     pub breaker: BreakerState,
 }
 
-/// Where a notification stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotificationStatus {
-    /// Scheduled.
-    Pending,
-    /// Sent.
-    Delivered,
-    /// Given up, with a reason.
-    Failed,
-    /// Cancelled before it was sent.
-    Cancelled,
-}
-
-impl NotificationStatus {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotificationStatus::Pending => "pending",
-            NotificationStatus::Delivered => "delivered",
-            NotificationStatus::Failed => "failed",
-            NotificationStatus::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(text: &str) -> Option<NotificationStatus> {
-        [
-            Self::Pending,
-            Self::Delivered,
-            Self::Failed,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
-    }
-}
+/// Where a notification stands: the scheduler API's own status, so stored and answered
+/// spellings cannot drift.
+pub use crate::proto::api::notifications::Status as NotificationStatus;
 
 /// A notification to schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -297,11 +264,13 @@ pub struct NewNotification {
     pub app_id: String,
     /// The caller's idempotency key, unique per app.
     pub client_id: Option<String>,
+    /// The channel it is published on.
+    pub channel: String,
     /// The user it targets, when it targets one.
     pub user_id: Option<String>,
     /// The event name.
     pub event: String,
-    /// The scheduler's encoded request (channels, data…), opaque here.
+    /// The scheduler's encoded request (data, time zone…), opaque here.
     pub payload: Vec<u8>,
     /// When it is due.
     pub due_at_ms: i64,
@@ -316,6 +285,8 @@ pub struct Notification {
     pub app_id: String,
     /// The idempotency key.
     pub client_id: Option<String>,
+    /// The channel.
+    pub channel: String,
     /// The target user.
     pub user_id: Option<String>,
     /// The event name.

@@ -10,6 +10,7 @@ fn note(app: &str, id: &str, client: Option<&str>, user: &str, due_ms: i64) -> N
         id: id.to_owned(),
         app_id: app.to_owned(),
         client_id: client.map(str::to_owned),
+        channel: format!("private-user.{user}"),
         user_id: Some(user.to_owned()),
         event: "reminder".to_owned(),
         payload: format!("{{\"n\":\"{id}\"}}").into_bytes(),
@@ -26,6 +27,12 @@ pub async fn notification_insert_is_idempotent<S: Store>(s: &S) {
         .unwrap();
     assert!(first[0].created);
     assert_eq!(first[0].notification.status, NotificationStatus::Pending);
+    let stored = s.get_notification("a", "n1").await.unwrap();
+    assert_eq!(
+        stored, first[0].notification,
+        "what comes back is what was stored"
+    );
+    assert_eq!(stored.channel, "private-user.u");
     let again = vec![
         note("a", "n2", Some("c1"), "u", 999),
         note("a", "n3", Some("c3"), "u", 100),

@@ -16,17 +16,19 @@ use crate::store::types::{
 use crate::store::NotificationStore;
 
 const COLUMNS: &str = "id, app_id, client_id, user_id, event, payload, due_at, status, reason, \
-     attempts, created_at, updated_at, seq";
+     attempts, created_at, updated_at, seq, channel";
 
 fn notification_from(row: &Row<'_>) -> rusqlite::Result<(Notification, i64)> {
     let status: String = row.get(7)?;
-    let status = NotificationStatus::parse(&status)
-        .ok_or_else(|| unknown_text(7, "notification status", &status))?;
+    let status: NotificationStatus = status
+        .parse()
+        .map_err(|_| unknown_text(7, "notification status", &status))?;
     Ok((
         Notification {
             id: row.get(0)?,
             app_id: row.get(1)?,
             client_id: row.get(2)?,
+            channel: row.get(13)?,
             user_id: row.get(3)?,
             event: row.get(4)?,
             payload: row.get(5)?,
@@ -95,8 +97,8 @@ impl NotificationStore for SqliteStore {
             }
             tx.prepare_cached(
                 "INSERT INTO notifications (id, app_id, client_id, user_id, event, payload, \
-                 due_at, status, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+                 due_at, status, created_at, updated_at, channel) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8, ?9)",
             )?
             .execute(params![
                 n.id,
@@ -106,13 +108,15 @@ impl NotificationStore for SqliteStore {
                 n.event,
                 n.payload,
                 n.due_at_ms,
-                now_ms
+                now_ms,
+                n.channel
             ])
             .map_err(|e| duplicate_or(e, "notification", &n.id))?;
             let notification = Notification {
                 id: n.id.clone(),
                 app_id: n.app_id.clone(),
                 client_id: n.client_id.clone(),
+                channel: n.channel.clone(),
                 user_id: n.user_id.clone(),
                 event: n.event.clone(),
                 payload: n.payload.clone(),
@@ -247,7 +251,7 @@ impl NotificationStore for SqliteStore {
             .prepare_cached("SELECT status FROM notifications WHERE id = ?1")?
             .query_row([id], |r| r.get(0))
             .optional()?;
-        match status.as_deref().and_then(NotificationStatus::parse) {
+        match status.and_then(|s| s.parse::<NotificationStatus>().ok()) {
             Some(current) => Err(StoreError::Conflict {
                 what: "notification",
                 id: id.to_owned(),

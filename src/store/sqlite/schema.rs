@@ -74,6 +74,7 @@ CREATE TABLE notifications (
     id TEXT NOT NULL UNIQUE,
     app_id TEXT NOT NULL,
     client_id TEXT,
+    channel TEXT NOT NULL,
     user_id TEXT,
     event TEXT NOT NULL,
     payload BLOB NOT NULL,
