@@ -1,3 +1,6 @@
+//! Tests for endpoint create and PATCH bodies: defaults, every field's refusal and its status,
+//! partial updates, and round trips of valid specs.
+
 use super::*;
 use crate::webhook::endpoint::DEFAULT_RETRY_DELAYS;
 use proptest::prelude::*;
