@@ -11,6 +11,9 @@
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
+//! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
+//!   trait; SQLite in WAL mode by default.
+//! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 
 pub mod api;
 pub mod config;
@@ -19,4 +22,6 @@ pub mod ratelimit;
 pub mod ring;
 pub mod scheduler;
 pub mod shard;
+pub mod store;
 pub mod tls;
+pub mod webhook;
