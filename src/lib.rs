@@ -9,7 +9,11 @@
 //! - [`api`]: the REST handlers (events, health) on top of a shard.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
+//! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
+//! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
+//!   trait; SQLite in WAL mode by default.
+//! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 //! - [`logging`]: the log subscriber: text or JSON lines on stderr, colour only on a terminal.
 
 pub mod api;
@@ -18,5 +22,8 @@ pub mod logging;
 pub mod proto;
 pub mod ratelimit;
 pub mod ring;
+pub mod scheduler;
 pub mod shard;
+pub mod store;
 pub mod tls;
+pub mod webhook;

@@ -61,6 +61,8 @@ pub struct Server {
     pub app_id: String,
     pub app_key: String,
     pub app_secret: String,
+    /// `RINGCAST_WORKERS` as given to the server, if it was (the clients place connections by it).
+    workers: Option<String>,
     child: Child,
     stderr_path: PathBuf,
     _dir: TempDir,
@@ -80,6 +82,9 @@ impl Server {
 
     /// The general form: extra CLI args, extra env, optional config file contents. The port
     /// is a probed free one, tried again on another when it turns out taken (see `ports`).
+    ///
+    /// Without a config file the server runs [`suite_workers`] workers unless `extra_env` sets
+    /// `RINGCAST_WORKERS`; with one, the file (or the machine's core count) decides.
     pub fn start_with(args: &[&str], extra_env: &[(&str, &str)], config: Option<&str>) -> Server {
         let mut last = String::new();
         for _ in 0..ports::ATTEMPTS {
@@ -106,6 +111,8 @@ impl Server {
     ) -> Result<Server, String> {
         let dir = TempDir::new("server");
         let port_s = port.to_string();
+        let suite = suite_workers();
+        let default_workers = [("RINGCAST_WORKERS", suite.as_str())];
         let mut env: BTreeMap<String, String> = [
             ("REVERB_SERVER_HOST", "127.0.0.1"),
             ("REVERB_SERVER_PORT", port_s.as_str()),
@@ -115,6 +122,7 @@ impl Server {
             ("RUST_LOG", "warn"),
         ]
         .iter()
+        .chain(default_workers.iter().filter(|_| config.is_none()))
         .chain(extra_env)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
@@ -144,9 +152,11 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_ringcast")));
 
         let tls = env.contains_key("RINGCAST_TLS_CERT");
+        let workers = env.remove("RINGCAST_WORKERS");
         let mut take = |k: &str| env.remove(k).expect("set above");
         let mut server = Server {
             port,
+            workers,
             app_id: take("REVERB_APP_ID"),
             app_key: take("REVERB_APP_KEY"),
             app_secret: take("REVERB_APP_SECRET"),
@@ -212,13 +222,15 @@ impl Server {
 
     /// Environment for a client script: where the server is and which app to use.
     fn client_env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env = vec![
             ("RINGCAST_HOST".into(), "127.0.0.1".into()),
             ("RINGCAST_PORT".into(), self.port.to_string()),
             ("APP_ID".into(), self.app_id.clone()),
             ("APP_KEY".into(), self.app_key.clone()),
             ("APP_SECRET".into(), self.app_secret.clone()),
-        ]
+        ];
+        env.extend(self.workers.clone().map(|w| ("RINGCAST_WORKERS".into(), w)));
+        env
     }
 }
 
@@ -234,6 +246,12 @@ impl Drop for Server {
             );
         }
     }
+}
+
+/// Workers of a server started without a config file: `RINGCAST_WORKERS` from the test run's
+/// environment (scripts/test runs the integration tests again with 4), else 2.
+fn suite_workers() -> String {
+    std::env::var("RINGCAST_WORKERS").unwrap_or_else(|_| "2".into())
 }
 
 // ---------------------------------------------------------------------------------------------
