@@ -4,34 +4,11 @@
 //! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
 //! rings and the shard's state. A shard never awaits anything owned by another core.
 
-mod auth_binding;
-mod cache;
-mod channels;
-mod client_events;
-mod conn;
-mod conn_auth;
-mod dispatch;
-mod echo;
-mod fanout;
-mod gather;
-mod http_client;
-mod interest;
-mod msg;
-mod outbox;
-mod owner;
-mod presence;
-mod pusher_handler;
-mod sanctum_cache;
-mod session;
-mod shutdown;
+pub(crate) mod cores;
+pub(crate) mod io;
+pub(crate) mod lifecycle;
+pub(crate) mod model;
 mod state;
-mod stats;
-mod subscribe;
-mod sweeper;
-mod transport;
-mod users;
-mod watchlist;
-mod yield_now;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -40,13 +17,13 @@ use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
-pub use fanout::{catch_up, publish_event};
-pub use gather::ask_all;
-pub use owner::broadcast;
-pub use session::text_frame;
+pub use cores::fanout::{catch_up, publish_event};
+pub use cores::gather::ask_all;
+pub use cores::owner::broadcast;
+pub use cores::yield_now::yield_now;
+pub use io::session::text_frame;
+pub use model::stats::{ShardStats, CODES, LATENCY_BUCKETS};
 pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
-pub use stats::{ShardStats, CODES, LATENCY_BUCKETS};
-pub use yield_now::yield_now;
 
 use crate::config::{Config, Driver};
 
@@ -231,12 +208,12 @@ fn run_shard(
             }
         };
         let shard = Shard::new(config, shared, endpoint);
-        monoio::spawn(fanout::drain_task(shard.clone()));
-        monoio::spawn(sweeper::sweeper_task(shard.clone()));
+        monoio::spawn(cores::fanout::drain_task(shard.clone()));
+        monoio::spawn(lifecycle::sweeper::sweeper_task(shard.clone()));
         let _ = ready.send(Ok(()));
         tracing::debug!(shard = id, %addr, "shard listening");
-        conn::accept_loop(shard.clone(), listener).await;
-        shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
+        io::conn::accept_loop(shard.clone(), listener).await;
+        lifecycle::shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
     };
     let built = if uring {
         monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()

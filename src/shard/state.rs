@@ -13,20 +13,20 @@ use std::time::Instant;
 use monoio::io::Canceller;
 use slab::Slab;
 
-use super::cache::EventCache;
-use super::channels::ChannelIndex;
-use super::gather::Asks;
-use super::interest::Interest;
-use super::outbox::Outbox;
-use super::presence::PresenceRegistry;
-use super::stats::ShardStats;
-use super::watchlist::{self, UserRegistry};
 use crate::config::Config;
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
+use crate::shard::cores::gather::Asks;
+use crate::shard::cores::interest::Interest;
+use crate::shard::cores::watchlist::{self, UserRegistry};
+use crate::shard::io::outbox::Outbox;
+use crate::shard::model::cache::EventCache;
+use crate::shard::model::channels::ChannelIndex;
+use crate::shard::model::presence::PresenceRegistry;
+use crate::shard::model::stats::ShardStats;
 
-pub use super::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
+pub use crate::shard::cores::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
 
 /// Counters every shard writes for its own slot and anyone may read (health, metrics).
 pub struct Shared {
@@ -270,7 +270,7 @@ impl Shard {
         for sub in &conn.subs {
             // Each subscription is undone through `subscribe::forget`, which also tells the
             // presence owner and the other cores' interest maps.
-            super::subscribe::forget(self, conn.app, key, sub);
+            crate::shard::io::subscribe::forget(self, conn.app, key, sub);
         }
         if let Some(user) = &conn.user_id {
             let me = self.conn_ref(key, conn.socket_id);

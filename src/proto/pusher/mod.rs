@@ -7,6 +7,7 @@
 //! connections, subscriptions and timing, and calls in here with plain values.
 
 pub mod auth;
+pub mod auth_binding;
 pub mod channel;
 pub mod encode;
 pub mod error;

@@ -12,7 +12,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use super::owner::send;
-use super::state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard};
+use crate::shard::state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard};
 
 /// How long a REST read waits for the other cores.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);

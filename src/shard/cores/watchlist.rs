@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::owner::{owner_of, send};
-use super::session::text_frame;
-use super::state::{ConnRef, CoreMsg, Shard};
+use crate::shard::io::session::text_frame;
+use crate::shard::state::{ConnRef, CoreMsg, Shard};
 
 #[derive(Default)]
 struct Entry {

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::dispatch;
-use super::outbox::Queued;
 use super::owner::send_to_owner;
-use super::session::close_frame;
-use super::shutdown;
-use super::state::{CoreMsg, Shard};
-use super::stats::ShardStats;
 use crate::proto::pusher::{self, SocketId};
+use crate::shard::io::outbox::Queued;
+use crate::shard::io::session::close_frame;
+use crate::shard::lifecycle::shutdown;
+use crate::shard::model::stats::ShardStats;
+use crate::shard::state::{CoreMsg, Shard};
 
 /// Most ring messages handled per drain pass before yielding to connection tasks.
 const DRAIN_BATCH: usize = 256;
@@ -169,7 +169,7 @@ pub async fn drain_task(shard: Rc<Shard>) {
             bell.wait(has_work).await;
         }
         while drain_once(&shard) {
-            super::yield_now().await;
+            super::yield_now::yield_now().await;
         }
     }
 }

@@ -10,14 +10,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::BytesMut;
 use monoio::net::{TcpListener, TcpStream};
 
-use super::gather::{ask, Reply};
 use super::session;
-use super::state::CoreMsg;
-use super::state::Shard;
 use super::transport::Transport;
 use crate::api;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::ratelimit::{client_ip, IpGroup};
+use crate::shard::cores::gather::{ask, Reply};
+use crate::shard::state::CoreMsg;
+use crate::shard::state::Shard;
 
 /// Accepts connections forever, one task per connection.
 /// Returns when shutdown cancels it.
@@ -26,7 +26,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
     let cancel = canceller.handle();
     *shard.accept_cancel.borrow_mut() = Some(canceller);
     loop {
-        if super::shutdown::requested(&shard) {
+        if crate::shard::lifecycle::shutdown::requested(&shard) {
             return;
         }
         match listener.cancelable_accept(cancel.clone()).await {

@@ -9,13 +9,13 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::client_events::client_event;
-use super::fanout::catch_up;
 use super::outbox::Outbox;
 use super::session::text_frame;
-use super::state::Shard;
 use super::subscribe::{self, Refused, Subscribed};
 use super::users;
 use crate::proto::pusher::{self, ClientMessage};
+use crate::shard::cores::fanout::catch_up;
+use crate::shard::state::Shard;
 
 /// Handles one text message from connection `key`.
 pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &Bytes) {

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use super::fanout::{deliver_local, publish_everywhere};
 use super::gather::{self, Reply};
 use super::owner::send;
-use super::presence::Join;
-use super::session::text_frame;
-use super::state::{CoreMsg, Shard};
-use super::subscribe::{self, JoinAnswer};
-use super::users;
 use super::watchlist;
 use crate::proto::pusher;
+use crate::shard::io::session::text_frame;
+use crate::shard::io::subscribe::{self, JoinAnswer};
+use crate::shard::io::users;
+use crate::shard::model::presence::Join;
+use crate::shard::state::{CoreMsg, Shard};
 
 /// Handles one message addressed to this core.
 pub fn handle(shard: &Shard, msg: CoreMsg) {

@@ -15,15 +15,15 @@ use monoio::buf::IoBufMut;
 use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
 
 use super::conn::Link;
-use super::fanout::catch_up;
 use super::outbox::Outbox;
 use super::pusher_handler;
-use super::state::{Conn, Shard};
-use super::stats::ShardStats;
 use super::transport::Transport;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::proto::pusher::{self, PusherError};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
+use crate::shard::cores::fanout::catch_up;
+use crate::shard::model::stats::ShardStats;
+use crate::shard::state::{Conn, Shard};
 
 /// Pusher protocol versions this server speaks (pusher-js sends 7).
 const PROTOCOLS: std::ops::RangeInclusive<u32> = 5..=7;

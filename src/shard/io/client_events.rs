@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
-use super::fanout::publish_event;
 use super::session::text_frame;
-use super::state::Shard;
 use crate::proto::pusher::{self, ChannelKind, PusherError};
+use crate::shard::cores::fanout::publish_event;
+use crate::shard::state::Shard;
 
 /// Checks and publishes a client event from connection `key`; errors go back to the sender.
 pub fn client_event(shard: &Shard, key: usize, event: &str, channel: &str, data: &RawValue) {
@@ -38,7 +38,7 @@ pub fn client_event(shard: &Shard, key: usize, event: &str, channel: &str, data:
 /// The sender's presence user id (for the `user_id` field) when the event may go out.
 fn check(
     shard: &Shard,
-    conn: &mut super::state::Conn,
+    conn: &mut crate::shard::state::Conn,
     channel: &str,
     now: Instant,
 ) -> Result<Option<std::sync::Arc<str>>, PusherError> {

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::interest;
-use super::owner::send_to_owner;
 use super::session::text_frame;
-use super::state::{ConnRef, CoreMsg, Shard, Subscription};
 use crate::proto::pusher::{self, ChannelKind, PusherError};
+use crate::shard::cores::interest;
+use crate::shard::cores::owner::send_to_owner;
+use crate::shard::state::{ConnRef, CoreMsg, Shard, Subscription};
 
 /// What the client is told right away.
 pub enum Subscribed {
@@ -125,13 +125,15 @@ pub fn subscribe(
                 status: 400,
             }
         })?;
-        super::auth_binding::check_presence(conn.auth_user.as_deref(), &member.user_id).map_err(
-            |error| Refused::Channel {
-                kind: "AuthError",
-                error,
-                status: 403,
-            },
-        )?;
+        crate::proto::pusher::auth_binding::check_presence(
+            conn.auth_user.as_deref(),
+            &member.user_id,
+        )
+        .map_err(|error| Refused::Channel {
+            kind: "AuthError",
+            error,
+            status: 403,
+        })?;
         let user_id: Arc<str> = Arc::from(member.user_id);
         conn.subs.push(Subscription {
             channel: Rc::from(channel),

@@ -6,7 +6,7 @@
 //! queue and are handled by its own drain task, never inline, so a handler never re-enters
 //! state its caller still borrows.
 
-use super::state::{CoreMsg, Shard};
+use crate::shard::state::{CoreMsg, Shard};
 
 /// The core that owns `channel` among `cores` cores (FNV-1a of the name).
 pub fn owner_of(channel: &str, cores: usize) -> usize {

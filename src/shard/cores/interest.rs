@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::owner::send;
-use super::state::{CoreMsg, Shard};
+use crate::shard::state::{CoreMsg, Shard};
 
 /// Remote interest per app and channel: bit `c` set when core `c` has local subscribers (one
 /// `u64`, which is why `workers` is at most 64).

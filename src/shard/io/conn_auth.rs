@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use super::conn::unix_now;
 use super::http_client;
-use super::sanctum_cache::{self, Verdict};
-use super::state::Shard;
 use crate::proto::auth::{self, sanctum, AuthError, TokenKind};
 use crate::proto::http::{HttpUrl, RequestHead};
+use crate::shard::model::sanctum_cache::{self, Verdict};
+use crate::shard::state::Shard;
 
 /// How long the Sanctum introspection may take, connect included.
 pub const INTROSPECTION_TIMEOUT: Duration = Duration::from_secs(2);

@@ -8,9 +8,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::session::{close_frame, text_frame};
-use super::state::Shard;
 use crate::proto::pusher::{self, PusherError};
+use crate::shard::io::session::{close_frame, text_frame};
+use crate::shard::state::Shard;
 
 /// How often the shard checks whether its connections are gone.
 const POLL: Duration = Duration::from_millis(20);

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::session::{close_frame, text_frame};
-use super::state::Shard;
-use super::watchlist;
 use crate::proto::pusher::{self, PusherError};
+use crate::shard::cores::watchlist;
+use crate::shard::state::Shard;
 
 #[derive(Deserialize)]
 struct UserData<'a> {
@@ -59,7 +59,9 @@ pub fn signin(shard: &Shard, key: usize, auth: &str, user_data: &str) {
         conn.outbox.send(text_frame(&pusher::error_for(&err)));
         return;
     };
-    if let Err(msg) = super::auth_binding::check_signin(conn.auth_user.as_deref(), &id) {
+    if let Err(msg) =
+        crate::proto::pusher::auth_binding::check_signin(conn.auth_user.as_deref(), &id)
+    {
         conn.outbox
             .send(text_frame(&pusher::error(Some(4009), &msg)));
         return;

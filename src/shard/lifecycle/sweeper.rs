@@ -7,9 +7,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::session::{close_frame, text_frame};
-use super::state::Shard;
 use crate::proto::pusher::{self, PusherError};
+use crate::shard::io::session::{close_frame, text_frame};
+use crate::shard::state::Shard;
 
 /// How often the sweeper runs.
 const PERIOD: Duration = Duration::from_secs(1);
