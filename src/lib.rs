@@ -11,6 +11,8 @@
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod config;
 pub mod proto;

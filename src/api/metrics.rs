@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::proto::http::Response;
-use crate::shard::{Shard, ShardStats, CODES, LATENCY_BUCKETS};
+use crate::shard::{codes, Shard, ShardStats, LATENCY_BUCKETS};
 
 /// Renders all metrics.
 pub fn render(shard: &Shard) -> Response {
@@ -87,7 +87,7 @@ pub fn render(shard: &Shard) -> Response {
         "counter",
         "Errors and close codes sent to clients, by code.",
     );
-    for (i, code) in CODES.iter().enumerate() {
+    for (i, code) in codes().enumerate() {
         let n: u64 = shared.stats.iter().map(|s| load(&s.errors[i])).sum();
         let _ = writeln!(out, "ringcast_errors_total{{code=\"{code}\"}} {n}");
     }

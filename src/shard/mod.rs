@@ -22,7 +22,7 @@ pub use cores::gather::ask_all;
 pub use cores::owner::broadcast;
 pub use cores::yield_now::yield_now;
 pub use io::session::text_frame;
-pub use model::stats::{ShardStats, CODES, LATENCY_BUCKETS};
+pub use model::stats::{codes, ShardStats, LATENCY_BUCKETS};
 pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
 
 use crate::config::{Config, Driver};

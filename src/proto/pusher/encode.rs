@@ -86,7 +86,7 @@ pub fn error(code: Option<u16>, message: &str) -> String {
 
 /// `pusher:error` for `err`, with its code and its Display text.
 pub fn error_for(err: &PusherError) -> String {
-    error(err.code(), &err.to_string())
+    error(Some(err.code()), &err.to_string())
 }
 
 /// A channel event: `{"event":…,"channel":…,"data":<data_literal>[,"user_id":…]}`.

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 use super::dispatch;
 use super::owner::send_to_owner;
-use crate::proto::pusher::{self, SocketId};
+use crate::proto::pusher::{self, PusherError, SocketId};
 use crate::shard::io::outbox::Queued;
 use crate::shard::io::session::close_frame;
 use crate::shard::lifecycle::shutdown;
@@ -44,14 +44,13 @@ pub fn deliver_local(
             Queued::Yes => delivered += 1,
             Queued::Closed => {}
             Queued::Overflow => {
-                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, queued_bytes = conn.outbox.queued_bytes(), "slow consumer: outbound queue over its cap, closing with 4100");
+                let err = PusherError::OverCapacity;
+                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, queued_bytes = conn.outbox.queued_bytes(), code = err.code(), "slow consumer: outbound queue over its cap, closing");
                 let stats = shard.stats();
                 ShardStats::add(&stats.slow_consumer_closes, 1);
-                stats.error(4100);
-                conn.outbox.close_with(Some(close_frame(
-                    4100,
-                    "slow consumer: outbound queue over capacity",
-                )));
+                stats.error(err.code());
+                conn.outbox
+                    .close_with(Some(close_frame(err.code(), &err.to_string())));
             }
         }
     }

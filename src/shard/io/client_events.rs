@@ -22,7 +22,7 @@ pub fn client_event(shard: &Shard, key: usize, event: &str, channel: &str, data:
         match result {
             Ok(user_id) => Ok((conn.app, conn.socket_id, user_id)),
             Err(err) => {
-                shard.stats().error(err.code().unwrap_or(4301));
+                shard.stats().error(err.code());
                 conn.outbox.send(text_frame(&pusher::error_for(&err)));
                 Err(())
             }

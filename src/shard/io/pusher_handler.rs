@@ -13,7 +13,7 @@ use super::outbox::Outbox;
 use super::session::text_frame;
 use super::subscribe::{self, Refused, Subscribed};
 use super::users;
-use crate::proto::pusher::{self, ClientMessage};
+use crate::proto::pusher::{self, ClientMessage, PusherError};
 use crate::shard::cores::fanout::catch_up;
 use crate::shard::state::Shard;
 
@@ -55,7 +55,7 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
                     status,
                 }) => reply(&pusher::subscription_error(&channel, kind, &error, status)),
                 Err(Refused::Protocol(err)) => {
-                    shard.stats().error(err.code().unwrap_or(4200));
+                    shard.stats().error(err.code());
                     reply(&pusher::error_for(&err))
                 }
             }
@@ -74,14 +74,11 @@ pub fn handle_text(shard: &Rc<Shard>, key: usize, outbox: &Rc<Outbox>, text: &By
         Ok(ClientMessage::Signin { auth, user_data }) => {
             users::signin(shard, key, &auth, &user_data)
         }
-        Ok(ClientMessage::Unknown { event }) => reply(&pusher::error(
-            Some(4200),
-            &format!(
-                "unknown event '{event}': Pusher protocol 7 events start with pusher: or client-"
-            ),
+        Ok(ClientMessage::Unknown { event }) => reply(&pusher::error_for(
+            &PusherError::UnknownEvent(event.into_owned()),
         )),
         Err(err) => {
-            shard.stats().error(err.code().unwrap_or(4200));
+            shard.stats().error(err.code());
             reply(&pusher::error_for(&err))
         }
     }

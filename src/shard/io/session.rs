@@ -157,9 +157,8 @@ fn origin_allowed(allowed: &[String], origin: &str) -> bool {
 /// Sends `pusher:error` and closes with the error's code, as Pusher does.
 pub fn refuse(shard: &Shard, outbox: &Rc<Outbox>, err: &PusherError) {
     outbox.send(text_frame(&pusher::error_for(err)));
-    let code = err.code().unwrap_or(ws::code::POLICY_VIOLATION);
-    shard.stats().error(code);
-    outbox.close_with(Some(close_frame(code, &err.to_string())));
+    shard.stats().error(err.code());
+    outbox.close_with(Some(close_frame(err.code(), &err.to_string())));
 }
 
 /// A server text frame carrying `json`.
@@ -297,13 +296,11 @@ impl Session<'_> {
             return true;
         }
         if *count == self.max_rate + 1 {
-            self.shard.stats().error(4301);
-            let msg = format!(
-                "too many messages: at most {} per second per connection (max_messages_per_second); the excess is dropped",
-                self.max_rate
-            );
-            self.outbox
-                .send(text_frame(&pusher::error(Some(4301), &msg)));
+            let err = PusherError::MessageRateExceeded {
+                limit: self.max_rate,
+            };
+            self.shard.stats().error(err.code());
+            self.outbox.send(text_frame(&pusher::error_for(&err)));
         }
         false
     }

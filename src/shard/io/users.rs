@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::session::{close_frame, text_frame};
+use super::session::text_frame;
 use crate::proto::pusher::{self, PusherError};
 use crate::shard::cores::watchlist;
 use crate::shard::state::Shard;
@@ -63,7 +63,9 @@ pub fn signin(shard: &Shard, key: usize, auth: &str, user_data: &str) {
         crate::proto::pusher::auth_binding::check_signin(conn.auth_user.as_deref(), &id)
     {
         conn.outbox
-            .send(text_frame(&pusher::error(Some(4009), &msg)));
+            .send(text_frame(&pusher::error_for(&PusherError::UserMismatch(
+                msg,
+            ))));
         return;
     }
     if conn.user_id.is_some() {
@@ -98,12 +100,7 @@ pub fn terminate_local(shard: &Shard, app: usize, user_id: &str) {
     let conns = shard.conns.borrow();
     for (_, conn) in conns.iter() {
         if conn.app == app && conn.user_id.as_deref() == Some(user_id) {
-            conn.outbox.send(text_frame(&pusher::error(
-                Some(4009),
-                "Connection terminated by the app (terminate_connections)",
-            )));
-            conn.outbox
-                .close_with(Some(close_frame(4009, "terminated by the app")));
+            super::session::refuse(shard, &conn.outbox, &PusherError::Terminated);
         }
     }
 }

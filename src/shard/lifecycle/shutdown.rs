@@ -25,13 +25,9 @@ pub fn begin(shard: &Shard) {
     if let Some(canceller) = shard.accept_cancel.borrow_mut().take() {
         canceller.cancel();
     }
-    let err = PusherError::GenericReconnect;
-    let code = err.code().unwrap_or(4200);
-    let notice = text_frame(&pusher::error(
-        Some(code),
-        "Server shutting down: reconnect",
-    ));
-    let close = close_frame(code, "server shutting down");
+    let err = PusherError::ShuttingDown;
+    let notice = text_frame(&pusher::error_for(&err));
+    let close = close_frame(err.code(), &err.to_string());
     let now = Instant::now();
     for (_, conn) in shard.conns.borrow_mut().iter_mut() {
         conn.outbox.send(notice.clone());

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::proto::pusher::{self, PusherError};
-use crate::shard::io::session::{close_frame, text_frame};
+use crate::shard::io::session::{refuse, text_frame};
 use crate::shard::state::Shard;
 
 /// How often the sweeper runs.
@@ -60,24 +60,14 @@ fn sweep(shard: &Shard, now: Instant) {
         let app = &shard.config.apps[conn.app];
         if let Some(limit) = app.user_authentication_timeout {
             if conn.user_id.is_none() && now.duration_since(conn.opened) >= secs(limit) {
-                conn.outbox.send(text_frame(&pusher::error(
-                    Some(4009),
-                    "Connection not signed in within user_authentication_timeout: call pusher.signin()",
-                )));
-                conn.outbox
-                    .close_with(Some(close_frame(4009, "sign-in required")));
+                refuse(shard, &conn.outbox, &PusherError::SigninTimeout);
                 conn.closing_since = Some(now);
                 continue;
             }
         }
         match conn.ping_sent {
             Some(sent) if now.duration_since(sent) >= secs(app.activity_timeout) => {
-                let err = PusherError::PongNotReceived;
-                conn.outbox.send(text_frame(&pusher::error_for(&err)));
-                let code = err.code().unwrap_or(4201);
-                shard.stats().error(code);
-                conn.outbox
-                    .close_with(Some(close_frame(code, "pong not received")));
+                refuse(shard, &conn.outbox, &PusherError::PongNotReceived);
                 conn.closing_since = Some(now);
             }
             Some(_) => {}

@@ -4,10 +4,18 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Error and close codes the server emits, in the order they are counted.
-pub const CODES: [u16; 16] = [
-    1002, 1007, 1008, 1009, 4001, 4004, 4006, 4007, 4008, 4009, 4100, 4200, 4201, 4301, 4302, 1011,
-];
+use crate::proto::pusher::error::Code;
+use crate::proto::ws::WsError;
+
+/// How many codes are counted: every WebSocket close code and every Pusher error code.
+const CODE_COUNT: usize = WsError::CLOSE_CODES.len() + Code::ALL.len();
+
+/// Error and close codes the server emits, in the order they are counted: taken from the two
+/// error enums, so a new code is counted as soon as it exists.
+pub fn codes() -> impl Iterator<Item = u16> {
+    let pusher = Code::ALL.iter().map(|&c| c as u16);
+    WsError::CLOSE_CODES.into_iter().chain(pusher)
+}
 
 /// Upper bounds (seconds) of the delivery-latency histogram buckets; the last is +Inf.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -29,8 +37,8 @@ pub struct ShardStats {
     pub ring_overflowed: AtomicU64,
     /// Messages waiting in the overflow queues right now.
     pub ring_overflow_depth: AtomicU64,
-    /// Errors sent, per entry of [`CODES`].
-    pub errors: [AtomicU64; CODES.len()],
+    /// Errors sent, per entry of [`codes`].
+    pub errors: [AtomicU64; CODE_COUNT],
     /// Delivery latency histogram: one counter per bucket of [`LATENCY_BUCKETS`] plus +Inf.
     pub latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     /// Sum of observed latencies, in nanoseconds.
@@ -38,9 +46,9 @@ pub struct ShardStats {
 }
 
 impl ShardStats {
-    /// Counts one error or close code (codes outside [`CODES`] are not counted).
+    /// Counts one error or close code (codes outside [`codes`] are not counted).
     pub fn error(&self, code: u16) {
-        if let Some(i) = CODES.iter().position(|&c| c == code) {
+        if let Some(i) = codes().position(|c| c == code) {
             self.errors[i].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -83,6 +91,9 @@ mod tests {
         assert_eq!(counts[LATENCY_BUCKETS.len()], 1, "+Inf");
         s.error(4301);
         s.error(9999);
-        assert_eq!(s.errors[13].load(Ordering::Relaxed), 1);
+        let i = codes().position(|c| c == 4301).unwrap();
+        assert_eq!(s.errors[i].load(Ordering::Relaxed), 1);
+        let total: u64 = s.errors.iter().map(|e| e.load(Ordering::Relaxed)).sum();
+        assert_eq!(total, 1, "9999 is not a code the server sends");
     }
 }
