@@ -98,7 +98,7 @@ fn try_start(port: u16) -> Result<(u16, ringcast::shard::Server), String> {
         }
     };
     let config = ringcast::config::load(None, &env, 1).map_err(|e| e.to_string())?;
-    let server = ringcast::shard::start(Arc::new(config), None).map_err(|e| e.to_string())?;
+    let server = ringcast::start(Arc::new(config), None).map_err(|e| e.to_string())?;
     Ok((port, server))
 }
 

@@ -4,14 +4,13 @@
 //! core's channel index, user counts and member ids from the presence channel's owner.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use crate::proto::http::Response;
 use crate::proto::pusher::{self, ChannelKind};
-use crate::shard::{ask_all, ChannelFilter, Query, QueryPart, Shard};
+use crate::shard::{ChannelFilter, Port, Query, QueryPart};
 
 /// Subscription and user counts per channel, summed over cores.
 #[derive(Default)]
@@ -24,20 +23,18 @@ pub struct Counts {
 
 /// Asks every core about the channels `filter` selects.
 pub async fn gather(
-    shard: &Rc<Shard>,
+    port: &Port,
     app: usize,
     filter: ChannelFilter,
     with_members: bool,
 ) -> Option<Counts> {
-    let parts = ask_all(
-        shard,
-        Query {
+    let parts = port
+        .ask_all(Query {
             app,
             filter,
             with_members,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Some(merge(parts))
 }
 
@@ -92,12 +89,12 @@ fn attributes(info: Option<&str>, presence_only: bool) -> Result<(bool, bool), R
 }
 
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
-pub async fn list(shard: &Rc<Shard>, app: usize, prefix: &str, info: Option<&str>) -> Response {
+pub async fn list(port: &Port, app: usize, prefix: &str, info: Option<&str>) -> Response {
     let (subs, users) = match attributes(info, prefix.starts_with("presence-")) {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let Some(counts) = gather(shard, app, ChannelFilter::Prefix(prefix.to_owned()), false).await
+    let Some(counts) = gather(port, app, ChannelFilter::Prefix(prefix.to_owned()), false).await
     else {
         return unavailable();
     };
@@ -120,7 +117,7 @@ pub async fn list(shard: &Rc<Shard>, app: usize, prefix: &str, info: Option<&str
 }
 
 /// `GET /apps/{id}/channels/{name}`: whether it is occupied, with the asked counts.
-pub async fn one(shard: &Rc<Shard>, app: usize, channel: &str, info: Option<&str>) -> Response {
+pub async fn one(port: &Port, app: usize, channel: &str, info: Option<&str>) -> Response {
     let presence = matches!(pusher::channel_kind(channel), Ok(ChannelKind::Presence));
     if let Err(e) = pusher::channel_kind(channel) {
         return Response::error(400, &format!("invalid channel '{channel}': {e}"));
@@ -129,7 +126,7 @@ pub async fn one(shard: &Rc<Shard>, app: usize, channel: &str, info: Option<&str
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let Some(counts) = gather(shard, app, ChannelFilter::Exact(channel.to_owned()), false).await
+    let Some(counts) = gather(port, app, ChannelFilter::Exact(channel.to_owned()), false).await
     else {
         return unavailable();
     };
@@ -146,11 +143,11 @@ pub async fn one(shard: &Rc<Shard>, app: usize, channel: &str, info: Option<&str
 }
 
 /// `GET /apps/{id}/channels/{name}/users`: the members of a presence channel.
-pub async fn users(shard: &Rc<Shard>, app: usize, channel: &str) -> Response {
+pub async fn users(port: &Port, app: usize, channel: &str) -> Response {
     if !matches!(pusher::channel_kind(channel), Ok(ChannelKind::Presence)) {
         return Response::error(400, &format!("'{channel}' is not a presence channel"));
     }
-    let Some(counts) = gather(shard, app, ChannelFilter::Exact(channel.to_owned()), true).await
+    let Some(counts) = gather(port, app, ChannelFilter::Exact(channel.to_owned()), true).await
     else {
         return unavailable();
     };
@@ -164,7 +161,7 @@ pub async fn users(shard: &Rc<Shard>, app: usize, channel: &str) -> Response {
 
 /// The `channels` object for `info=` on a publish: counts of the given channels.
 pub async fn info_for(
-    shard: &Rc<Shard>,
+    port: &Port,
     app: usize,
     names: &[String],
     info: &str,
@@ -173,7 +170,7 @@ pub async fn info_for(
         .iter()
         .all(|n| matches!(pusher::channel_kind(n), Ok(ChannelKind::Presence)));
     let (subs, users) = attributes(Some(info), all_presence)?;
-    let Some(counts) = gather(shard, app, ChannelFilter::Prefix(String::new()), false).await else {
+    let Some(counts) = gather(port, app, ChannelFilter::Prefix(String::new()), false).await else {
         return Err(unavailable());
     };
     let mut channels = Map::new();

@@ -7,11 +7,11 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::proto::http::Response;
-use crate::shard::{codes, Shard, ShardStats, LATENCY_BUCKETS};
+use crate::shard::{codes, Port, ShardStats, LATENCY_BUCKETS};
 
 /// Renders all metrics.
-pub fn render(shard: &Shard) -> Response {
-    let shared = &shard.shared;
+pub fn render(port: &Port) -> Response {
+    let shared = &port.shared();
     let mut out = String::with_capacity(4096);
     let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
 
@@ -30,7 +30,7 @@ pub fn render(shard: &Shard) -> Response {
         "gauge",
         "Open WebSocket connections per app.",
     );
-    for (app, c) in shard.config.apps.iter().zip(&shared.app_connections) {
+    for (app, c) in port.config().apps.iter().zip(&shared.app_connections) {
         let _ = writeln!(
             out,
             "ringcast_app_connections{{app=\"{}\"}} {}",

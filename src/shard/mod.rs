@@ -8,6 +8,7 @@ pub(crate) mod cores;
 pub(crate) mod io;
 pub(crate) mod lifecycle;
 pub(crate) mod model;
+mod port;
 mod state;
 
 use std::fmt;
@@ -17,13 +18,11 @@ use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
-pub use cores::fanout::{catch_up, publish_event};
-pub use cores::gather::ask_all;
-pub use cores::owner::broadcast;
-pub use cores::yield_now::yield_now;
-pub use io::session::text_frame;
 pub use model::stats::{codes, ShardStats, LATENCY_BUCKETS};
-pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
+pub use port::{Port, RestHandler};
+pub use state::{ChannelFilter, Query, QueryPart, Shared};
+
+use state::{CoreMsg, Shard};
 
 use crate::config::{Config, Driver};
 
@@ -100,10 +99,11 @@ impl Server {
 }
 
 /// Starts `config.workers` shards and returns once every listener is bound. With `tls`, every
-/// connection is TLS.
+/// connection is TLS. HTTP requests that are not WebSocket upgrades go to `rest`.
 pub fn start(
     config: Arc<Config>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    rest: RestHandler,
 ) -> Result<Server, StartError> {
     // SO_REUSEPORT would let a second server share a port another process already serves,
     // splitting its traffic silently. A plain bind first makes that a clear startup error.
@@ -153,7 +153,7 @@ pub fn start(
         let id = endpoint.index();
         let handle = thread::Builder::new()
             .name(format!("ringcast-shard-{id}"))
-            .spawn(move || run_shard(config, shared, endpoint, addr, uring, ready))
+            .spawn(move || run_shard(config, shared, endpoint, addr, uring, rest, ready))
             .map_err(StartError::Runtime)?;
         threads.push(handle);
     }
@@ -186,6 +186,7 @@ fn run_shard(
     endpoint: crate::ring::Endpoint<CoreMsg>,
     addr: SocketAddr,
     uring: bool,
+    rest: RestHandler,
     ready: mpsc::Sender<Result<(), StartError>>,
 ) {
     let id = endpoint.index();
@@ -207,7 +208,7 @@ fn run_shard(
                 return;
             }
         };
-        let shard = Shard::new(config, shared, endpoint);
+        let shard = Shard::new(config, shared, endpoint, rest);
         monoio::spawn(cores::fanout::drain_task(shard.clone()));
         monoio::spawn(lifecycle::sweeper::sweeper_task(shard.clone()));
         let _ = ready.send(Ok(()));

@@ -13,6 +13,7 @@ use std::time::Instant;
 use monoio::io::Canceller;
 use slab::Slab;
 
+use super::port::RestHandler;
 use crate::config::Config;
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
@@ -149,12 +150,19 @@ pub struct Shard {
     pub bell: BellHandle,
     /// Cancels the accept loop at shutdown.
     pub accept_cancel: RefCell<Option<Canceller>>,
+    /// Answers REST requests (the `api` handlers, given at start).
+    pub rest: RestHandler,
     next_socket: Cell<u64>,
 }
 
 impl Shard {
     /// A shard with no connections yet.
-    pub fn new(config: Arc<Config>, shared: Arc<Shared>, ring: Endpoint<CoreMsg>) -> Rc<Self> {
+    pub fn new(
+        config: Arc<Config>,
+        shared: Arc<Shared>,
+        ring: Endpoint<CoreMsg>,
+        rest: RestHandler,
+    ) -> Rc<Self> {
         let apps = config.apps.len();
         let bell = ring.bell();
         let ip_window = SlidingWindow::new(
@@ -178,6 +186,7 @@ impl Shard {
             self_queue: RefCell::new(std::collections::VecDeque::new()),
             bell,
             accept_cancel: RefCell::new(None),
+            rest,
             next_socket: Cell::new(0),
         })
     }

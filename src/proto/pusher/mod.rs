@@ -11,6 +11,7 @@ pub mod auth_binding;
 pub mod channel;
 pub mod encode;
 pub mod error;
+pub mod frame;
 pub mod message;
 pub mod presence;
 pub mod socket_id;
@@ -27,6 +28,7 @@ pub use encode::{
     subscription_succeeded, write_channel_event,
 };
 pub use error::PusherError;
+pub use frame::{close_frame, close_frame_for, text_frame};
 pub use message::{parse_client_message, ClientMessage};
 pub use presence::{parse_channel_data, presence_data, PresenceMember, MAX_USER_INFO_BYTES};
 pub use socket_id::SocketId;

@@ -11,7 +11,7 @@ use super::gather::{self, Reply};
 use super::owner::send;
 use super::watchlist;
 use crate::proto::pusher;
-use crate::shard::io::session::text_frame;
+use crate::proto::pusher::text_frame;
 use crate::shard::io::subscribe::{self, JoinAnswer};
 use crate::shard::io::users;
 use crate::shard::model::presence::Join;

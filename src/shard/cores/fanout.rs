@@ -12,9 +12,9 @@ use bytes::Bytes;
 
 use super::dispatch;
 use super::owner::send_to_owner;
+use crate::proto::pusher::close_frame;
 use crate::proto::pusher::{self, PusherError, SocketId};
 use crate::shard::io::outbox::Queued;
-use crate::shard::io::session::close_frame;
 use crate::shard::lifecycle::shutdown;
 use crate::shard::model::stats::ShardStats;
 use crate::shard::state::{CoreMsg, Shard};

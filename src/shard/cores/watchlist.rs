@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::owner::{owner_of, send};
-use crate::shard::io::session::text_frame;
+use crate::proto::pusher::text_frame;
 use crate::shard::state::{ConnRef, CoreMsg, Shard};
 
 #[derive(Default)]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 
-use super::session::text_frame;
+use crate::proto::pusher::text_frame;
 use crate::proto::pusher::{self, ChannelKind, PusherError};
 use crate::shard::cores::fanout::publish_event;
 use crate::shard::state::Shard;

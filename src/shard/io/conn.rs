@@ -12,10 +12,10 @@ use monoio::net::{TcpListener, TcpStream};
 
 use super::session;
 use super::transport::Transport;
-use crate::api;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::ratelimit::{client_ip, IpGroup};
 use crate::shard::cores::gather::{ask, Reply};
+use crate::shard::port::Port;
 use crate::shard::state::CoreMsg;
 use crate::shard::state::Shard;
 
@@ -73,6 +73,7 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
     };
     let mut link = Link { stream, transport };
     let mut buf = BytesMut::with_capacity(2048);
+    let port = Port::new(shard.clone());
     let timeout = Duration::from_secs(u64::from(shard.config.handshake_timeout));
     loop {
         let head = match monoio::time::timeout(timeout, read_head(&mut link, &mut buf)).await {
@@ -114,7 +115,7 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
         }
         let keep_alive = !head.header_has_token("connection", "close");
         let resp = match read_body(&shard, &mut link, &mut buf, &head).await {
-            Ok(body) => api::handle(&shard, &head, &body, unix_now()).await,
+            Ok(body) => (shard.rest)(&port, &head, &body, unix_now()).await,
             Err(resp) => resp,
         };
         let close = !keep_alive || resp.status == 413 || resp.status == 400;

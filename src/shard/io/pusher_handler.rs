@@ -10,9 +10,9 @@ use bytes::Bytes;
 
 use super::client_events::client_event;
 use super::outbox::Outbox;
-use super::session::text_frame;
 use super::subscribe::{self, Refused, Subscribed};
 use super::users;
+use crate::proto::pusher::text_frame;
 use crate::proto::pusher::{self, ClientMessage, PusherError};
 use crate::shard::cores::fanout::catch_up;
 use crate::shard::state::Shard;

@@ -19,7 +19,7 @@ use super::outbox::Outbox;
 use super::pusher_handler;
 use super::transport::Transport;
 use crate::proto::http::{self, RequestHead, Response};
-use crate::proto::pusher::{self, PusherError};
+use crate::proto::pusher::{self, close_frame, text_frame, PusherError};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
 use crate::shard::cores::fanout::catch_up;
 use crate::shard::model::stats::ShardStats;
@@ -159,19 +159,6 @@ pub fn refuse(shard: &Shard, outbox: &Rc<Outbox>, err: &PusherError) {
     outbox.send(text_frame(&pusher::error_for(err)));
     shard.stats().error(err.code());
     outbox.close_with(Some(close_frame(err.code(), &err.to_string())));
-}
-
-/// A server text frame carrying `json`.
-pub fn text_frame(json: &str) -> Bytes {
-    Bytes::from(ws::server_frame(Opcode::Text, json.as_bytes()))
-}
-
-/// A server close frame.
-pub fn close_frame(code: u16, reason: &str) -> Bytes {
-    Bytes::from(ws::server_frame(
-        Opcode::Close,
-        &ws::close_payload(code, reason),
-    ))
 }
 
 struct Session<'a> {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::session::text_frame;
+use crate::proto::pusher::text_frame;
 use crate::proto::pusher::{self, ChannelKind, PusherError};
 use crate::shard::cores::interest;
 use crate::shard::cores::owner::send_to_owner;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::session::text_frame;
+use crate::proto::pusher::text_frame;
 use crate::proto::pusher::{self, PusherError};
 use crate::shard::cores::watchlist;
 use crate::shard::state::Shard;

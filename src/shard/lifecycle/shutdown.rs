@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::proto::pusher::{self, PusherError};
-use crate::shard::io::session::{close_frame, text_frame};
+use crate::proto::pusher::{close_frame, text_frame};
 use crate::shard::state::Shard;
 
 /// How often the shard checks whether its connections are gone.

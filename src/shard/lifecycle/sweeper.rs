@@ -7,8 +7,9 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use crate::proto::pusher::text_frame;
 use crate::proto::pusher::{self, PusherError};
-use crate::shard::io::session::{refuse, text_frame};
+use crate::shard::io::session::refuse;
 use crate::shard::state::Shard;
 
 /// How often the sweeper runs.
