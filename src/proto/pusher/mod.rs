@@ -7,13 +7,13 @@
 //! connections, subscriptions and timing, and calls in here with plain values.
 
 pub mod auth;
-pub mod auth_binding;
 pub mod channel;
 pub mod encode;
 pub mod error;
 pub mod frame;
 pub mod message;
 pub mod presence;
+pub mod session;
 pub mod socket_id;
 
 pub use auth::{
@@ -25,7 +25,7 @@ pub use channel::{
 pub use encode::{
     cache_miss, channel_event, channel_event_raw, connection_established, error, error_for,
     member_added, member_removed, ping, pong, signin_success, subscription_error,
-    subscription_succeeded, write_channel_event,
+    subscription_succeeded, watchlist_event, write_channel_event,
 };
 pub use error::PusherError;
 pub use frame::{close_frame, close_frame_for, text_frame};

@@ -10,10 +10,9 @@ use super::fanout::{deliver_local, publish_everywhere};
 use super::gather::{self, Reply};
 use super::owner::send;
 use super::watchlist;
-use crate::proto::pusher;
-use crate::proto::pusher::text_frame;
-use crate::shard::io::subscribe::{self, JoinAnswer};
-use crate::shard::io::users;
+use crate::proto::pusher::session::{unclaimed_presence_answer, Effect, Input};
+use crate::proto::pusher::{self, text_frame};
+use crate::shard::io::effects;
 use crate::shard::model::presence::Join;
 use crate::shard::state::{CoreMsg, Shard};
 
@@ -85,16 +84,20 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             user_id,
             conn,
             result,
-        } => subscribe::on_presence_joined(
-            shard,
-            JoinAnswer {
-                app,
+        } => {
+            let input = Input::PresenceAnswer {
                 channel: &channel,
-                user_id,
-                conn,
-                result,
-            },
-        ),
+                user_id: user_id.clone(),
+                result: result.as_deref().map_err(String::as_str),
+            };
+            if !effects::feed_live(shard, conn, input) {
+                // The connection left while the join was in flight: its session cannot.
+                let unclaimed = unclaimed_presence_answer(&channel, user_id, result.is_ok());
+                if let Some(Effect::Owner { channel, request }) = unclaimed {
+                    effects::ask_owner(shard, app, conn, &channel, request);
+                }
+            }
+        }
         CoreMsg::PresenceLeave {
             app,
             channel,
@@ -134,7 +137,13 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             channel,
             conn,
             frame,
-        } => subscribe::on_cache_fetched(shard, &channel, conn, frame),
+        } => {
+            let input = Input::CacheAnswer {
+                channel: &channel,
+                frame,
+            };
+            effects::feed_live(shard, conn, input);
+        }
         CoreMsg::Ask { from, id, query } => {
             let part = Reply::Query(gather::answer(shard, &query));
             send(shard, from, CoreMsg::Answer { id, part });
@@ -145,7 +154,9 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             let part = Reply::Admit(verdict);
             send(shard, from, CoreMsg::Answer { id, part });
         }
-        CoreMsg::TerminateUser { app, user_id } => users::terminate_local(shard, app, &user_id),
+        CoreMsg::TerminateUser { app, user_id } => {
+            effects::feed_app(shard, app, || Input::Terminate { user: &user_id })
+        }
         CoreMsg::UserStatus {
             app,
             user_id,
@@ -161,7 +172,13 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             conn,
             online,
             user_id,
-        } => watchlist::deliver(shard, conn, online, &user_id),
+        } => {
+            let input = Input::Watchlist {
+                user: &user_id,
+                online,
+            };
+            effects::feed_live(shard, conn, input);
+        }
     }
 }
 

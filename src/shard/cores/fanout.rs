@@ -37,7 +37,7 @@ pub fn deliver_local(
     let mut delivered = 0;
     for &key in index.subscribers(app, channel) {
         let Some(conn) = conns.get(key) else { continue };
-        if except == Some(conn.socket_id) {
+        if except == Some(conn.session.socket_id()) {
             continue;
         }
         match conn.outbox.send(frame.clone()) {
@@ -45,7 +45,7 @@ pub fn deliver_local(
             Queued::Closed => {}
             Queued::Overflow => {
                 let err = PusherError::OverCapacity;
-                tracing::warn!(shard = shard.id, socket_id = %conn.socket_id, queued_bytes = conn.outbox.queued_bytes(), code = err.code(), "slow consumer: outbound queue over its cap, closing");
+                tracing::warn!(shard = shard.id, socket_id = %conn.session.socket_id(), queued_bytes = conn.outbox.queued_bytes(), code = err.code(), "slow consumer: outbound queue over its cap, closing");
                 let stats = shard.stats();
                 ShardStats::add(&stats.slow_consumer_closes, 1);
                 stats.error(err.code());

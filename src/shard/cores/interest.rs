@@ -48,12 +48,11 @@ impl Interest {
 }
 
 /// Adds connection `key` to the local index, announcing a first subscriber to the other cores.
-pub fn add_local(shard: &Shard, app: usize, channel: &str, key: usize) -> Rc<str> {
-    let (name, first) = shard.channels.borrow_mut().subscribe(app, channel, key);
+pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
+    let first = shard.channels.borrow_mut().subscribe(app, channel, key);
     if first {
         announce(shard, app, channel, true);
     }
-    name
 }
 
 /// Removes connection `key` from the local index, announcing when it was the last subscriber.

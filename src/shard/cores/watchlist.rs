@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::owner::{owner_of, send};
-use crate::proto::pusher::text_frame;
 use crate::shard::state::{ConnRef, CoreMsg, Shard};
 
 #[derive(Default)]
@@ -151,16 +150,6 @@ fn notify(shard: &Shard, watcher: ConnRef, online: bool, user: Arc<str>) {
             user_id: user,
         },
     );
-}
-
-/// Watcher side: sends `pusher_internal:watchlist_events` to the connection if it is still open.
-pub fn deliver(shard: &Shard, conn: ConnRef, online: bool, user: &str) {
-    let name = if online { "online" } else { "offline" };
-    let json = serde_json::json!({
-        "event": "pusher_internal:watchlist_events",
-        "data": { "events": [ { "name": name, "user_ids": [user] } ] },
-    });
-    shard.with_live_conn(conn, |c| c.outbox.send(text_frame(&json.to_string())));
 }
 
 #[cfg(test)]

@@ -2,14 +2,11 @@
 //! writing frames, TLS, and the outbound HTTP client. This is the only place that awaits I/O
 //! on a client's behalf.
 
-pub(crate) mod client_events;
 pub(crate) mod conn;
 pub(crate) mod conn_auth;
 pub(crate) mod echo;
+pub(crate) mod effects;
 pub(crate) mod http_client;
 pub(crate) mod outbox;
-pub(crate) mod pusher_handler;
 pub(crate) mod session;
-pub(crate) mod subscribe;
 pub(crate) mod transport;
-pub(crate) mod users;

@@ -1,5 +1,6 @@
-//! A WebSocket session: the upgrade, the app and protocol checks, then the read loop that
-//! feeds bytes to the frame decoder and messages to the Pusher handler.
+//! A WebSocket connection's driver: the upgrade, the app's admission, then the read loop that
+//! feeds bytes to the frame decoder and messages to the connection's Pusher session (whose
+//! effects `effects` carries out).
 //!
 //! The read is cancelable so the sweeper (idle timeouts) can end a session whose peer went
 //! silent; that cancel is the only way a session is torn down from outside. Writes go through
@@ -8,25 +9,22 @@
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use monoio::buf::IoBufMut;
 use monoio::io::{CancelableAsyncReadRent, Canceller, Splitable};
 
 use super::conn::Link;
+use super::effects::{self, refuse};
 use super::outbox::Outbox;
-use super::pusher_handler;
 use super::transport::Transport;
 use crate::proto::http::{self, RequestHead, Response};
-use crate::proto::pusher::{self, close_frame, text_frame, PusherError};
+use crate::proto::pusher::session::{self, Input, Session};
+use crate::proto::pusher::{close_frame, PusherError};
 use crate::proto::ws::{self, Decoder, Message, Opcode, Role};
 use crate::shard::cores::fanout::catch_up;
 use crate::shard::model::stats::ShardStats;
 use crate::shard::state::{Conn, Shard};
-
-/// Pusher protocol versions this server speaks (pusher-js sends 7).
-const PROTOCOLS: std::ops::RangeInclusive<u32> = 5..=7;
 
 /// Runs one WebSocket connection to its end.
 pub async fn run(
@@ -61,37 +59,23 @@ pub async fn run(
     let socket_id = shard.next_socket_id();
     let canceller = Canceller::new();
     let cancel = canceller.handle();
-    let now = Instant::now();
+    let rules = shard.rules[app].clone();
     let key = shard.add_conn(Conn {
         app,
-        socket_id,
+        session: Session::new(rules, socket_id, auth_user, shard.now()),
         outbox: outbox.clone(),
-        subs: Vec::new(),
-        user_id: None,
-        auth_user,
-        watchlist: Vec::new(),
-        client_events: (now, 0),
-        opened: now,
-        last_seen: now,
-        ping_sent: None,
         closing_since: None,
         canceller: Some(canceller),
     });
-    let activity_timeout = shard.config.apps[app].activity_timeout;
-    outbox.send(text_frame(&pusher::connection_established(
-        &socket_id,
-        activity_timeout,
-    )));
+    effects::feed(&shard, key, Input::Open);
     let max = shard.config.apps[app].max_message_size;
-    let mut session = Session {
+    let mut driver = Driver {
         shard: &shard,
         key,
         outbox: &outbox,
         decoder: Decoder::new(Role::Server, max),
-        rate: (now, 0),
-        max_rate: shard.config.apps[app].max_messages_per_second,
     };
-    session.read_loop(reader, leftover, cancel, transport).await;
+    driver.read_loop(reader, leftover, cancel, transport).await;
     shard.remove_conn(key);
 }
 
@@ -105,24 +89,18 @@ pub fn upgrade_refusal(e: &ws::HandshakeError) -> Vec<u8> {
     resp.to_bytes(false)
 }
 
-/// Picks the app from `/app/{key}` and checks the protocol version.
+/// Picks the app from `/app/{key}`, applies the session's handshake rules and counts the
+/// connection against the app's quota.
 fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
     let key = head.path.trim_start_matches("/app/").trim_end_matches('/');
     let app = shard.app_by_key(key).ok_or(PusherError::AppNotFound)?;
     let config = &shard.config.apps[app];
-    if let Some(origin) = head.header("origin") {
-        if !origin_allowed(&config.allowed_origins, origin) {
-            return Err(PusherError::Unauthorized);
-        }
-    }
     let params = http::parse_query(&head.query).unwrap_or_default();
-    let protocol = http::query_value(&params, "protocol").ok_or(PusherError::NoProtocolVersion)?;
-    let version: u32 = protocol
-        .parse()
-        .map_err(|_| PusherError::InvalidVersionFormat)?;
-    if !PROTOCOLS.contains(&version) {
-        return Err(PusherError::UnsupportedProtocol);
-    }
+    session::check_handshake(
+        &config.allowed_origins,
+        head.header("origin"),
+        http::query_value(&params, "protocol"),
+    )?;
     if !shard
         .shared
         .admit_app_connection(app, config.max_connections)
@@ -132,46 +110,15 @@ fn admit(shard: &Shard, head: &RequestHead) -> Result<usize, PusherError> {
     Ok(app)
 }
 
-/// Whether a browser `Origin` may connect: `*`, the exact origin, its host, or a `*.domain`
-/// pattern matching the host (Reverb compares hosts the same way).
-fn origin_allowed(allowed: &[String], origin: &str) -> bool {
-    let host = origin
-        .split_once("://")
-        .map_or(origin, |(_, rest)| rest)
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("");
-    allowed.iter().any(|a| {
-        a == "*"
-            || a == origin
-            || a.eq_ignore_ascii_case(host)
-            || a.strip_prefix("*.").is_some_and(|domain| {
-                host.len() > domain.len() + 1
-                    && host
-                        .to_ascii_lowercase()
-                        .ends_with(&format!(".{}", domain.to_ascii_lowercase()))
-            })
-    })
-}
-
-/// Sends `pusher:error` and closes with the error's code, as Pusher does.
-pub fn refuse(shard: &Shard, outbox: &Rc<Outbox>, err: &PusherError) {
-    outbox.send(text_frame(&pusher::error_for(err)));
-    shard.stats().error(err.code());
-    outbox.close_with(Some(close_frame(err.code(), &err.to_string())));
-}
-
-struct Session<'a> {
+/// Reads one connection's bytes and hands its messages on.
+struct Driver<'a> {
     shard: &'a Rc<Shard>,
     key: usize,
     outbox: &'a Rc<Outbox>,
     decoder: Decoder,
-    /// Start of the current one-second window and messages received in it.
-    rate: (Instant, u32),
-    max_rate: u32,
 }
 
-impl Session<'_> {
+impl Driver<'_> {
     async fn read_loop(
         &mut self,
         mut reader: impl CancelableAsyncReadRent,
@@ -231,7 +178,7 @@ impl Session<'_> {
                 }
             };
             ShardStats::add(&self.shard.stats().messages_in, 1);
-            if !matches!(msg, Message::Close(_)) && !self.within_rate() {
+            if !matches!(msg, Message::Close(_)) && !effects::admit_message(self.shard, self.key) {
                 continue;
             }
             if self.outbox.is_closing() {
@@ -243,14 +190,13 @@ impl Session<'_> {
             }
             match msg {
                 Message::Text(text) => {
-                    pusher_handler::handle_text(self.shard, self.key, self.outbox, &text)
+                    // The decoder guarantees text messages are valid UTF-8.
+                    if let Ok(text) = std::str::from_utf8(&text) {
+                        effects::feed(self.shard, self.key, Input::Text(text));
+                    }
                 }
                 Message::Binary(_) => {
-                    let err = PusherError::InvalidJson(
-                        "binary messages are not part of the Pusher protocol; send JSON text"
-                            .to_owned(),
-                    );
-                    self.outbox.send(text_frame(&pusher::error_for(&err)));
+                    effects::feed(self.shard, self.key, Input::Binary);
                 }
                 Message::Ping(payload) => {
                     self.outbox
@@ -269,34 +215,10 @@ impl Session<'_> {
         }
     }
 
-    /// Counts one message against the connection's per-second budget. Over it, the message is
-    /// dropped, and the first excess message of the second is answered with 4301.
-    fn within_rate(&mut self) -> bool {
-        let now = Instant::now();
-        let (start, count) = &mut self.rate;
-        if now.duration_since(*start) >= std::time::Duration::from_secs(1) {
-            *start = now;
-            *count = 0;
-        }
-        *count += 1;
-        if *count <= self.max_rate {
-            return true;
-        }
-        if *count == self.max_rate + 1 {
-            let err = PusherError::MessageRateExceeded {
-                limit: self.max_rate,
-            };
-            self.shard.stats().error(err.code());
-            self.outbox.send(text_frame(&pusher::error_for(&err)));
-        }
-        false
-    }
-
     /// Records client activity: the idle clock restarts and an outstanding ping is answered.
     fn touch(&self) {
         if let Some(conn) = self.shard.conns.borrow_mut().get_mut(self.key) {
-            conn.last_seen = Instant::now();
-            conn.ping_sent = None;
+            conn.session.seen(self.shard.now());
         }
     }
 }

@@ -8,8 +8,8 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::proto::pusher::{self, PusherError};
-use crate::proto::pusher::{close_frame, text_frame};
+use crate::proto::pusher::session::Input;
+use crate::shard::io::effects;
 use crate::shard::state::Shard;
 
 /// How often the shard checks whether its connections are gone.
@@ -25,14 +25,12 @@ pub fn begin(shard: &Shard) {
     if let Some(canceller) = shard.accept_cancel.borrow_mut().take() {
         canceller.cancel();
     }
-    let err = PusherError::ShuttingDown;
-    let notice = text_frame(&pusher::error_for(&err));
-    let close = close_frame(err.code(), &err.to_string());
     let now = Instant::now();
-    for (_, conn) in shard.conns.borrow_mut().iter_mut() {
-        conn.outbox.send(notice.clone());
-        conn.outbox.close_with(Some(close.clone()));
-        conn.closing_since.get_or_insert(now);
+    for key in effects::keys(shard, |_| true) {
+        effects::feed(shard, key, Input::Shutdown);
+        if let Some(conn) = shard.conns.borrow_mut().get_mut(key) {
+            conn.closing_since.get_or_insert(now);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
-//! The idle sweeper: once a second it pings silent clients, closes those that never answer
-//! (Pusher error 4201), and tears down sessions whose close handshake stalled.
+//! The sweeper: once a second it gives every session its timer tick (pings, pong and sign-in
+//! deadlines are the session's rules), and tears down connections whose close handshake
+//! stalled.
 //!
 //! One pass walks this shard's connections in memory; it never waits on a socket.
 
@@ -7,9 +8,8 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::proto::pusher::text_frame;
-use crate::proto::pusher::{self, PusherError};
-use crate::shard::io::session::refuse;
+use crate::proto::pusher::session::Input;
+use crate::shard::io::effects;
 use crate::shard::state::Shard;
 
 /// How often the sweeper runs.
@@ -42,45 +42,39 @@ fn ring_stats(shard: &Shard) {
 fn sweep(shard: &Shard, now: Instant) {
     ring_stats(shard);
     shard.ip_window.borrow_mut().prune(now);
-    let mut conns = shard.conns.borrow_mut();
-    for (_, conn) in conns.iter_mut() {
-        if let Some(since) = conn.closing_since {
-            if now.duration_since(since) >= CLOSE_GRACE {
-                if let Some(canceller) = conn.canceller.take() {
-                    canceller.cancel();
-                }
-                // A peer that never read our close frame must not pin its queue and socket.
-                conn.outbox.abort();
-            }
+    for key in effects::keys(shard, |_| true) {
+        if closing(shard, key, now) {
             continue;
         }
-        if conn.outbox.is_closing() {
-            conn.closing_since = Some(now);
-            continue;
-        }
-        let app = &shard.config.apps[conn.app];
-        if let Some(limit) = app.user_authentication_timeout {
-            if conn.user_id.is_none() && now.duration_since(conn.opened) >= secs(limit) {
-                refuse(shard, &conn.outbox, &PusherError::SigninTimeout);
-                conn.closing_since = Some(now);
-                continue;
-            }
-        }
-        match conn.ping_sent {
-            Some(sent) if now.duration_since(sent) >= secs(app.activity_timeout) => {
-                refuse(shard, &conn.outbox, &PusherError::PongNotReceived);
+        effects::feed(shard, key, Input::Tick);
+        if let Some(conn) = shard.conns.borrow_mut().get_mut(key) {
+            if conn.outbox.is_closing() {
                 conn.closing_since = Some(now);
             }
-            Some(_) => {}
-            None if now.duration_since(conn.last_seen) >= secs(app.ping_interval) => {
-                conn.outbox.send(text_frame(pusher::ping()));
-                conn.ping_sent = Some(now);
-            }
-            None => {}
         }
     }
 }
 
-fn secs(n: u32) -> Duration {
-    Duration::from_secs(u64::from(n))
+/// True when connection `key` is closing (or gone): after [`CLOSE_GRACE`] its read is cancelled
+/// and its writer aborted, since a peer that never reads our close frame must not pin its queue
+/// and socket.
+fn closing(shard: &Shard, key: usize, now: Instant) -> bool {
+    let mut conns = shard.conns.borrow_mut();
+    let Some(conn) = conns.get_mut(key) else {
+        return true;
+    };
+    if let Some(since) = conn.closing_since {
+        if now.duration_since(since) >= CLOSE_GRACE {
+            if let Some(canceller) = conn.canceller.take() {
+                canceller.cancel();
+            }
+            conn.outbox.abort();
+        }
+        return true;
+    }
+    if conn.outbox.is_closing() {
+        conn.closing_since = Some(now);
+        return true;
+    }
+    false
 }

@@ -19,20 +19,17 @@ impl ChannelIndex {
         }
     }
 
-    /// Adds `conn` to `channel`; returns the shared channel name for the connection to keep,
-    /// and whether it is the channel's first local subscriber. The caller makes sure a
-    /// connection subscribes to a channel at most once.
-    pub fn subscribe(&mut self, app: usize, channel: &str, conn: usize) -> (Rc<str>, bool) {
+    /// Adds `conn` to `channel` (the first subscriber's name is kept as the key, shared with
+    /// its session); true when it is the channel's first local subscriber. The caller makes sure
+    /// a connection subscribes to a channel at most once.
+    pub fn subscribe(&mut self, app: usize, channel: &Rc<str>, conn: usize) -> bool {
         let map = &mut self.apps[app];
-        if let Some(name) = map.get_key_value(channel).map(|(k, _)| k.clone()) {
-            if let Some(list) = map.get_mut(channel) {
-                list.push(conn);
-            }
-            return (name, false);
+        if let Some(list) = map.get_mut(&**channel) {
+            list.push(conn);
+            return false;
         }
-        let name: Rc<str> = Rc::from(channel);
-        map.insert(name.clone(), vec![conn]);
-        (name, true)
+        map.insert(channel.clone(), vec![conn]);
+        true
     }
 
     /// Removes `conn` from `channel`; drops the channel when it becomes empty.
@@ -74,11 +71,15 @@ mod tests {
     #[test]
     fn subscribe_and_unsubscribe() {
         let mut idx = ChannelIndex::new(2);
-        let (a, first) = idx.subscribe(0, "news", 1);
-        assert!(first);
-        let (b, first) = idx.subscribe(0, "news", 2);
-        assert!(Rc::ptr_eq(&a, &b) && !first);
-        idx.subscribe(1, "news", 3);
+        let news: Rc<str> = Rc::from("news");
+        assert!(idx.subscribe(0, &news, 1));
+        assert!(!idx.subscribe(0, &Rc::from("news"), 2));
+        let (key, _) = idx.channels(0).next().unwrap();
+        assert!(
+            Rc::ptr_eq(key, &news),
+            "the first subscriber's name is the key"
+        );
+        idx.subscribe(1, &news, 3);
         assert_eq!(idx.subscribers(0, "news"), &[1, 2]);
         assert!(!idx.unsubscribe(0, "news", 1));
         assert!(!idx.unsubscribe(0, "news", 1), "not subscribed any more");
