@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::proto::http::Response;
+use crate::proto::pusher::info::Info;
 use crate::proto::pusher::{self, ChannelKind};
 use crate::shard::{ChannelFilter, Port, Query, QueryPart};
 
@@ -56,41 +57,14 @@ fn unavailable() -> Response {
     Response::error(503, "a core did not answer in time; retry the request")
 }
 
-/// Which attributes `info=` asks for; user_count is refused for non-presence channels.
-fn attributes(info: Option<&str>, presence_only: bool) -> Result<(bool, bool), Response> {
-    let mut subs = false;
-    let mut users = false;
-    for attr in info
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        match attr {
-            "subscription_count" => subs = true,
-            "user_count" => users = true,
-            other => {
-                return Err(Response::error(
-                    400,
-                    &format!(
-                        "unknown info attribute '{other}': use subscription_count or user_count"
-                    ),
-                ))
-            }
-        }
-    }
-    if users && !presence_only {
-        return Err(Response::error(
-            400,
-            "info=user_count is only available for presence channels (filter_by_prefix=presence-)",
-        ));
-    }
-    Ok((subs, users))
+/// Which counts `info=` asks for, or the 400 that refuses it.
+fn attributes(info: Option<&str>, presence_only: bool) -> Result<Info, Response> {
+    Info::parse(info, presence_only).map_err(|e| Response::error(400, &e.to_string()))
 }
 
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
 pub async fn list(port: &Port, app: usize, prefix: &str, info: Option<&str>) -> Response {
-    let (subs, users) = match attributes(info, prefix.starts_with("presence-")) {
+    let asked = match attributes(info, prefix.starts_with("presence-")) {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -104,14 +78,7 @@ pub async fn list(port: &Port, app: usize, prefix: &str, info: Option<&str>) -> 
         .iter()
         .filter(|(_, (s, u))| *s > 0 || *u > 0)
     {
-        let mut attrs = Map::new();
-        if subs {
-            attrs.insert("subscription_count".into(), json!(s));
-        }
-        if users {
-            attrs.insert("user_count".into(), json!(u));
-        }
-        channels.insert(name.to_string(), Value::Object(attrs));
+        channels.insert(name.to_string(), Value::Object(asked.attributes(*s, *u)));
     }
     Response::json(200, json!({ "channels": channels }).to_string())
 }
@@ -122,7 +89,7 @@ pub async fn one(port: &Port, app: usize, channel: &str, info: Option<&str>) -> 
     if let Err(e) = pusher::channel_kind(channel) {
         return Response::error(400, &format!("invalid channel '{channel}': {e}"));
     }
-    let (subs, users) = match attributes(info, presence) {
+    let asked = match attributes(info, presence) {
         Ok(a) => a,
         Err(resp) => return resp,
     };
@@ -133,12 +100,7 @@ pub async fn one(port: &Port, app: usize, channel: &str, info: Option<&str>) -> 
     let (s, u) = counts.channels.get(channel).copied().unwrap_or_default();
     let mut body = Map::new();
     body.insert("occupied".into(), json!(s > 0));
-    if subs {
-        body.insert("subscription_count".into(), json!(s));
-    }
-    if users {
-        body.insert("user_count".into(), json!(u));
-    }
+    body.extend(asked.attributes(s, u));
     Response::json(200, Value::Object(body).to_string())
 }
 
@@ -169,7 +131,7 @@ pub async fn info_for(
     let all_presence = names
         .iter()
         .all(|n| matches!(pusher::channel_kind(n), Ok(ChannelKind::Presence)));
-    let (subs, users) = attributes(Some(info), all_presence)?;
+    let asked = attributes(Some(info), all_presence)?;
     let Some(counts) = gather(port, app, ChannelFilter::Prefix(String::new()), false).await else {
         return Err(unavailable());
     };
@@ -180,14 +142,7 @@ pub async fn info_for(
             .get(name.as_str())
             .copied()
             .unwrap_or_default();
-        let mut attrs = Map::new();
-        if subs {
-            attrs.insert("subscription_count".into(), json!(s));
-        }
-        if users {
-            attrs.insert("user_count".into(), json!(u));
-        }
-        channels.insert(name.clone(), Value::Object(attrs));
+        channels.insert(name.clone(), Value::Object(asked.attributes(s, u)));
     }
     Ok(Value::Object(channels))
 }

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod encode;
 pub mod error;
 pub mod frame;
+pub mod info;
 pub mod message;
 pub mod presence;
 pub mod session;
