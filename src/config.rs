@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::ratelimit::Cidr;
+use crate::ring::MAX_CORES;
 
 mod app;
 mod conn_auth;
@@ -158,13 +159,11 @@ pub fn load(
         Some(v) => parse_num::<u16>("REVERB_SERVER_PORT", &v, "a port number 1-65535")?,
         None => parsed.server.port.unwrap_or(8080),
     };
-    let workers = match env("RINGCAST_WORKERS") {
-        Some(v) => parse_num("RINGCAST_WORKERS", &v, "a number of cores, at least 1")?,
-        None => parsed.server.workers.unwrap_or(available_cores.max(1)),
-    };
-    if workers == 0 || workers > 64 {
-        return Err(ConfigError::new("workers", "must be between 1 and 64"));
-    }
+    let workers = workers(
+        env("RINGCAST_WORKERS"),
+        parsed.server.workers,
+        available_cores,
+    )?;
     let pinning = match env("RINGCAST_PINNING") {
         Some(v) => parse_bool("RINGCAST_PINNING", &v)?,
         None => parsed.server.pinning.unwrap_or(true),
@@ -306,6 +305,33 @@ pub(crate) fn parse_num<T: std::str::FromStr>(
         .map_err(|_| ConfigError::new(key, format!("'{value}' is not {what}")))
 }
 
+/// The worker count: `RINGCAST_WORKERS`, else `server.workers`, else one per available core up
+/// to the most a mesh can span (a larger machine still starts, with that many workers).
+fn workers(
+    from_env: Option<String>,
+    from_file: Option<usize>,
+    available_cores: usize,
+) -> Result<usize, ConfigError> {
+    let (key, workers) = match (from_env, from_file) {
+        (Some(v), _) => (
+            "RINGCAST_WORKERS",
+            parse_num("RINGCAST_WORKERS", &v, "a number of cores, at least 1")?,
+        ),
+        (None, Some(n)) => ("server.workers", n),
+        (None, None) => return Ok(available_cores.clamp(1, MAX_CORES)),
+    };
+    if workers == 0 || workers > MAX_CORES {
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "{workers} workers: set 1 to {MAX_CORES} (cores are tracked in 64-bit sets, so \
+                 more cannot be addressed)"
+            ),
+        ));
+    }
+    Ok(workers)
+}
+
 pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
@@ -367,6 +393,22 @@ mod tests {
         let err = load(None, &env, 1).unwrap_err();
         assert_eq!(err.key, "REVERB_SERVER_PORT");
         assert!(err.to_string().contains("'eighty' is not a port number"));
+    }
+
+    #[test]
+    fn workers_up_to_64_are_accepted_and_more_refused_with_the_limit() {
+        let with = |v: &str| load(None, &env_of(&[("RINGCAST_WORKERS", v)]), 2);
+        assert_eq!(with("64").unwrap().workers, 64);
+        for bad in ["65", "0"] {
+            let err = with(bad).unwrap_err();
+            assert_eq!(err.key, "RINGCAST_WORKERS");
+            assert!(err.message.contains("set 1 to 64"), "{err}");
+        }
+        assert_eq!(
+            workers(None, Some(65), 2).unwrap_err().key,
+            "server.workers"
+        );
+        assert_eq!(load(None, &env_of(&[]), 128).unwrap().workers, 64);
     }
 
     #[test]

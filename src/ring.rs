@@ -10,6 +10,7 @@
 //! The handshake is model-checked with loom (see the `loom` test module):
 //! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib ring::loom`
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -70,6 +71,9 @@ mod sync {
         }
     }
 }
+
+/// Most cores a mesh may span: sets of cores (interest, "every other core") are `u64` masks.
+pub const MAX_CORES: usize = 64;
 
 /// Slots per ring. A full ring means the destination is far behind; messages then wait in the
 /// producer's overflow queue rather than blocking it.
@@ -133,10 +137,16 @@ pub struct Endpoint<T> {
     overflow: Vec<VecDeque<T>>,
     bells: Arc<[Doorbell]>,
     stats: RingStats,
+    /// The incoming ring the next `drain` starts at.
+    next_ring: usize,
 }
 
 /// Builds the full mesh for `cores` cores: `cores * (cores - 1)` rings and `cores` doorbells.
 pub fn mesh<T>(cores: usize) -> Vec<Endpoint<T>> {
+    assert!(
+        (1..=MAX_CORES).contains(&cores),
+        "a mesh spans 1 to {MAX_CORES} cores, not {cores}"
+    );
     let bells: Arc<[Doorbell]> = (0..cores).map(|_| Doorbell::default()).collect();
     let mut endpoints: Vec<Endpoint<T>> = (0..cores)
         .map(|index| Endpoint {
@@ -146,6 +156,7 @@ pub fn mesh<T>(cores: usize) -> Vec<Endpoint<T>> {
             overflow: (0..cores).map(|_| VecDeque::new()).collect(),
             bells: bells.clone(),
             stats: RingStats::default(),
+            next_ring: 0,
         })
         .collect();
     for src in 0..cores {
@@ -169,6 +180,13 @@ impl<T> Endpoint<T> {
     /// How many cores the mesh spans.
     pub fn cores(&self) -> usize {
         self.outgoing.len()
+    }
+
+    /// Every other core of the mesh, as a core set (bit `c` for core `c`).
+    pub fn others(&self) -> u64 {
+        // A shift by 64 overflows, so the full set is built from the top down.
+        let all = u64::MAX >> (MAX_CORES - self.cores());
+        all & !(1 << self.index)
     }
 
     /// Outgoing counters.
@@ -234,20 +252,47 @@ impl<T> Endpoint<T> {
         self.incoming.iter().any(|c| !c.is_empty())
     }
 
+    /// How many messages each incoming ring holds now.
+    fn backlog(&self) -> Vec<usize> {
+        self.incoming.iter().map(Consumer::slots).collect()
+    }
+
     /// Pops up to `max` messages from the incoming rings (round robin by ring, in batches) and
     /// hands each to `handle`. Returns how many were handled.
-    pub fn drain(&mut self, max: usize, mut handle: impl FnMut(T)) -> usize {
+    ///
+    /// Each call starts at the ring after the last one it took from, so a producer that keeps its
+    /// ring full cannot hold the budget of every call: with 3 or more cores the others would
+    /// starve behind it.
+    pub fn drain(&mut self, max: usize, handle: impl FnMut(T)) -> usize {
+        self.drain_limited(max, None, handle)
+    }
+
+    /// `drain`, taking at most `limits[i]` messages from ring `i` and lowering the limits by what
+    /// it took (see [`catch_up`]).
+    fn drain_limited(
+        &mut self,
+        max: usize,
+        mut limits: Option<&mut [usize]>,
+        mut handle: impl FnMut(T),
+    ) -> usize {
+        let rings = self.incoming.len();
+        let start = self.next_ring;
         let mut handled = 0;
-        for consumer in &mut self.incoming {
-            let take = consumer.slots().min(max - handled);
+        for i in (start..rings).chain(0..start) {
+            let limit = limits.as_deref().map_or(usize::MAX, |l| l[i]);
+            let take = self.incoming[i].slots().min(max - handled).min(limit);
             if take == 0 {
                 continue;
             }
-            if let Ok(chunk) = consumer.read_chunk(take) {
+            if let Ok(chunk) = self.incoming[i].read_chunk(take) {
                 for msg in chunk {
                     handle(msg);
                 }
                 handled += take;
+                if let Some(l) = limits.as_deref_mut() {
+                    l[i] -= take;
+                }
+                self.next_ring = (i + 1) % rings;
             }
             if handled == max {
                 break;
@@ -262,6 +307,28 @@ impl<T> Endpoint<T> {
             bells: self.bells.clone(),
             index: self.index,
         }
+    }
+}
+
+/// Handles the messages that are in `ring`'s incoming rings when it is called, `batch` at a
+/// time, releasing the borrow while `handle` runs (a handler may send). Returns how many it
+/// handled.
+///
+/// Bounded by that backlog (at most `RING_CAPACITY` per ring), not by the rings running empty:
+/// under a steady producer they never do, and the caller (a client's request) would hold its
+/// core. What arrives later is the drain task's, which yields between batches.
+pub fn catch_up<T>(ring: &RefCell<Endpoint<T>>, batch: usize, mut handle: impl FnMut(T)) -> usize {
+    let mut backlog = ring.borrow().backlog();
+    let mut handled = 0;
+    loop {
+        let mut taken = Vec::with_capacity(batch);
+        ring.borrow_mut()
+            .drain_limited(batch, Some(&mut backlog), |m| taken.push(m));
+        if taken.is_empty() {
+            return handled;
+        }
+        handled += taken.len();
+        taken.into_iter().for_each(&mut handle);
     }
 }
 
@@ -319,6 +386,75 @@ mod tests {
         assert!(!eps[0].flush_overflow());
         eps[1].drain(usize::MAX, |m| got.push(m));
         assert_eq!(got, (0..total).collect::<Vec<_>>());
+    }
+
+    /// Four producers into one consumer (a mesh of 5): producer 0 keeps its ring full while the
+    /// others send a few messages each. Every producer's messages must get through within a
+    /// handful of bounded drains, not wait until producer 0 stops.
+    #[test]
+    fn drain_rotates_so_a_busy_producer_starves_no_one() {
+        let mut eps = mesh::<(usize, usize)>(5);
+        let mut consumer = eps.pop().unwrap();
+        let mut sent = [0usize; 4];
+        let mut got = [0usize; 4];
+        for round in 0..64 {
+            // The busy producer tops its ring up before every drain.
+            while eps[0].outgoing[4].as_ref().is_some_and(|p| p.slots() > 0) {
+                eps[0].send(4, (0, sent[0]));
+                sent[0] += 1;
+            }
+            if round < 8 {
+                for src in 1..4 {
+                    eps[src].send(4, (src, sent[src]));
+                    sent[src] += 1;
+                }
+            }
+            consumer.drain(16, |(src, seq)| {
+                assert_eq!(seq, got[src], "messages from core {src} out of order");
+                got[src] += 1;
+            });
+        }
+        for src in 1..4 {
+            assert_eq!(got[src], sent[src], "core {src} starved by core 0");
+        }
+        assert!(got[0] > 0);
+    }
+
+    /// A producer that sends a new message for every one handled never lets the rings empty;
+    /// catching up must still return, after the messages that were there when it began.
+    #[test]
+    fn catch_up_returns_under_a_continuous_producer() {
+        let mut eps = mesh::<(usize, usize)>(3);
+        let consumer = RefCell::new(eps.pop().unwrap());
+        for i in 0..10 {
+            eps[0].send(2, (0, i));
+            eps[1].send(2, (1, i));
+        }
+        let mut seen = Vec::new();
+        let handled = catch_up(&consumer, 4, |(src, n)| {
+            assert!(seen.len() < 10_000, "catch_up never returned");
+            seen.push((src, n));
+            eps[src].send(2, (src, n + 1000));
+        });
+        assert_eq!(handled, 20);
+        seen.sort_unstable();
+        let before: Vec<_> = (0..2).flat_map(|s| (0..10).map(move |i| (s, i))).collect();
+        assert_eq!(seen, before, "exactly the messages present at the call");
+        assert!(
+            consumer.borrow().has_incoming(),
+            "newer messages wait for the drain task"
+        );
+    }
+
+    /// Core sets are `u64` masks; the largest mesh the configuration allows fills all 64 bits.
+    #[test]
+    fn others_covers_every_core_up_to_the_largest_mesh() {
+        let eps = mesh::<u8>(MAX_CORES);
+        assert_eq!(eps[0].others(), u64::MAX - 1);
+        assert_eq!(eps[63].others(), u64::MAX >> 1);
+        let small = mesh::<u8>(3);
+        assert_eq!(small[1].others(), 0b101);
+        assert_eq!(mesh::<u8>(1)[0].others(), 0);
     }
 
     #[test]

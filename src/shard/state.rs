@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monoio::io::Canceller;
 use slab::Slab;
@@ -147,6 +147,12 @@ impl Shard {
     ) -> Rc<Self> {
         let apps = config.apps.len();
         let bell = ring.bell();
+        let cache = EventCache::new(
+            config
+                .apps
+                .iter()
+                .map(|a| Duration::from_secs(a.cache_ttl.into())),
+        );
         let ip_window = SlidingWindow::new(
             config.max_connections_per_ip_per_minute,
             std::time::Duration::from_secs(60),
@@ -160,7 +166,7 @@ impl Shard {
             interest: RefCell::new(Interest::new(apps)),
             presence: RefCell::new(PresenceRegistry::new(apps)),
             users: RefCell::new(UserRegistry::new(apps)),
-            cache: RefCell::new(EventCache::new(apps)),
+            cache: RefCell::new(cache),
             backend_events: RefCell::new(vec![Window::new(Millis(0)); apps]),
             rules: config.apps.iter().map(|a| Rc::new(rules_of(a))).collect(),
             effects: Cell::new(Vec::new()),

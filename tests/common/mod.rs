@@ -53,6 +53,8 @@ pub struct Server {
     pub app_id: String,
     pub app_key: String,
     pub app_secret: String,
+    /// `RINGCAST_WORKERS` as given to the server, if it was (the clients place connections by it).
+    pub workers: Option<String>,
     child: Child,
     stderr_path: PathBuf,
     _dir: TempDir,
@@ -71,10 +73,15 @@ impl Server {
     }
 
     /// The general form: extra CLI args, extra env, optional config file contents.
+    ///
+    /// Without a config file the server runs [`suite_workers`] workers unless `extra_env` sets
+    /// `RINGCAST_WORKERS`; with one, the file (or the machine's core count) decides.
     pub fn start_with(args: &[&str], extra_env: &[(&str, &str)], config: Option<&str>) -> Server {
         let dir = TempDir::new("server");
         let port = free_port();
         let port_s = port.to_string();
+        let suite = suite_workers().to_string();
+        let default_workers = [("RINGCAST_WORKERS", suite.as_str())];
         let mut env: BTreeMap<String, String> = [
             ("REVERB_SERVER_HOST", "127.0.0.1"),
             ("REVERB_SERVER_PORT", port_s.as_str()),
@@ -84,6 +91,7 @@ impl Server {
             ("RUST_LOG", "warn"),
         ]
         .iter()
+        .chain(default_workers.iter().filter(|_| config.is_none()))
         .chain(extra_env)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
@@ -113,9 +121,11 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", env!("CARGO_BIN_EXE_ringcast")));
 
         let tls = env.contains_key("RINGCAST_TLS_CERT");
+        let workers = env.remove("RINGCAST_WORKERS");
         let mut take = |k: &str| env.remove(k).expect("set above");
         let mut server = Server {
             port,
+            workers,
             app_id: take("REVERB_APP_ID"),
             app_key: take("REVERB_APP_KEY"),
             app_secret: take("REVERB_APP_SECRET"),
@@ -179,6 +189,13 @@ impl Server {
             ("APP_KEY".into(), self.app_key.clone()),
             ("APP_SECRET".into(), self.app_secret.clone()),
         ]
+        .into_iter()
+        .chain(
+            self.workers
+                .iter()
+                .map(|w| ("RINGCAST_WORKERS".into(), w.clone())),
+        )
+        .collect()
     }
 }
 
@@ -193,6 +210,17 @@ impl Drop for Server {
                 self.stderr()
             );
         }
+    }
+}
+
+/// Workers of a server started without a config file: `RINGCAST_WORKERS` from the test run's
+/// environment (scripts/test runs the integration tests again with 4), else 2.
+pub fn suite_workers() -> usize {
+    match std::env::var("RINGCAST_WORKERS") {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("RINGCAST_WORKERS={v:?} is not a worker count")),
+        Err(_) => 2,
     }
 }
 

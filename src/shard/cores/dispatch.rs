@@ -4,7 +4,7 @@
 //! subscriber-side completions (join answers, cached events) meet here; each arm is a call
 //! into the module that owns that concept.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::fanout::{deliver_local, publish_everywhere};
 use super::gather::{self, Reply};
@@ -118,11 +118,10 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             .borrow_mut()
             .store(app, channel, frame, Instant::now()),
         CoreMsg::CacheFetch { app, channel, conn } => {
-            let ttl = Duration::from_secs(u64::from(shard.config.apps[app].cache_ttl));
             let frame = shard
                 .cache
                 .borrow_mut()
-                .fetch(app, &channel, ttl, Instant::now());
+                .fetch(app, &channel, Instant::now());
             send(
                 shard,
                 conn.core,

@@ -84,16 +84,8 @@ pub fn publish_everywhere(
 ) {
     let published = Instant::now();
     deliver_local(shard, app, channel, &frame, except, published);
-    let all = (1u64 << shard.config.workers) - 1;
-    send_remote(
-        shard,
-        app,
-        channel,
-        frame,
-        except,
-        all & !(1 << shard.id),
-        published,
-    );
+    let others = shard.ring.borrow().others();
+    send_remote(shard, app, channel, frame, except, others, published);
 }
 
 fn send_remote(
@@ -200,19 +192,8 @@ fn drain_once(shard: &Shard) -> bool {
 /// may still sit in core 2's ring); so do an unsubscribe and a client's close (an event
 /// acknowledged before them belongs to the subscription; the 10-minute soak caught 9 of 9.6M
 /// lost this way). Never call it from a message handler (it would handle newer messages before
-/// older ones finish).
+/// older ones finish). It handles only what is in the rings when called: a steady producer keeps
+/// them from ever running empty, and the request must not hold the core meanwhile.
 pub fn catch_up(shard: &Shard) {
-    loop {
-        let mut batch = Vec::new();
-        shard
-            .ring
-            .borrow_mut()
-            .drain(DRAIN_BATCH, |m| batch.push(m));
-        if batch.is_empty() {
-            return;
-        }
-        for msg in batch {
-            dispatch::handle(shard, msg);
-        }
-    }
+    crate::ring::catch_up(&shard.ring, DRAIN_BATCH, |msg| dispatch::handle(shard, msg));
 }
