@@ -6,15 +6,15 @@
 
 use std::time::Instant;
 
-use super::fanout::{deliver_local, publish_everywhere};
+use std::sync::Arc;
+
+use super::fanout::deliver_local;
 use super::gather::{self, Reply};
 use super::owner::send;
-use super::watchlist;
-use crate::proto::pusher::session::{unclaimed_presence_answer, Effect, Input};
-use crate::proto::pusher::{self, text_frame};
+use super::{presence, watchlist};
+use crate::proto::pusher::session::Input;
 use crate::shard::io::effects;
-use crate::shard::model::presence::Join;
-use crate::shard::state::{CoreMsg, Shard};
+use crate::shard::state::{ConnRef, CoreMsg, Shard};
 
 /// Handles one message addressed to this core.
 pub fn handle(shard: &Shard, msg: CoreMsg) {
@@ -37,78 +37,19 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             core,
             on,
         } => shard.interest.borrow_mut().set(app, channel, core, on),
-        CoreMsg::PresenceJoin {
-            app,
-            channel,
-            user_id,
-            user_info,
-            conn,
-        } => {
-            let limit = shard.config.apps[app].max_presence_members;
-            let info = user_info.clone();
-            let outcome = shard
-                .presence
-                .borrow_mut()
-                .join(app, &channel, &user_id, user_info, limit);
-            if outcome == Join::NewMember {
-                let added = pusher::member_added(&channel, &user_id, info.as_deref());
-                publish_everywhere(
-                    shard,
-                    app,
-                    &channel,
-                    text_frame(&added),
-                    Some(conn.socket_id),
-                );
-            }
-            let result = match outcome {
-                Join::Full => Err(format!(
-                    "presence channel '{channel}' is full: it already has {limit} members (max_presence_members)"
-                )),
-                _ => Ok(presence_data(shard, app, &channel)),
-            };
-            send(
-                shard,
-                conn.core,
-                CoreMsg::PresenceJoined {
-                    app,
-                    channel,
-                    user_id,
-                    conn,
-                    result,
-                },
-            );
-        }
+        msg @ CoreMsg::PresenceJoin { .. } => presence::on_join(shard, msg),
         CoreMsg::PresenceJoined {
             app,
             channel,
             user_id,
             conn,
             result,
-        } => {
-            let input = Input::PresenceAnswer {
-                channel: &channel,
-                user_id: user_id.clone(),
-                result: result.as_deref().map_err(String::as_str),
-            };
-            if !effects::feed_live(shard, conn, input) {
-                // The connection left while the join was in flight: its session cannot.
-                let unclaimed = unclaimed_presence_answer(&channel, user_id, result.is_ok());
-                if let Some(Effect::Owner { channel, request }) = unclaimed {
-                    effects::ask_owner(shard, app, conn, &channel, request);
-                }
-            }
-        }
+        } => presence::on_joined(shard, app, &channel, user_id, conn, result),
         CoreMsg::PresenceLeave {
             app,
             channel,
             user_id,
-        } => {
-            let last = shard.presence.borrow_mut().leave(app, &channel, &user_id);
-            if last {
-                let removed = pusher::member_removed(&channel, &user_id);
-                publish_everywhere(shard, app, &channel, text_frame(&removed), None);
-            }
-        }
+        } => presence::on_leave(shard, app, &channel, &user_id),
         CoreMsg::CacheStore {
             app,
             channel,
@@ -117,32 +58,19 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             .cache
             .borrow_mut()
             .store(app, channel, frame, Instant::now()),
-        CoreMsg::CacheFetch { app, channel, conn } => {
-            let frame = shard
-                .cache
-                .borrow_mut()
-                .fetch(app, &channel, Instant::now());
-            send(
-                shard,
-                conn.core,
-                CoreMsg::CacheFetched {
-                    channel,
-                    conn,
-                    frame,
-                },
-            );
-        }
+        CoreMsg::CacheFetch { app, channel, conn } => cache_fetch(shard, app, channel, conn),
         CoreMsg::CacheFetched {
             channel,
             conn,
             frame,
-        } => {
-            let input = Input::CacheAnswer {
+        } => feed(
+            shard,
+            conn,
+            Input::CacheAnswer {
                 channel: &channel,
                 frame,
-            };
-            effects::feed_live(shard, conn, input);
-        }
+            },
+        ),
         CoreMsg::Ask { from, id, query } => {
             let part = Reply::Query(gather::answer(shard, &query));
             send(shard, from, CoreMsg::Answer { id, part });
@@ -171,17 +99,32 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             conn,
             online,
             user_id,
-        } => {
-            let input = Input::Watchlist {
+        } => feed(
+            shard,
+            conn,
+            Input::Watchlist {
                 user: &user_id,
                 online,
-            };
-            effects::feed_live(shard, conn, input);
-        }
+            },
+        ),
     }
 }
 
-fn presence_data(shard: &Shard, app: usize, channel: &str) -> String {
-    let members = shard.presence.borrow().members(app, channel);
-    pusher::presence_data(members.iter().map(|(id, info)| (&**id, info.as_deref())))
+/// Hands an answer from another core to the connection's session, if it is still open.
+fn feed(shard: &Shard, conn: ConnRef, input: Input<'_>) {
+    effects::feed_live(shard, conn, input);
+}
+
+/// Owner side of a cache fetch: the cached frame (or a miss) back to the subscriber's core.
+fn cache_fetch(shard: &Shard, app: usize, channel: Arc<str>, conn: ConnRef) {
+    let frame = shard
+        .cache
+        .borrow_mut()
+        .fetch(app, &channel, Instant::now());
+    let answer = CoreMsg::CacheFetched {
+        channel,
+        conn,
+        frame,
+    };
+    send(shard, conn.core, answer);
 }

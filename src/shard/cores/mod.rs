@@ -7,5 +7,6 @@ pub(crate) mod gather;
 pub(crate) mod interest;
 pub(crate) mod msg;
 pub(crate) mod owner;
+pub(crate) mod presence;
 pub(crate) mod watchlist;
 pub(crate) mod yield_now;
