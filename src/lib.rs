@@ -1,12 +1,23 @@
 //! ringcast: a thread-per-core io_uring server for the Pusher Channels protocol v7.
 //!
 //! Map of the crate:
-//! - [`proto`]: sans-IO protocol logic (WebSocket codec, HTTP heads, Pusher messages, REST
-//!   signing). No sockets, no clocks: bytes and `now` in, bytes out.
+//! - [`proto`]: sans-IO protocol logic. No sockets, no clocks: bytes and `now` in, bytes and
+//!   decisions out.
+//!   - `proto::ws`, `proto::http`: the WebSocket codec and HTTP heads.
+//!   - `proto::pusher`: Pusher messages, channel rules, signatures, the error codes
+//!     (`PusherError`, the one table of codes sent), and `proto::pusher::session`, one
+//!     connection's Pusher rules as a state machine: inputs and the time in, effects out.
+//!   - `proto::api`, `proto::auth`: REST request signing and bodies; connection tokens.
 //! - [`shard`]: the monoio shell. One shard per core owns its listener, connections, channel
-//!   index and buffers; shards talk only through [`ring`].
+//!   index and buffers; shards talk only through [`ring`]. It feeds sessions and carries out
+//!   their effects, and decides no Pusher rule itself:
+//!   - `shard::model`: pure per-core structures (channel index, presence, event cache, stats);
+//!   - `shard::io`: accept, the session driver and its effects, outbox, transport, HTTP client;
+//!   - `shard::cores`: ring messages, channel owners, the drain task, fan-out, interest,
+//!     presence and watchlists across cores, scatter-gather reads;
+//!   - `shard::lifecycle`: the sweeper (session timer ticks) and graceful shutdown.
 //! - [`ring`]: lock-free SPSC rings and doorbells between cores.
-//! - [`api`]: the REST handlers (events, channels, users, health, metrics), given to the shards
+//! - `api`: the REST handlers (events, channels, users, health, metrics), given to the shards
 //!   at [`start`] and reaching them only through [`shard::Port`]; the shard never imports them.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
@@ -14,7 +25,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod api;
+mod api;
 pub mod config;
 pub mod proto;
 pub mod ratelimit;

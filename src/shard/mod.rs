@@ -2,7 +2,14 @@
 //! index and ring endpoint.
 //!
 //! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
-//! rings and the shard's state. A shard never awaits anything owned by another core.
+//! rings and the shard's state, feeds each connection's `proto::pusher::session::Session` and
+//! carries out its effects. A shard never awaits anything owned by another core, and never
+//! imports the REST handlers: they are handed in at [`start`] and see the shard through
+//! [`Port`].
+//!
+//! Layout: `model` (pure per-core structures), `io` (sockets and the session driver), `cores`
+//! (everything between cores), `lifecycle` (sweeper, shutdown), and `state` (the [`Shared`]
+//! counters and the per-core `Shard`).
 
 pub(crate) mod cores;
 pub(crate) mod io;
