@@ -76,7 +76,7 @@ mod tests {
     use serde_json::json;
 
     use super::super::testkit::*;
-    use super::super::{Input, Rules};
+    use super::super::Rules;
     use super::*;
 
     fn event(channel: &str) -> serde_json::Value {
@@ -115,11 +115,7 @@ mod tests {
             [Effect::Error(PusherError::ClientEventNotMember)],
             "join pending"
         );
-        let answer = Input::PresenceAnswer {
-            channel: "presence-a",
-            user_id: Arc::from("u9"),
-            result: Ok("{}"),
-        };
+        let answer = presence_answer("presence-a", "u9", Ok("{}"));
         feed(&mut s, answer, 0);
         let msg = published(&send(&mut s, event("presence-a"), 0));
         assert_eq!(msg["user_id"], "u9");

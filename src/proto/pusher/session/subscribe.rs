@@ -379,11 +379,7 @@ mod tests {
             "still pending"
         );
         let presence = r#"{"presence":{"count":1}}"#;
-        let answer = Input::PresenceAnswer {
-            channel: "presence-room",
-            user_id: Arc::from("u1"),
-            result: Ok(presence),
-        };
+        let answer = presence_answer("presence-room", "u1", Ok(presence));
         let out = feed(&mut s, answer, 5);
         assert_eq!(out[0], join("presence-room"));
         let msg = sent(&out[1]);
@@ -399,11 +395,7 @@ mod tests {
             subscribe("presence-room", Some(r#"{"user_id":"u1"}"#), true),
             0,
         );
-        let answer = Input::PresenceAnswer {
-            channel: "presence-room",
-            user_id: Arc::from("u1"),
-            result: Err("full"),
-        };
+        let answer = presence_answer("presence-room", "u1", Err("full"));
         let out = feed(&mut s, answer, 0);
         let data = error_data(&out[0]);
         assert_eq!(
@@ -432,11 +424,7 @@ mod tests {
             0,
         );
         assert_eq!(out, [Effect::CatchUp], "nothing to leave yet");
-        let answer = Input::PresenceAnswer {
-            channel: "presence-room",
-            user_id: Arc::from("u1"),
-            result: Ok("{}"),
-        };
+        let answer = presence_answer("presence-room", "u1", Ok("{}"));
         let leave = Effect::Owner {
             channel: Rc::from("presence-room"),
             request: OwnerRequest::PresenceLeave {
@@ -519,11 +507,7 @@ mod tests {
             subscribe("presence-room", Some(r#"{"user_id":"u1"}"#), true),
             0,
         );
-        let answer = Input::PresenceAnswer {
-            channel: "presence-room",
-            user_id: Arc::from("u1"),
-            result: Ok("{}"),
-        };
+        let answer = presence_answer("presence-room", "u1", Ok("{}"));
         feed(&mut s, answer, 0);
         send(&mut s, signin(r#"{"id":"u1","watchlist":["u2"]}"#), 0);
         let out = send(

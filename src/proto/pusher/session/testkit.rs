@@ -73,6 +73,19 @@ pub fn signin(user_data: &str) -> Value {
     json!({"event": "pusher:signin", "data": {"auth": auth, "user_data": user_data}})
 }
 
+/// The owner's answer to a presence join of `user` on `channel`.
+pub fn presence_answer<'a>(
+    channel: &'a str,
+    user: &str,
+    result: Result<&'a str, &'a str>,
+) -> Input<'a> {
+    Input::PresenceAnswer {
+        channel,
+        user_id: Arc::from(user),
+        result,
+    }
+}
+
 /// The JSON inside a server text frame.
 pub fn frame_json(frame: &[u8]) -> Value {
     let mut buf = BytesMut::from(frame);

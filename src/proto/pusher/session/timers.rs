@@ -64,16 +64,19 @@ mod tests {
         feed(s, Input::Tick, now)
     }
 
+    /// A session pinged after 10 s of silence and closed 5 s after an unanswered ping.
+    fn pinging() -> Session {
+        let rules = Rules {
+            ping_interval: 10,
+            activity_timeout: 5,
+            ..rules()
+        };
+        session_as(rules, None)
+    }
+
     #[test]
     fn silence_earns_a_ping_then_a_close_with_4201() {
-        let mut s = session_as(
-            Rules {
-                ping_interval: 10,
-                activity_timeout: 5,
-                ..rules()
-            },
-            None,
-        );
+        let mut s = pinging();
         assert!(tick(&mut s, 9_999).is_empty());
         assert_eq!(events(&tick(&mut s, 10_000)), ["pusher:ping"]);
         assert!(tick(&mut s, 14_999).is_empty(), "one ping, then wait");
@@ -85,14 +88,7 @@ mod tests {
 
     #[test]
     fn any_traffic_answers_the_ping() {
-        let mut s = session_as(
-            Rules {
-                ping_interval: 10,
-                activity_timeout: 5,
-                ..rules()
-            },
-            None,
-        );
+        let mut s = pinging();
         tick(&mut s, 10_000);
         s.seen(Millis(12_000));
         assert!(tick(&mut s, 16_000).is_empty());
