@@ -20,14 +20,14 @@ use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::cores::gather::Asks;
-use crate::shard::cores::interest::Interest;
-use crate::shard::cores::watchlist::UserRegistry;
 use crate::shard::io::effects;
 use crate::shard::io::outbox::Outbox;
 use crate::shard::model::cache::EventCache;
 use crate::shard::model::channels::ChannelIndex;
+use crate::shard::model::interest::Interest;
 use crate::shard::model::presence::PresenceRegistry;
 use crate::shard::model::stats::ShardStats;
+use crate::shard::model::users::UserRegistry;
 
 pub use crate::shard::cores::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
 

@@ -4,48 +4,14 @@
 //! subscriber or loses its last (one ring message per transition, not per subscriber). Each
 //! core keeps the resulting bitmask per channel and consults it, without asking anyone, when it
 //! publishes. A REST publish first drains the rings (`catch_up`), so a subscription confirmed
-//! to its client before the publish request was sent is always seen.
+//! to its client before the publish request was sent is always seen. The bitmasks themselves are
+//! `model::interest`; this file announces and applies the transitions.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use super::owner::send;
 use crate::shard::state::{CoreMsg, Shard};
-
-/// Remote interest per app and channel: bit `c` set when core `c` has local subscribers (one
-/// `u64`, which is why `workers` is at most 64).
-pub struct Interest {
-    apps: Vec<HashMap<Arc<str>, u64>>,
-}
-
-impl Interest {
-    /// No interest anywhere, for `apps` apps.
-    pub fn new(apps: usize) -> Self {
-        Interest {
-            apps: (0..apps).map(|_| HashMap::new()).collect(),
-        }
-    }
-
-    /// Records that `core` gained (`on`) or lost its local subscribers of `channel`.
-    pub fn set(&mut self, app: usize, channel: Arc<str>, core: usize, on: bool) {
-        let map = &mut self.apps[app];
-        let bit = 1u64 << core;
-        if on {
-            *map.entry(channel).or_insert(0) |= bit;
-        } else if let Some(mask) = map.get_mut(&channel) {
-            *mask &= !bit;
-            if *mask == 0 {
-                map.remove(&channel);
-            }
-        }
-    }
-
-    /// The cores (other than the asker) with subscribers of `channel`.
-    pub fn cores(&self, app: usize, channel: &str) -> u64 {
-        self.apps[app].get(channel).copied().unwrap_or(0)
-    }
-}
 
 /// Adds connection `key` to the local index, announcing a first subscriber to the other cores.
 pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
@@ -76,24 +42,5 @@ fn announce(shard: &Shard, app: usize, channel: &str, on: bool) {
                 on,
             },
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bits_follow_announcements() {
-        let mut i = Interest::new(1);
-        let ch: Arc<str> = Arc::from("news");
-        i.set(0, ch.clone(), 1, true);
-        i.set(0, ch.clone(), 3, true);
-        assert_eq!(i.cores(0, "news"), 0b1010);
-        i.set(0, ch.clone(), 1, false);
-        assert_eq!(i.cores(0, "news"), 0b1000);
-        i.set(0, ch, 3, false);
-        assert_eq!(i.cores(0, "news"), 0);
-        assert!(i.apps[0].is_empty());
     }
 }

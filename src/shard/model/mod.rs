@@ -4,6 +4,8 @@
 
 pub(crate) mod cache;
 pub(crate) mod channels;
+pub(crate) mod interest;
 pub(crate) mod presence;
 pub(crate) mod sanctum_cache;
 pub(crate) mod stats;
+pub(crate) mod users;
