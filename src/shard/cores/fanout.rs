@@ -189,9 +189,10 @@ fn drain_once(shard: &Shard) -> bool {
 /// Handles everything already in the incoming rings, so that whatever happened before a
 /// client's request is applied before the request. A REST publish calls it first (a publisher
 /// that sent A through core 1 and, after its answer, B through core 2 must see A before B, and A
-/// may still sit in core 2's ring); so do an unsubscribe and a client's close (an event
-/// acknowledged before them belongs to the subscription; the 10-minute soak caught 9 of 9.6M
-/// lost this way). Never call it from a message handler (it would handle newer messages before
+/// may still sit in core 2's ring); so does a client event (a member confirmed before it was
+/// sent may live on a core whose interest announcement is still in the rings), and so do an
+/// unsubscribe and a client's close (an event acknowledged before them belongs to the
+/// subscription; the 10-minute soak caught 9 of 9.6M lost this way). Never call it from a message handler (it would handle newer messages before
 /// older ones finish). It handles only what is in the rings when called: a steady producer keeps
 /// them from ever running empty, and the request must not hold the core meanwhile.
 pub fn catch_up(shard: &Shard) {

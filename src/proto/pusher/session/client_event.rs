@@ -1,7 +1,9 @@
 //! Client events (`client-*`): sent by a member of a private or presence channel to the other
 //! members, never echoed to the sender, within the app's per-connection rate.
 //!
-//! Every refusal goes back to the sender alone as `pusher:error`; the event is dropped.
+//! Every refusal goes back to the sender alone as `pusher:error`; the event is dropped. An
+//! accepted event first catches up with the other cores, so every member whose subscription
+//! was confirmed before the event was sent receives it.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -27,6 +29,10 @@ impl Session {
         match self.check_client_event(channel, now) {
             Ok((name, member)) => {
                 let json = channel_event_raw(event, channel, data, member.as_deref());
+                // A member whose subscription was confirmed before this event was sent may
+                // live on a core whose announcement is still on its way: apply it first, as a
+                // REST publish does.
+                out.push(Effect::CatchUp);
                 out.push(Effect::Publish {
                     channel: name,
                     frame: text_frame(&json),
@@ -85,8 +91,8 @@ mod tests {
 
     fn published(out: &[Effect]) -> serde_json::Value {
         match out {
-            [Effect::Publish { frame, .. }] => frame_json(frame),
-            other => panic!("expected one Publish, got {other:?}"),
+            [Effect::CatchUp, Effect::Publish { frame, .. }] => frame_json(frame),
+            other => panic!("expected a catch-up and one Publish, got {other:?}"),
         }
     }
 
