@@ -21,6 +21,7 @@
 //!   at [`start`] and reaching them only through [`shard::Port`]; the shard never imports them.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
+//! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod config;
 pub mod proto;
 pub mod ratelimit;
 pub mod ring;
+pub mod scheduler;
 pub mod shard;
 pub mod tls;
 

@@ -1,12 +1,14 @@
 //! The Pusher HTTP (REST) API without I/O: request authentication and event bodies.
 //!
 //! Owns what makes a REST request acceptable: its signature (`auth_*`, `body_md5`, ±600 s) and
-//! the shape and limits of `events` / `batch_events` bodies. It never reads a clock (callers
-//! pass `now_unix`), never touches a socket, and leaves channel-name and socket-id rules to the
-//! pusher module. Handlers in `src/api` route requests and call into here.
+//! the shape and limits of `events` / `batch_events` bodies and of scheduled `notifications`. It
+//! never reads a clock (callers pass `now_unix`), never touches a socket, and leaves
+//! channel-name and socket-id rules to the pusher module. Handlers in `src/api` route requests
+//! and call into here.
 
 pub mod error;
 pub mod events;
+pub mod notifications;
 pub mod signature;
 
 pub use error::ApiError;
