@@ -19,6 +19,9 @@ mod time;
 mod timers;
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod testkit;
 
 use std::rc::Rc;
