@@ -10,9 +10,11 @@
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
+//! - [`broker`]: the Redis link between nodes (RESP, event envelope, reconnecting pub/sub).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 
 pub mod api;
+pub mod broker;
 pub mod config;
 pub mod proto;
 pub mod ratelimit;
