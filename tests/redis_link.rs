@@ -1,0 +1,249 @@
+//! The broker link against a real redis-server: pub/sub between nodes, own events skipped,
+//! login and database selection, clear startup errors, and a Redis restart in the middle of
+//! traffic with every event that could not go out counted.
+//!
+//! Each test runs the link in a monoio runtime in this process (io_uring where the kernel
+//! allows it), against its own redis-server on a free port. Everything is bounded in time.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use monoio::time::{sleep, timeout};
+use redis_server::{free_port, RedisServer};
+use ringcast::broker::{self, Backoff, BrokerError, Event, LinkOptions, Publisher, Subscriber};
+use ringcast::config::RedisTarget;
+
+const CHANNEL: &str = "reverb";
+const WAIT: Duration = Duration::from_secs(15);
+
+fn run<F: Future>(f: F) -> F::Output {
+    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("monoio runtime")
+        .block_on(f)
+}
+
+/// Short delays so a restart is noticed and recovered from within the test's time.
+fn quick() -> LinkOptions {
+    LinkOptions {
+        connect_timeout: Duration::from_secs(2),
+        backoff: Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(200),
+        },
+    }
+}
+
+fn event(name: &str) -> Event {
+    Event {
+        app_id: "424242".into(),
+        channel: "presence-room".into(),
+        name: name.into(),
+        data: format!("{{\"n\":\"{name}\"}}"),
+        except_socket: Some("1.2".into()),
+    }
+}
+
+/// Collects envelopes from `sub` until one named `last` arrives; returns them all.
+fn collect_until(
+    mut sub: Subscriber,
+    last: &'static str,
+) -> monoio::task::JoinHandle<(Subscriber, Vec<broker::Envelope>)> {
+    monoio::spawn(async move {
+        let mut got = Vec::new();
+        loop {
+            let env = sub.next().await;
+            let done = env.event.name == last;
+            got.push(env);
+            if done {
+                return (sub, got);
+            }
+        }
+    })
+}
+
+#[test]
+fn publish_reaches_the_other_node_and_own_events_are_skipped() {
+    let redis = RedisServer::start(&[]);
+    run(async {
+        let target = redis.target();
+        let sub_a = Subscriber::connect(target.clone(), CHANNEL, "node-a", quick())
+            .await
+            .unwrap();
+        let mut pub_a = Publisher::connect(target.clone(), CHANNEL, "node-a", quick())
+            .await
+            .unwrap();
+        let mut pub_b = Publisher::connect(target, CHANNEL, "node-b", quick())
+            .await
+            .unwrap();
+        let task = collect_until(sub_a, "b2");
+        assert_eq!(
+            pub_a.publish(event("own")).await,
+            Ok(1),
+            "one subscriber: node a"
+        );
+        pub_b.publish(event("b1")).await.unwrap();
+        pub_b.publish(event("b2")).await.unwrap();
+        let (sub_a, got) = timeout(WAIT, task)
+            .await
+            .expect("node a receives b's events");
+        let seen: Vec<_> = got
+            .iter()
+            .map(|e| (e.origin.as_str(), e.seq, e.event.name.as_str()))
+            .collect();
+        assert_eq!(seen, [("node-b", 1, "b1"), ("node-b", 2, "b2")]);
+        assert_eq!(got[0].event, event("b1"), "the event crosses unchanged");
+        let stats = sub_a.stats();
+        assert_eq!((stats.own_skipped, stats.received, stats.missed), (1, 2, 0));
+        assert_eq!(pub_b.stats().published, 2);
+    });
+}
+
+#[test]
+fn login_with_password_user_and_database() {
+    let redis = RedisServer::start(&["--requirepass", "s3cret"]);
+    run(async {
+        let mut target = redis.target();
+        let address = target.address();
+        let refused = broker::check(&target, &quick()).await.unwrap_err();
+        assert!(matches!(refused, BrokerError::Auth { .. }), "{refused}");
+        let text = refused.to_string();
+        assert!(
+            text.contains(&address) && text.contains("REDIS_PASSWORD"),
+            "{text}"
+        );
+        target.password = Some("wrong".into());
+        let wrong = broker::check(&target, &quick()).await.unwrap_err();
+        assert!(matches!(wrong, BrokerError::Auth { .. }), "{wrong}");
+        assert!(
+            !wrong.to_string().contains("wrong"),
+            "never echo the password: {wrong}"
+        );
+
+        target.password = Some("s3cret".into());
+        broker::check(&target, &quick()).await.unwrap();
+        target.username = Some("default".into());
+        target.db = 3;
+        let mut publisher = Publisher::connect(target.clone(), CHANNEL, "n", quick())
+            .await
+            .unwrap();
+        assert_eq!(
+            publisher.publish(event("e")).await,
+            Ok(0),
+            "nobody subscribed"
+        );
+        target.db = 99;
+        let err = broker::check(&target, &quick()).await.unwrap_err();
+        assert!(matches!(err, BrokerError::Select { db: 99, .. }), "{err}");
+        assert!(err.to_string().contains("REDIS_DB"), "{err}");
+    });
+}
+
+#[test]
+fn unreachable_redis_is_a_clear_error_naming_the_address() {
+    let target = RedisTarget {
+        host: "127.0.0.1".into(),
+        port: free_port(),
+        username: None,
+        password: None,
+        db: 0,
+        tls: false,
+    };
+    run(async {
+        let started = Instant::now();
+        let err = Publisher::connect(target.clone(), CHANNEL, "n", quick())
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "fails at once: {err}"
+        );
+        assert!(matches!(err, BrokerError::Unreachable { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("cannot reach Redis at 127.0.0.1:{}", target.port)),
+            "{text}"
+        );
+        assert!(text.contains("REDIS_URL"), "{text}");
+        let err = Subscriber::connect(target.clone(), CHANNEL, "n", quick())
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, BrokerError::Unreachable { .. }), "{err}");
+        let tls = RedisTarget {
+            tls: true,
+            ..target
+        };
+        let err = broker::check(&tls, &quick()).await.unwrap_err();
+        assert!(matches!(err, BrokerError::TlsUnsupported { .. }), "{err}");
+    });
+}
+
+#[test]
+fn redis_restart_mid_traffic_reconnects_and_counts_what_was_not_sent() {
+    let mut redis = RedisServer::start(&[]);
+    run(async {
+        let target = redis.target();
+        let sub = Subscriber::connect(target.clone(), CHANNEL, "node-a", quick())
+            .await
+            .unwrap();
+        let mut publisher = Publisher::connect(target, CHANNEL, "node-b", quick())
+            .await
+            .unwrap();
+        let task = collect_until(sub, "after");
+        assert_eq!(publisher.publish(event("before")).await, Ok(1));
+
+        redis.kill();
+        let mut failed = 0;
+        for _ in 0..5 {
+            let err = publisher.publish(event("during")).await.unwrap_err();
+            assert!(
+                matches!(err, BrokerError::Lost { .. } | BrokerError::Down { .. }),
+                "{err}"
+            );
+            failed += 1;
+            sleep(Duration::from_millis(30)).await;
+        }
+        assert_eq!(publisher.stats().unpublished, 5);
+
+        redis.restart();
+        let (mut sent, deadline) = (1, Instant::now() + WAIT);
+        loop {
+            match publisher.publish(event("after")).await {
+                Ok(receivers) => {
+                    sent += 1;
+                    if receivers >= 1 {
+                        break;
+                    }
+                }
+                Err(_) => failed += 1,
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no subscriber back within {WAIT:?}"
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+        let stats = publisher.stats();
+        assert_eq!((stats.published, stats.unpublished), (sent, failed));
+        assert!(stats.reconnects >= 1, "{stats:?}");
+
+        let (sub, got) = timeout(WAIT, task).await.expect("the subscriber is back");
+        assert_eq!(got.first().map(|e| e.event.name.as_str()), Some("before"));
+        assert_eq!(got.last().map(|e| e.event.name.as_str()), Some("after"));
+        let s = sub.stats();
+        assert!(s.reconnects >= 1, "{s:?}");
+        // Every event numbered after "before" and not received is counted as missed.
+        let last_seq = got.last().unwrap().seq;
+        assert_eq!(s.missed, last_seq - 1 - (got.len() as u64 - 1), "{s:?}");
+        assert!(
+            s.missed >= 5,
+            "the five events sent while Redis was down: {s:?}"
+        );
+    });
+}
