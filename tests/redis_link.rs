@@ -247,3 +247,56 @@ fn redis_restart_mid_traffic_reconnects_and_counts_what_was_not_sent() {
         );
     });
 }
+
+/// Measures the link on loopback (printed; run with --no-capture to read them) and checks
+/// that nothing is lost or reordered: the round trip of one event from PUBLISH to the other
+/// node's subscriber, and the throughput of pipelined batches.
+#[test]
+fn round_trip_and_batched_throughput_on_loopback() {
+    const ROUND_TRIPS: usize = 500;
+    const BATCHES: usize = 100;
+    const BATCH: usize = 100;
+    let redis = RedisServer::start(&[]);
+    run(async {
+        let target = redis.target();
+        let mut sub = Subscriber::connect(target.clone(), CHANNEL, "node-a", quick())
+            .await
+            .unwrap();
+        let mut publisher = Publisher::connect(target, CHANNEL, "node-b", quick())
+            .await
+            .unwrap();
+        let mut rtt = Vec::with_capacity(ROUND_TRIPS);
+        for i in 0..ROUND_TRIPS {
+            let started = Instant::now();
+            publisher.publish(event("ping")).await.unwrap();
+            let env = timeout(WAIT, sub.next()).await.expect("round trip");
+            rtt.push(started.elapsed());
+            assert_eq!(env.seq, i as u64 + 1);
+        }
+        rtt.sort();
+        let received = monoio::spawn(async move {
+            let mut last = 0;
+            for _ in 0..BATCHES * BATCH {
+                last = sub.next().await.seq;
+            }
+            (sub, last)
+        });
+        let batch: Vec<Event> = (0..BATCH).map(|_| event("bulk")).collect();
+        let started = Instant::now();
+        for _ in 0..BATCHES {
+            assert_eq!(publisher.publish_batch(&batch).await, Ok(BATCH as u64));
+        }
+        let (sub, last) = timeout(WAIT, received).await.expect("all batches arrive");
+        let elapsed = started.elapsed();
+        assert_eq!(last, (ROUND_TRIPS + BATCHES * BATCH) as u64);
+        assert_eq!(sub.stats().missed, 0);
+        eprintln!(
+            "round trip p50 {:?} p99 {:?}; {} events in batches of {BATCH}: {:?}, {:.0} events/s",
+            rtt[ROUND_TRIPS / 2],
+            rtt[ROUND_TRIPS * 99 / 100],
+            BATCHES * BATCH,
+            elapsed,
+            (BATCHES * BATCH) as f64 / elapsed.as_secs_f64()
+        );
+    });
+}

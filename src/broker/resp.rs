@@ -26,19 +26,24 @@ pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
 #[derive(Debug, Default)]
 pub struct Decoder {
     buf: Vec<u8>,
+    /// Bytes of `buf` already decoded; moved out only when a feed comes, so a read full of
+    /// small frames costs one move, not one per frame.
+    start: usize,
 }
 
 impl Decoder {
     /// Adds bytes read from the connection.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.drain(..self.start);
+        self.start = 0;
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next complete frame, `None` until one has fully arrived.
     pub fn next_frame(&mut self) -> Result<Option<OwnedFrame>, BrokerError> {
-        match decode(&self.buf) {
+        match decode(&self.buf[self.start..]) {
             Ok(Some((frame, used))) => {
-                self.buf.drain(..used);
+                self.start += used;
                 Ok(Some(frame))
             }
             Ok(None) => Ok(None),
