@@ -8,24 +8,15 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use monoio::time::{sleep, timeout};
-use redis_server::{free_port, RedisServer};
+use redis_server::{free_port, run, RedisServer};
 use ringcast::broker::{self, Backoff, BrokerError, Event, LinkOptions, Publisher, Subscriber};
 use ringcast::config::RedisTarget;
 
 const CHANNEL: &str = "reverb";
 const WAIT: Duration = Duration::from_secs(15);
-
-fn run<F: Future>(f: F) -> F::Output {
-    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-        .enable_timer()
-        .build()
-        .expect("monoio runtime")
-        .block_on(f)
-}
 
 /// Short delays so a restart is noticed and recovered from within the test's time.
 fn quick() -> LinkOptions {

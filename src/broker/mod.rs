@@ -2,8 +2,9 @@
 //!
 //! Sans-IO parts (no socket, no clock, no monoio): [`resp`] (RESP2 commands and replies,
 //! framed by the `redis-protocol` crate), [`envelope`] (the event message between nodes, its
-//! origin and sequence), [`backoff`] (reconnect delays). The monoio parts stay thin: [`link`]
-//! (one connection), [`publisher`] and [`subscriber`] (one connection each, reconnecting).
+//! origin and sequence), [`backoff`] (reconnect delays), [`heartbeat`] (node liveness keys
+//! and sweeps). The monoio parts stay thin: [`link`] (one connection), [`publisher`] and
+//! [`subscriber`] (one connection each, reconnecting), [`liveness`] (beats and sweeps).
 //!
 //! Nothing here is started unless scaling is enabled in the configuration; this module
 //! never reads the configuration itself, it is handed a [`RedisTarget`].
@@ -11,7 +12,9 @@
 pub mod backoff;
 pub mod envelope;
 mod error;
+pub mod heartbeat;
 pub mod link;
+pub mod liveness;
 pub mod publisher;
 pub mod resp;
 pub mod subscriber;

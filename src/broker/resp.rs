@@ -109,6 +109,38 @@ pub fn integer(frame: OwnedFrame) -> Result<i64, BrokerError> {
     }
 }
 
+/// An array of bulk strings (`SMEMBERS`), as UTF-8 text.
+pub fn strings(frame: OwnedFrame) -> Result<Vec<String>, BrokerError> {
+    array(frame)?
+        .into_iter()
+        .map(|f| match f {
+            OwnedFrame::BulkString(b) => String::from_utf8(b)
+                .map_err(|_| BrokerError::Protocol("a member is not UTF-8".to_owned())),
+            other => Err(BrokerError::Protocol(format!(
+                "expected a string, got {other:?}"
+            ))),
+        })
+        .collect()
+}
+
+/// Which entries of an `MGET` answer hold a value (true) rather than nil (false).
+pub fn presence(frame: OwnedFrame) -> Result<Vec<bool>, BrokerError> {
+    Ok(array(frame)?
+        .iter()
+        .map(|f| !matches!(f, OwnedFrame::Null))
+        .collect())
+}
+
+fn array(frame: OwnedFrame) -> Result<Vec<OwnedFrame>, BrokerError> {
+    match frame {
+        OwnedFrame::Array(parts) => Ok(parts),
+        OwnedFrame::Error(e) => Err(BrokerError::Command(e)),
+        other => Err(BrokerError::Protocol(format!(
+            "expected an array, got {other:?}"
+        ))),
+    }
+}
+
 /// A frame received on a subscribed connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Push {

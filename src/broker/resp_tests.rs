@@ -69,6 +69,21 @@ fn replies_are_read_by_shape() {
 }
 
 #[test]
+fn arrays_of_members_and_of_values() {
+    let members = OwnedFrame::Array(vec![bulk(b"a"), bulk(b"b")]);
+    assert_eq!(strings(members).unwrap(), ["a", "b"]);
+    assert!(strings(OwnedFrame::Array(vec![bulk(&[0xff])])).is_err());
+    assert!(strings(OwnedFrame::Integer(0)).is_err());
+    let values = OwnedFrame::Array(vec![bulk(b"x"), OwnedFrame::Null, bulk(b"")]);
+    assert_eq!(presence(values).unwrap(), [true, false, true]);
+    let refused = OwnedFrame::Error("WRONGTYPE".into());
+    assert_eq!(
+        presence(refused),
+        Err(BrokerError::Command("WRONGTYPE".into()))
+    );
+}
+
+#[test]
 fn pushes_are_classified() {
     let message = OwnedFrame::Array(vec![bulk(b"message"), bulk(b"reverb"), bulk(b"{}")]);
     assert_eq!(

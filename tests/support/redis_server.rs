@@ -4,8 +4,10 @@
 //! Redis cannot be told to pick its own port, so a free port is found first and the start is
 //! retried on another when a concurrent test takes it in between. It never skips: when
 //! redis-server is missing it panics and says to run scripts/test, which installs it.
+//! [`run`] drives the link under test in a monoio runtime in the test's own thread.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -124,6 +126,15 @@ impl Drop for RedisServer {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Runs `f` to completion in a monoio runtime with timers (io_uring where the kernel allows).
+pub fn run<F: Future>(f: F) -> F::Output {
+    monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .enable_timer()
+        .build()
+        .expect("monoio runtime")
+        .block_on(f)
 }
 
 /// A port nothing listens on right now (it may be taken again before it is used).
