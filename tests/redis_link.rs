@@ -39,6 +39,20 @@ fn event(name: &str) -> Event {
     }
 }
 
+/// Node `node`'s subscriber on [`CHANNEL`].
+async fn subscriber(target: RedisTarget, node: &str) -> Subscriber {
+    Subscriber::connect(target, CHANNEL, node, quick())
+        .await
+        .unwrap()
+}
+
+/// Node `node`'s publisher on [`CHANNEL`].
+async fn publisher(target: RedisTarget, node: &str) -> Publisher {
+    Publisher::connect(target, CHANNEL, node, quick())
+        .await
+        .unwrap()
+}
+
 /// Collects envelopes from `sub` until one named `last` arrives; returns them all.
 fn collect_until(
     mut sub: Subscriber,
@@ -62,15 +76,9 @@ fn publish_reaches_the_other_node_and_own_events_are_skipped() {
     let redis = RedisServer::start(&[]);
     run(async {
         let target = redis.target();
-        let sub_a = Subscriber::connect(target.clone(), CHANNEL, "node-a", quick())
-            .await
-            .unwrap();
-        let mut pub_a = Publisher::connect(target.clone(), CHANNEL, "node-a", quick())
-            .await
-            .unwrap();
-        let mut pub_b = Publisher::connect(target, CHANNEL, "node-b", quick())
-            .await
-            .unwrap();
+        let sub_a = subscriber(target.clone(), "node-a").await;
+        let mut pub_a = publisher(target.clone(), "node-a").await;
+        let mut pub_b = publisher(target, "node-b").await;
         let task = collect_until(sub_a, "b2");
         assert_eq!(
             pub_a.publish(event("own")).await,
@@ -119,9 +127,7 @@ fn login_with_password_user_and_database() {
         broker::check(&target, &quick()).await.unwrap();
         target.username = Some("default".into());
         target.db = 3;
-        let mut publisher = Publisher::connect(target.clone(), CHANNEL, "n", quick())
-            .await
-            .unwrap();
+        let mut publisher = publisher(target.clone(), "n").await;
         assert_eq!(
             publisher.publish(event("e")).await,
             Ok(0),
@@ -180,12 +186,8 @@ fn redis_restart_mid_traffic_reconnects_and_counts_what_was_not_sent() {
     let mut redis = RedisServer::start(&[]);
     run(async {
         let target = redis.target();
-        let sub = Subscriber::connect(target.clone(), CHANNEL, "node-a", quick())
-            .await
-            .unwrap();
-        let mut publisher = Publisher::connect(target, CHANNEL, "node-b", quick())
-            .await
-            .unwrap();
+        let sub = subscriber(target.clone(), "node-a").await;
+        let mut publisher = publisher(target, "node-b").await;
         let task = collect_until(sub, "after");
         assert_eq!(publisher.publish(event("before")).await, Ok(1));
 
@@ -250,12 +252,8 @@ fn round_trip_and_batched_throughput_on_loopback() {
     let redis = RedisServer::start(&[]);
     run(async {
         let target = redis.target();
-        let mut sub = Subscriber::connect(target.clone(), CHANNEL, "node-a", quick())
-            .await
-            .unwrap();
-        let mut publisher = Publisher::connect(target, CHANNEL, "node-b", quick())
-            .await
-            .unwrap();
+        let mut sub = subscriber(target.clone(), "node-a").await;
+        let mut publisher = publisher(target, "node-b").await;
         let mut rtt = Vec::with_capacity(ROUND_TRIPS);
         for i in 0..ROUND_TRIPS {
             let started = Instant::now();

@@ -1,17 +1,8 @@
 //! Unit tests of the scaling settings: each form (defaults, separate keys, URL, TOML) and
 //! each refusal, with the key it names.
 
-use std::collections::HashMap;
-
+use super::super::tests::env_of;
 use super::*;
-
-fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    move |k| map.get(k).cloned()
-}
 
 fn from_env(pairs: &[(&str, &str)]) -> Result<Option<ScalingConfig>, ConfigError> {
     load(FileScaling::default(), &env_of(pairs))
