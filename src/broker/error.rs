@@ -13,10 +13,12 @@ pub enum BrokerError {
         /// What the operating system (or the timer) said.
         reason: String,
     },
-    /// `rediss://` was configured; this build reaches Redis over plain TCP only.
-    TlsUnsupported {
-        /// `host:port` that was configured.
+    /// `rediss://`: the TLS session could not be set up (trust, certificate, handshake).
+    Tls {
+        /// `host:port` of the server.
         address: String,
+        /// What rustls or the CA file said.
+        reason: String,
     },
     /// Redis refused `AUTH` (wrong user or password), or wants one and none is configured.
     Auth {
@@ -61,10 +63,10 @@ impl fmt::Display for BrokerError {
                 "cannot reach Redis at {address}: {reason} (check REDIS_URL or \
                  REDIS_HOST/REDIS_PORT, and that Redis is running)"
             ),
-            BrokerError::TlsUnsupported { address } => write!(
+            BrokerError::Tls { address, reason } => write!(
                 f,
-                "Redis at {address} is configured with rediss:// (TLS), which this build does \
-                 not speak yet: use redis:// on a trusted network or a local TLS tunnel"
+                "TLS with Redis at {address} failed: {reason} (RINGCAST_REDIS_CA names the PEM \
+                 file of the CA that signed Redis's certificate; else the system bundle is used)"
             ),
             BrokerError::Auth { address, message } => write!(
                 f,

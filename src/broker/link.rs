@@ -11,8 +11,10 @@ use std::time::Duration;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use redis_protocol::resp2::types::OwnedFrame;
+use rustls::ClientConnection;
 
 use super::resp::{self, Decoder, LoginStep};
+use super::tls;
 use super::{Backoff, BrokerError};
 use crate::config::RedisTarget;
 
@@ -40,7 +42,11 @@ impl Default for LinkOptions {
 /// A logged-in connection to one Redis server.
 pub struct Connection {
     stream: TcpStream,
+    /// The TLS session for `rediss://`; `None` on plain TCP.
+    tls: Option<ClientConnection>,
     decoder: Decoder,
+    /// Plaintext out of the TLS session, on its way to the decoder.
+    plain: Vec<u8>,
     read_buf: Vec<u8>,
     address: String,
 }
@@ -50,9 +56,6 @@ impl Connection {
     /// PINGs, so a server that wants a password and got none fails here, not later.
     pub async fn open(target: &RedisTarget, timeout: Duration) -> Result<Connection, BrokerError> {
         let address = target.address();
-        if target.tls {
-            return Err(BrokerError::TlsUnsupported { address });
-        }
         match monoio::time::timeout(timeout, Connection::open_now(target, address.clone())).await {
             Ok(result) => result,
             Err(_) => Err(BrokerError::Unreachable {
@@ -72,9 +75,18 @@ impl Connection {
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let tls = match target.tls {
+            true => Some(tls::session(target).map_err(|reason| BrokerError::Tls {
+                address: address.clone(),
+                reason,
+            })?),
+            false => None,
+        };
         let mut conn = Connection {
             stream,
+            tls,
             decoder: Decoder::default(),
+            plain: Vec::new(),
             read_buf: Vec::with_capacity(READ_CHUNK),
             address: address.clone(),
         };
@@ -109,7 +121,18 @@ impl Connection {
 
     /// Writes `bytes` (one or more encoded commands) completely.
     pub async fn write(&mut self, bytes: Vec<u8>) -> Result<(), BrokerError> {
-        let (res, _) = self.stream.write_all(bytes).await;
+        let wire = match self.tls.as_mut() {
+            None => bytes,
+            Some(session) => tls::seal(session, &bytes).map_err(|e| self.tls_failed(e))?,
+        };
+        self.write_wire(wire).await
+    }
+
+    async fn write_wire(&mut self, wire: Vec<u8>) -> Result<(), BrokerError> {
+        if wire.is_empty() {
+            return Ok(());
+        }
+        let (res, _) = self.stream.write_all(wire).await;
         res.map(|_| ()).map_err(|e| self.lost(e.to_string()))
     }
 
@@ -126,8 +149,19 @@ impl Connection {
             if n == 0 {
                 return Err(self.lost("closed by the server".to_owned()));
             }
-            self.decoder.feed(&buf[..n]);
+            let Some(session) = self.tls.as_mut() else {
+                self.decoder.feed(&buf[..n]);
+                self.read_buf = buf;
+                continue;
+            };
+            let absorbed = tls::absorb(session, &buf[..n], &mut self.plain);
+            // Handshake replies and alerts go out even when the input was refused.
+            let reply = tls::outgoing(session);
             self.read_buf = buf;
+            self.write_wire(reply).await?;
+            absorbed.map_err(|e| self.tls_failed(e))?;
+            self.decoder.feed(&self.plain);
+            self.plain.clear();
         }
     }
 
@@ -137,6 +171,13 @@ impl Connection {
         resp::encode_command(&mut cmd, args);
         self.write(cmd).await?;
         self.read_frame().await
+    }
+
+    fn tls_failed(&self, reason: String) -> BrokerError {
+        BrokerError::Tls {
+            address: self.address.clone(),
+            reason,
+        }
     }
 
     fn lost(&self, reason: String) -> BrokerError {

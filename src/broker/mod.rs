@@ -3,7 +3,7 @@
 //! Sans-IO parts (no socket, no clock, no monoio): [`resp`] (RESP2 commands and replies,
 //! framed by the `redis-protocol` crate), [`envelope`] (the event message between nodes, its
 //! origin and sequence), [`backoff`] (reconnect delays), [`heartbeat`] (node liveness keys
-//! and sweeps). The monoio parts stay thin: [`link`] (one connection), [`publisher`] and
+//! and sweeps), [`tls`] (the rustls session for `rediss://`). The monoio parts stay thin: [`link`] (one connection), [`publisher`] and
 //! [`subscriber`] (one connection each, reconnecting), [`liveness`] (beats and sweeps).
 //!
 //! Nothing here is started unless scaling is enabled in the configuration; this module
@@ -18,6 +18,7 @@ pub mod liveness;
 pub mod publisher;
 pub mod resp;
 pub mod subscriber;
+pub mod tls;
 
 pub use backoff::Backoff;
 pub use envelope::{Envelope, Event};

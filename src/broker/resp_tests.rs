@@ -14,6 +14,7 @@ fn target(username: Option<&str>, password: Option<&str>, db: u32) -> RedisTarge
         password: password.map(str::to_owned),
         db,
         tls: false,
+        tls_ca: None,
     }
 }
 

@@ -5,11 +5,15 @@
 //! `REDIS_URL` (`redis://` or `rediss://`, user, password and database in the URL) or
 //! `REDIS_HOST` (127.0.0.1) / `REDIS_PORT` (6379) / `REDIS_USERNAME` / `REDIS_PASSWORD` /
 //! `REDIS_DB` (0). The TOML file has the same keys under `[scaling]`, plus `key_prefix`.
+//! For `rediss://`, `RINGCAST_REDIS_CA` (TOML `tls_ca`) names the PEM file of the CA that
+//! signed Redis's certificate; without it the system's CA bundle is trusted.
 //! As in Laravel, what the URL holds wins over the separate keys, and the value `null` (what
 //! Laravel's stock `.env` writes for an unset password) counts as unset.
 //!
 //! With scaling off nothing here is parsed at all: a node that does not scale neither reads
 //! nor rejects Redis settings meant for the Laravel app, and never touches Redis.
+
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -46,8 +50,10 @@ pub struct RedisTarget {
     pub password: Option<String>,
     /// Logical database chosen with `SELECT` (0 sends nothing).
     pub db: u32,
-    /// `rediss://`: the connection is to be wrapped in TLS.
+    /// `rediss://`: the connection is wrapped in TLS.
     pub tls: bool,
+    /// PEM file of the CA to trust for TLS; `None` trusts the system bundle.
+    pub tls_ca: Option<PathBuf>,
 }
 
 impl RedisTarget {
@@ -70,6 +76,7 @@ impl std::fmt::Debug for RedisTarget {
             .field("password", &self.password.as_ref().map(|_| "<set>"))
             .field("db", &self.db)
             .field("tls", &self.tls)
+            .field("tls_ca", &self.tls_ca)
             .finish()
     }
 }
@@ -87,6 +94,7 @@ pub(super) struct FileScaling {
     username: Option<String>,
     password: Option<String>,
     db: Option<u32>,
+    tls_ca: Option<PathBuf>,
 }
 
 /// One setting read from the environment (first) or the file, with the key that supplied it.
@@ -151,6 +159,12 @@ pub(super) fn load(
     let username = setting(env, "REDIS_USERNAME", "username", file.username);
     let password = setting(env, "REDIS_PASSWORD", "password", file.password);
     let db = setting(env, "REDIS_DB", "db", file.db.map(|d| d.to_string()));
+    let tls_ca = setting(
+        env,
+        "RINGCAST_REDIS_CA",
+        "tls_ca",
+        file.tls_ca.map(|p| p.display().to_string()),
+    );
     let mut redis = RedisTarget {
         host: host.map_or_else(|| "127.0.0.1".to_owned(), |s| s.value),
         port: match port {
@@ -164,6 +178,7 @@ pub(super) fn load(
             None => 0,
         },
         tls: false,
+        tls_ca: tls_ca.map(|s| PathBuf::from(s.value)),
     };
     if let Some(url) = url {
         apply_url(&mut redis, &url.key, &url.value)?;

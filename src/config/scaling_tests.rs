@@ -76,6 +76,12 @@ fn url_with_credentials_and_database() {
 fn rediss_url_password_only_and_ipv6() {
     let r = enabled(&[("REDIS_URL", "rediss://:pw@[::1]:6390")]).redis;
     assert!(r.tls);
+    assert_eq!(r.tls_ca, None, "the system bundle");
+    let ca = enabled(&[
+        ("REDIS_URL", "rediss://h"),
+        ("RINGCAST_REDIS_CA", "/etc/r/ca.pem"),
+    ]);
+    assert_eq!(ca.redis.tls_ca, Some("/etc/r/ca.pem".into()));
     assert_eq!(r.address(), "[::1]:6390");
     assert_eq!((r.username, r.password.as_deref()), (None, Some("pw")));
     assert_eq!(r.db, 0);

@@ -63,6 +63,7 @@ impl RedisServer {
             password: None,
             db: 0,
             tls: false,
+            tls_ca: None,
         }
     }
 
