@@ -203,5 +203,14 @@ mod tests {
             });
             prop_assert_eq!(Envelope::decode(&env.encode()).unwrap(), env);
         }
+
+        #[test]
+        fn any_bytes_decode_to_an_envelope_or_an_envelope_error(
+            bytes in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            if let Err(e) = Envelope::decode(&bytes) {
+                prop_assert!(matches!(e, BrokerError::Envelope(_)));
+            }
+        }
     }
 }

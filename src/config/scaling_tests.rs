@@ -198,3 +198,28 @@ fn debug_output_hides_the_password() {
         "{shown}"
     );
 }
+
+/// Every byte outside `[A-Za-z0-9]` as `%XX`, as a URL writer would escape a password.
+fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #[test]
+    fn urls_round_trip_through_the_parser(
+        user in "\\PC{0,12}", password in "\\PC{1,24}", host in "[a-z][a-z0-9.-]{0,20}",
+        port in 1u16.., db in 0u32..10_000, tls in proptest::bool::ANY,
+    ) {
+        let scheme = if tls { "rediss" } else { "redis" };
+        let url = format!("{scheme}://{}:{}@{host}:{port}/{db}", escape(&user), escape(&password));
+        let r = enabled(&[("REDIS_URL", &url)]).redis;
+        proptest::prop_assert_eq!(r.username, (!user.is_empty()).then_some(user));
+        proptest::prop_assert_eq!(r.password, Some(password));
+        proptest::prop_assert_eq!((r.host, r.port, r.db, r.tls), (host, port, db, tls));
+    }
+}
