@@ -21,6 +21,11 @@ use crate::config::RedisTarget;
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// TCP keepalive: idle time before the first probe, time between probes, probes lost before
+/// the kernel fails the socket. A subscriber only reads, so without them a Redis that vanished
+/// without a FIN (a host lost, a partition) would go unnoticed; with them within ~11 s.
+const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(5), Duration::from_secs(2), 3);
+
 /// Timing of a link's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkOptions {
@@ -75,6 +80,10 @@ impl Connection {
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let (idle, interval, probes) = KEEPALIVE;
+        if let Err(e) = stream.set_tcp_keepalive(Some(idle), Some(interval), Some(probes)) {
+            tracing::warn!(error = %e, address = %address, "TCP keepalive not set on the Redis link");
+        }
         let tls = match target.tls {
             true => Some(tls::session(target).map_err(|reason| BrokerError::Tls {
                 address: address.clone(),
