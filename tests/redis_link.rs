@@ -11,8 +11,11 @@ mod redis_server;
 use std::time::{Duration, Instant};
 
 use monoio::time::{sleep, timeout};
+use redis_protocol::resp2::types::OwnedFrame;
 use redis_server::{free_port, run, RedisServer};
-use ringcast::broker::{self, Backoff, BrokerError, Event, LinkOptions, Publisher, Subscriber};
+use ringcast::broker::{
+    self, Backoff, BrokerError, Connection, Event, LinkOptions, Publisher, Subscriber,
+};
 use ringcast::config::RedisTarget;
 
 const CHANNEL: &str = "reverb";
@@ -137,6 +140,61 @@ fn login_with_password_user_and_database() {
         let err = broker::check(&target, &quick()).await.unwrap_err();
         assert!(matches!(err, BrokerError::Select { db: 99, .. }), "{err}");
         assert!(err.to_string().contains("REDIS_DB"), "{err}");
+    });
+}
+
+#[test]
+fn a_refused_batch_is_counted_and_the_connection_stays_in_step() {
+    let redis = RedisServer::start(&[]);
+    run(async {
+        let target = redis.target();
+        let mut admin = Connection::open(&target, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let acl = |rule: &'static str| [&b"ACL"[..], b"SETUSER", b"limited", rule.as_bytes()];
+        for rule in ["on", ">pw", "~*", "+@all", "allchannels"] {
+            assert!(matches!(
+                admin.call(&acl(rule)).await,
+                Ok(OwnedFrame::SimpleString(_))
+            ));
+        }
+        let mut sub = subscriber(target.clone(), "node-a").await;
+        let limited = RedisTarget {
+            username: Some("limited".into()),
+            password: Some("pw".into()),
+            ..target
+        };
+        let mut publisher = publisher(limited, "node-b").await;
+        assert_eq!(publisher.publish(event("first")).await, Ok(1));
+        let first = timeout(WAIT, sub.next()).await.expect("the first event");
+        assert_eq!(first.seq, 1);
+
+        admin.call(&acl("resetchannels")).await.unwrap();
+        let batch = [event("x"), event("y"), event("z")];
+        let err = publisher.publish_batch(&batch).await.unwrap_err();
+        assert!(
+            matches!(&err, BrokerError::Command(line) if line.starts_with("NOPERM")),
+            "{err}"
+        );
+        assert_eq!(
+            (publisher.stats().published, publisher.stats().unpublished),
+            (1, 3)
+        );
+
+        admin.call(&acl("allchannels")).await.unwrap();
+        assert_eq!(publisher.publish(event("allowed")).await, Ok(1));
+        assert_eq!(
+            publisher.stats().reconnects,
+            0,
+            "the same connection, still in step"
+        );
+        let got = timeout(WAIT, sub.next()).await.expect("the allowed event");
+        assert_eq!((got.seq, got.event.name.as_str()), (5, "allowed"));
+        assert_eq!(
+            sub.stats().missed,
+            3,
+            "the refused events are gaps for the receivers"
+        );
     });
 }
 

@@ -68,8 +68,9 @@ impl Publisher {
     }
 
     /// Publishes `events` pipelined (one write, then the replies), in order; returns the
-    /// subscriber count summed over them. On failure the events whose replies had arrived
-    /// count as published, the rest as unpublished.
+    /// subscriber count summed over them. On failure the events Redis accepted count as
+    /// published, the rest as unpublished; a refusal (an error line, e.g. an ACL `NOPERM`)
+    /// is returned after all replies were read and keeps the connection.
     pub async fn publish_batch(&mut self, events: &[Event]) -> Result<u64, BrokerError> {
         let first_seq = self.next_seq;
         self.next_seq += events.len() as u64;
@@ -85,28 +86,39 @@ impl Publisher {
                 address: self.redial.target.address(),
             });
         };
-        let mut answered = 0u64;
-        let mut receivers = 0u64;
-        let outcome = async {
+        let (mut accepted, mut receivers) = (0u64, 0u64);
+        let mut refused = None;
+        // Every reply is read, refused ones too, so the connection stays in step.
+        let io = async {
             conn.write(wire).await?;
-            while answered < events.len() as u64 {
-                let n = resp::integer(conn.read_frame().await?);
-                answered += 1;
-                receivers += n?.max(0) as u64;
+            for _ in events {
+                match resp::integer(conn.read_frame().await?) {
+                    Ok(n) => {
+                        accepted += 1;
+                        receivers += n.max(0) as u64;
+                    }
+                    Err(e @ BrokerError::Command(_)) => {
+                        refused.get_or_insert(e);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Ok(receivers)
+            Ok(())
         }
         .await;
-        self.stats.published += answered;
-        self.stats.unpublished += events.len() as u64 - answered;
-        if let Err(e) = &outcome {
-            // A refused command (an error line) leaves the connection usable; anything
-            // else broke it.
-            if !matches!(e, BrokerError::Command(_)) {
-                self.drop_connection(e);
-            }
+        self.stats.published += accepted;
+        self.stats.unpublished += events.len() as u64 - accepted;
+        if let Err(e) = io {
+            self.drop_connection(&e);
+            return Err(e);
         }
-        outcome
+        match refused {
+            Some(e) => {
+                tracing::warn!(error = %e, refused = events.len() as u64 - accepted, "Redis refused events");
+                Err(e)
+            }
+            None => Ok(receivers),
+        }
     }
 
     /// Reconnects when there is no connection and the backoff delay has passed.
