@@ -22,6 +22,7 @@
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
+//! - [`broker`]: the Redis link between nodes (RESP, event envelope, reconnecting pub/sub).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
 //!   trait; SQLite in WAL mode by default.
@@ -30,6 +31,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod broker;
 pub mod config;
 pub mod proto;
 pub mod ratelimit;
