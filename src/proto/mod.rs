@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod filter;
 pub mod http;
 pub mod pusher;
 pub mod ws;

@@ -1,0 +1,81 @@
+//! Evaluates a compiled filter against one record (a `serde_json::Value` parsed once per
+//! change and shared by every subscriber). No allocation: paths walk borrowed maps, constants
+//! and patterns live in the compiled filter, and number text for `~` sits on the stack.
+//!
+//! Multi-valued sides follow PocketBase's any-of operators: an array side stands for its
+//! elements (an empty array for one `null`, so `tags = ''` holds for no tags). A plain
+//! operator holds when it holds for every pair of elements; a `?`-operator when it holds for
+//! at least one pair. A scalar is a one-element side, so on scalars both forms agree.
+
+use serde_json::Value;
+
+use super::compare::{compare, Rhs};
+use super::compile::{Cmp, CompiledFilter, Node, Side};
+
+static NULL: Value = Value::Null;
+static ONE_NULL: [Value; 1] = [Value::Null];
+
+impl CompiledFilter {
+    /// Whether `record` passes the rule and the filter.
+    pub fn matches(&self, record: &Value) -> bool {
+        node(&self.root, record)
+    }
+}
+
+fn node(n: &Node, record: &Value) -> bool {
+    match n {
+        Node::Const(b) => *b,
+        Node::Cmp(c) => cmp(c, record),
+        Node::And(children) => children.iter().all(|c| node(c, record)),
+        Node::Or(children) => children.iter().any(|c| node(c, record)),
+    }
+}
+
+/// The elements a side stands for.
+pub(crate) fn elements(v: &Value) -> &[Value] {
+    match v {
+        Value::Array(items) if items.is_empty() => &ONE_NULL,
+        Value::Array(items) => items,
+        scalar => std::slice::from_ref(scalar),
+    }
+}
+
+fn value<'a>(side: &'a Side, record: &'a Value) -> Rhs<'a> {
+    match side {
+        Side::Field(path) => Rhs::Value(path.resolve(record).unwrap_or(&NULL)),
+        Side::Value(v) => Rhs::Value(v),
+        Side::Pattern(p) => Rhs::Pattern(p),
+    }
+}
+
+/// One compiled comparison against `record`.
+pub(crate) fn cmp(c: &Cmp, record: &Value) -> bool {
+    let Rhs::Value(left) = value(&c.left, record) else {
+        // Patterns are only ever built for the right side.
+        return false;
+    };
+    let lefts = elements(left);
+    match value(&c.right, record) {
+        Rhs::Pattern(p) => quantify(
+            c.any,
+            lefts.iter().map(|l| compare(l, c.op, Rhs::Pattern(p))),
+        ),
+        Rhs::Value(right) => {
+            let rights = elements(right);
+            quantify(
+                c.any,
+                lefts
+                    .iter()
+                    .flat_map(|l| rights.iter().map(move |r| compare(l, c.op, Rhs::Value(r)))),
+            )
+        }
+    }
+}
+
+fn quantify(any: bool, mut outcomes: impl Iterator<Item = bool>) -> bool {
+    if any {
+        outcomes.any(|b| b)
+    } else {
+        outcomes.all(|b| b)
+    }
+}

@@ -1,0 +1,292 @@
+//! The inverted index over subscriptions: one change costs in proportion to the subscribers it
+//! may match, not to the subscriptions of the collection.
+//!
+//! Each compiled filter offers at most one index key: an equality `field = constant` or
+//! `field ?= constant` (auth claims are constants by then) that every matching record must
+//! satisfy. It is taken from the top-level AND; an OR offers a key only when all its branches
+//! share it, so a top-level OR without a common conjunct is scanned. A record's value at an
+//! indexed path names the one bucket to look in (for an array, one bucket per distinct
+//! element: `=` on an array requires every element to equal the constant, `?=` one of them,
+//! and in both cases the constant is among the elements). `null` and `""` are never keys:
+//! `field = ''` also matches records without the field, which have no value to look up.
+//!
+//! The index is pure and generic over the subscriber handle; it stores no filters. Callers
+//! evaluate each candidate (see [`FilterIndex::candidates`]). For an update, the candidates of
+//! the old and of the new record are both needed, because a leave matched only the old one:
+//! [`FilterIndex::candidates_of_change`] yields their union.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+
+use serde_json::Value;
+
+use super::ast::CmpOp;
+use super::compile::{Cmp, CompiledFilter, Node, Path, Side};
+use super::delivery::{Action, Change};
+use super::eval::elements;
+
+/// The constant half of an index key, normalized like `=` compares: booleans as the numbers
+/// 1 and 0, numbers by their float bits with `-0` as `0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyRef<'a> {
+    Str(&'a str),
+    Num(u64),
+}
+
+fn key_of(v: &Value) -> Option<KeyRef<'_>> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(KeyRef::Str(s)),
+        Value::Number(_) | Value::Bool(_) => {
+            let x = super::compare::numeric(v)?;
+            Some(KeyRef::Num(if x == 0.0 { 0 } else { x.to_bits() }))
+        }
+        _ => None,
+    }
+}
+
+/// The equality a filter is indexed by: a field path and a constant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexKey<'a> {
+    path: &'a Path,
+    value: KeyRef<'a>,
+}
+
+impl IndexKey<'_> {
+    /// The field path, as written in the filter.
+    pub fn path(&self) -> &str {
+        &self.path.text
+    }
+}
+
+impl CompiledFilter {
+    /// The equality this filter is indexed under, or `None` when it must be scanned.
+    pub fn index_key(&self) -> Option<IndexKey<'_>> {
+        keys(&self.root).into_iter().next()
+    }
+}
+
+/// Every key some conjunct of `node` offers: each one holds for every record `node` matches.
+fn keys(node: &Node) -> Vec<IndexKey<'_>> {
+    match node {
+        Node::Const(_) => Vec::new(),
+        Node::Cmp(c) => cmp_key(c).into_iter().collect(),
+        Node::And(children) => children.iter().flat_map(keys).collect(),
+        Node::Or(children) => {
+            let Some((first, rest)) = children.split_first() else {
+                return Vec::new();
+            };
+            let mut common = keys(first);
+            for other in rest {
+                let theirs = keys(other);
+                common.retain(|k| theirs.contains(k));
+            }
+            common
+        }
+    }
+}
+
+fn cmp_key(c: &Cmp) -> Option<IndexKey<'_>> {
+    if c.op != CmpOp::Eq {
+        return None;
+    }
+    let (path, constant) = match (&c.left, &c.right) {
+        (Side::Field(p), Side::Value(v)) | (Side::Value(v), Side::Field(p)) => (p, v),
+        _ => return None,
+    };
+    Some(IndexKey {
+        path,
+        value: key_of(constant)?,
+    })
+}
+
+/// An owned key value inside the index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Owned {
+    Str(Box<str>),
+    Num(u64),
+}
+
+struct PathIndex<H> {
+    path: Path,
+    strs: HashMap<Box<str>, Vec<H>>,
+    nums: HashMap<u64, Vec<H>>,
+}
+
+impl<H> PathIndex<H> {
+    fn bucket(&self, key: KeyRef<'_>) -> &[H] {
+        let found = match key {
+            KeyRef::Str(s) => self.strs.get(s),
+            KeyRef::Num(n) => self.nums.get(&n),
+        };
+        found.map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Where a subscriber is registered.
+enum Slot {
+    Scan,
+    Keyed { path: usize, value: Owned },
+}
+
+/// Subscribers of one collection, by index key, plus the ones that must be scanned.
+pub struct FilterIndex<H> {
+    paths: Vec<PathIndex<H>>,
+    scan: Vec<H>,
+    slots: HashMap<H, Slot>,
+}
+
+impl<H: Clone + Eq + Hash> Default for FilterIndex<H> {
+    fn default() -> Self {
+        FilterIndex {
+            paths: Vec::new(),
+            scan: Vec::new(),
+            slots: HashMap::new(),
+        }
+    }
+}
+
+impl<H: Clone + Eq + Hash> FilterIndex<H> {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `handle` under `filter`'s key (or for scanning), replacing an earlier
+    /// registration of the same handle.
+    pub fn insert(&mut self, handle: H, filter: &CompiledFilter) {
+        self.remove(&handle);
+        let slot = match filter.index_key() {
+            None => {
+                self.scan.push(handle.clone());
+                Slot::Scan
+            }
+            Some(key) => {
+                let path = self.path_slot(key.path);
+                let index = &mut self.paths[path];
+                let value = match key.value {
+                    KeyRef::Str(s) => {
+                        index.strs.entry(s.into()).or_default().push(handle.clone());
+                        Owned::Str(s.into())
+                    }
+                    KeyRef::Num(n) => {
+                        index.nums.entry(n).or_default().push(handle.clone());
+                        Owned::Num(n)
+                    }
+                };
+                Slot::Keyed { path, value }
+            }
+        };
+        self.slots.insert(handle, slot);
+    }
+
+    fn path_slot(&mut self, path: &Path) -> usize {
+        if let Some(i) = self.paths.iter().position(|p| p.path == *path) {
+            return i;
+        }
+        self.paths.push(PathIndex {
+            path: path.clone(),
+            strs: HashMap::new(),
+            nums: HashMap::new(),
+        });
+        self.paths.len() - 1
+    }
+
+    /// Unregisters `handle`; false if it was not registered.
+    pub fn remove(&mut self, handle: &H) -> bool {
+        let Some(slot) = self.slots.remove(handle) else {
+            return false;
+        };
+        match slot {
+            Slot::Scan => take(&mut self.scan, handle),
+            Slot::Keyed { path, value } => {
+                let index = &mut self.paths[path];
+                match value {
+                    Owned::Str(s) => take_from(&mut index.strs, s, handle),
+                    Owned::Num(n) => take_from(&mut index.nums, n, handle),
+                }
+            }
+        }
+        true
+    }
+
+    /// Registered subscribers.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no subscriber is registered.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Subscribers without an index key.
+    pub fn scan_len(&self) -> usize {
+        self.scan.len()
+    }
+
+    /// Calls `visit` once for every subscriber whose filter may match `record`: the bucket of
+    /// each indexed path's value, then the scan list. Every true match is visited; a visited
+    /// subscriber still has to be evaluated.
+    pub fn candidates(&self, record: &Value, mut visit: impl FnMut(&H)) {
+        for index in &self.paths {
+            each_key(index, record, |key| {
+                index.bucket(key).iter().for_each(&mut visit)
+            });
+        }
+        self.scan.iter().for_each(visit);
+    }
+
+    /// Calls `visit` once for every subscriber that may receive something for `change`: the
+    /// candidates of the record, and for an update also those of the previous record (a
+    /// leave matches only the old one). Each is visited once, without allocating a set.
+    pub fn candidates_of_change(&self, change: &Change<'_>, mut visit: impl FnMut(&H)) {
+        self.candidates(change.record, &mut visit);
+        let Some(previous) = change.previous.filter(|_| change.action == Action::Updated) else {
+            return;
+        };
+        for index in &self.paths {
+            let now = index.path.resolve(change.record).map_or(&[][..], elements);
+            each_key(index, previous, |key| {
+                // A key the new record also has was visited above.
+                if !now.iter().any(|e| key_of(e) == Some(key)) {
+                    index.bucket(key).iter().for_each(&mut visit);
+                }
+            });
+        }
+    }
+}
+
+/// Calls `f` once per distinct key among `record`'s elements at `index`'s path.
+fn each_key<H>(index: &PathIndex<H>, record: &Value, mut f: impl FnMut(KeyRef<'_>)) {
+    let Some(value) = index.path.resolve(record) else {
+        return;
+    };
+    let elems = elements(value);
+    // Small arrays dedupe by looking back; large ones by a set (rare, allocates).
+    let mut seen = (elems.len() > 16).then(HashSet::new);
+    for (i, elem) in elems.iter().enumerate() {
+        let Some(key) = key_of(elem) else { continue };
+        let repeated = match &mut seen {
+            Some(set) => !set.insert(key),
+            None => elems[..i].iter().any(|e| key_of(e) == Some(key)),
+        };
+        if !repeated {
+            f(key);
+        }
+    }
+}
+
+fn take<H: Eq>(list: &mut Vec<H>, handle: &H) {
+    if let Some(i) = list.iter().position(|h| h == handle) {
+        list.swap_remove(i);
+    }
+}
+
+fn take_from<K: Eq + Hash, H: Eq>(map: &mut HashMap<K, Vec<H>>, key: K, handle: &H) {
+    if let Some(list) = map.get_mut(&key) {
+        take(list, handle);
+        if list.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
