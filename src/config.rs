@@ -16,9 +16,11 @@ use crate::ratelimit::Cidr;
 use crate::ring::MAX_CORES;
 
 mod app;
+mod collections;
 mod conn_auth;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
+pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
 
 /// The development app used when nothing is configured; printed at startup.

@@ -26,7 +26,7 @@ use std::thread;
 use monoio::net::{ListenerOpts, TcpListener};
 
 pub use model::stats::{codes, ShardStats, LATENCY_BUCKETS};
-pub use port::{Port, RestHandler};
+pub use port::{Port, Registration, RestHandler};
 pub use state::{ChannelFilter, Query, QueryPart, Shared};
 
 use state::{CoreMsg, Shard};

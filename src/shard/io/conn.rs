@@ -103,14 +103,14 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
                 return;
             }
             // Connection authentication (per app, optional): refused before any 101.
-            let auth_user = match super::conn_auth::authenticate(&shard, &head).await {
-                Ok(user) => user,
+            let identity = match super::conn_auth::authenticate(&shard, &head).await {
+                Ok(identity) => identity,
                 Err(e) => {
                     let _ = link.write_all(e.response().to_bytes(false)).await;
                     return;
                 }
             };
-            session::run(shard, link, head, buf, peer, auth_user).await;
+            session::run(shard, link, head, buf, peer, identity).await;
             return;
         }
         let keep_alive = !head.header_has_token("connection", "close");

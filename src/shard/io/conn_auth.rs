@@ -4,8 +4,9 @@
 //! personal access token the app's introspection URL accepts. A refusal is answered by the
 //! caller with [`AuthError::response`] (401, 400 or 503 with a JSON body), never a 101.
 //!
-//! The verified user id is stored on the connection (`Conn::auth_user`) and binds presence
-//! membership and `pusher:signin` (see `auth_binding`). Verification logic is in
+//! The verified user id is stored on the connection's session and binds presence membership
+//! and `pusher:signin` (see `binding`); the token's claims are kept on the connection
+//! (`Conn::claims`) for collection filters. Verification logic is in
 //! `proto::auth`; this file only picks the verifier, reads the clock and makes the HTTP call.
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::unix_now;
 use super::http_client;
-use crate::proto::auth::{self, sanctum, AuthError, TokenKind};
+use crate::proto::auth::{self, sanctum, AuthError, Identity, TokenKind};
 use crate::proto::http::{HttpUrl, RequestHead};
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::state::Shard;
@@ -21,12 +22,12 @@ use crate::shard::state::Shard;
 /// How long the Sanctum introspection may take, connect included.
 pub const INTROSPECTION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The authenticated user of an upgrade to `/app/{key}`: `Ok(None)` when the app asks for no
-/// token (or is unknown: the session refuses it with the Pusher error after the upgrade).
+/// The authenticated identity of an upgrade to `/app/{key}`: `Ok(None)` when the app asks for
+/// no token (or is unknown: the session refuses it with the Pusher error after the upgrade).
 pub async fn authenticate(
     shard: &Shard,
     head: &RequestHead,
-) -> Result<Option<Arc<str>>, AuthError> {
+) -> Result<Option<Identity>, AuthError> {
     let key = head.path.trim_start_matches("/app/").trim_end_matches('/');
     let Some(app) = shard.app_by_key(key) else {
         return Ok(None);
@@ -41,9 +42,14 @@ pub async fn authenticate(
         if mode.jwt() && (TokenKind::of(&token) == TokenKind::Jwt || !mode.sanctum()) {
             let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
             let verified = auth::verify_jwt(&token, config.secret.as_bytes(), now)?;
-            return Ok(Arc::from(verified.user_id));
+            return Ok(Identity {
+                user: Arc::from(verified.user_id),
+                claims: Arc::new(verified.claims),
+            });
         }
-        sanctum_user(shard, app, &token).await
+        sanctum_user(shard, app, &token)
+            .await
+            .map(Identity::of_user)
     }
     .await;
     match &result {
