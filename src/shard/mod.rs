@@ -25,7 +25,8 @@ use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
-pub use model::stats::{codes, ShardStats, LATENCY_BUCKETS};
+pub use model::stats::ShardStats;
+pub(crate) use model::stats::{codes, LATENCY_BUCKETS};
 pub use port::{Port, Registration, RestHandler};
 pub use state::{ChannelFilter, Query, QueryPart, Shared};
 

@@ -1,10 +1,13 @@
 //! The Pusher Channels protocol v7, sans IO: messages, channel rules, signatures and errors.
 //!
 //! Owns everything that gives Pusher meaning to a WebSocket text message, both directions:
-//! parsing client messages (`message`), encoding server messages (`encode`), channel name rules
-//! (`channel`), socket ids (`socket_id`), auth signatures (`auth`) and the error codes
-//! (`error`). It never touches sockets, clocks or shared state: the shell in `src/shard` owns
-//! connections, subscriptions and timing, and calls in here with plain values.
+//! parsing client messages (`message`), encoding server messages (`encode`) and framing them
+//! (`frame`), channel name rules (`channel`), presence data (`presence`), socket ids
+//! (`socket_id`), auth signatures (`auth`), the REST `info=` attributes (`info`) and the error
+//! codes (`error`), and every per-connection rule as a state machine (`session`). It never
+//! touches sockets, clocks or shared state: the shell in `src/shard` owns connections, the
+//! channel index and the clock, feeds each connection's session plain values and the time, and
+//! carries out the effects it returns.
 
 pub mod auth;
 pub mod channel;

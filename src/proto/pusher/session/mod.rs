@@ -20,6 +20,9 @@ mod time;
 mod timers;
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod testkit;
 
 use std::rc::Rc;

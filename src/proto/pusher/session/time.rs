@@ -13,11 +13,6 @@ impl Millis {
     pub fn since(self, earlier: Millis) -> u64 {
         self.0.saturating_sub(earlier.0)
     }
-
-    /// `secs` seconds later.
-    pub fn plus_secs(self, secs: u32) -> Millis {
-        Millis(self.0 + u64::from(secs) * 1000)
-    }
 }
 
 /// Milliseconds in `secs` seconds.
@@ -90,7 +85,6 @@ mod tests {
     fn millis_never_go_negative() {
         assert_eq!(Millis(5).since(Millis(9)), 0);
         assert_eq!(Millis(2500).since(Millis(500)), 2000);
-        assert_eq!(Millis(1).plus_secs(2), Millis(2001));
         assert_eq!(secs(3), 3000);
     }
 }
