@@ -9,7 +9,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -19,9 +19,10 @@ use super::gather::{self, Reply};
 use super::owner::send;
 use crate::proto::api::realtime::RealtimeError;
 use crate::proto::api::records::RecordChange;
-use crate::proto::auth::{self, TokenKind};
+use crate::proto::auth;
 use crate::proto::filter::{Action, Change, Delivery};
 use crate::proto::pusher::{self, SocketId};
+use crate::shard::io::conn::unix_now;
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::model::stats::ShardStats;
 use crate::shard::state::{CoreMsg, Shard};
@@ -122,10 +123,8 @@ fn check_token(
 ) -> Result<(), RealtimeError> {
     let config = &shard.config.apps[app];
     let mode = config.connection_auth;
-    let user = if mode.jwt() && (TokenKind::of(token) == TokenKind::Jwt || !mode.sanctum()) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
+    let user = if mode.verifies_as_jwt(token) {
+        let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
         auth::verify_jwt(token, config.secret.as_bytes(), now)
             .map_err(|e| RealtimeError::Unauthorized(format!("the Bearer token is refused: {e}")))?
             .user_id

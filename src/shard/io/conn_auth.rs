@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::unix_now;
 use super::http_client;
-use crate::proto::auth::{self, sanctum, AuthError, Identity, TokenKind};
+use crate::proto::auth::{self, sanctum, AuthError, Identity};
 use crate::proto::http::{HttpUrl, RequestHead};
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::state::Shard;
@@ -39,7 +39,7 @@ pub async fn authenticate(
     }
     let result = async {
         let token = auth::bearer_token(head)?;
-        if mode.jwt() && (TokenKind::of(&token) == TokenKind::Jwt || !mode.sanctum()) {
+        if mode.verifies_as_jwt(&token) {
             let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
             let verified = auth::verify_jwt(&token, config.secret.as_bytes(), now)?;
             return Ok(Identity {
