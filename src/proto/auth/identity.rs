@@ -6,18 +6,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 /// A verified connection token.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The user id (`sub` of a JWT, the Sanctum user's `id`).
     pub user: Arc<str>,
-    /// The JWT payload, or `{"id": user}` for a Sanctum token.
+    /// The JWT payload, or the user object of a Sanctum introspection answer.
     pub claims: Arc<Value>,
-}
-
-impl Identity {
-    /// The identity of a Sanctum token, whose introspection answer yields the user id.
-    pub fn of_user(user: Arc<str>) -> Self {
-        let claims = Arc::new(serde_json::json!({ "id": &*user }));
-        Identity { user, claims }
-    }
 }

@@ -132,7 +132,7 @@ fn check_token(
         // The socket's core verified this token when the socket connected; its verdict is
         // still cached there for `sanctum_cache_ttl`.
         match sanctum_cache::with(|c| c.get(app, token, Instant::now())) {
-            Some(Verdict::User(user)) => user.to_string(),
+            Some(Verdict::User(identity)) => identity.user.to_string(),
             _ => {
                 return Err(RealtimeError::Unauthorized(
                     "the Sanctum token is not the one this socket connected with (or its verdict expired): reconnect".into(),

@@ -47,9 +47,7 @@ pub async fn authenticate(
                 claims: Arc::new(verified.claims),
             });
         }
-        sanctum_user(shard, app, &token)
-            .await
-            .map(Identity::of_user)
+        sanctum_user(shard, app, &token).await
     }
     .await;
     match &result {
@@ -68,7 +66,7 @@ pub async fn authenticate(
 }
 
 /// Checks a Sanctum token with the app, through this shard's cache.
-async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Arc<str>, AuthError> {
+async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Identity, AuthError> {
     let config = &shard.config.apps[app];
     if let Some(verdict) = sanctum_cache::with(|c| c.get(app, token, Instant::now())) {
         return match verdict {
@@ -85,7 +83,7 @@ async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Arc<str>
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
     let verdict = match sanctum::interpret(reply.status, &reply.body) {
-        Ok(user) => Verdict::User(Arc::from(user)),
+        Ok(identity) => Verdict::User(identity),
         Err(AuthError::Rejected) => Verdict::Rejected,
         Err(other) => return Err(other),
     };
