@@ -246,6 +246,7 @@ pub(super) fn env_app(
             .collect();
     }
     super::conn_auth::apply_env(&mut app, env)?;
+    super::collections::apply_env(&mut app, env)?;
     Ok(Some(app))
 }
 

@@ -1,5 +1,7 @@
 //! The per-app collection settings (TOML `[[apps]]` keys `realtime_prefix`, `realtime_leaves`
-//! and `collections = [{ name, list_rule?, public? }]`) and their validation.
+//! and `collections = [{ name, list_rule?, public? }]`, or `REVERB_APP_REALTIME_PREFIX`,
+//! `REVERB_APP_REALTIME_LEAVES` and `REVERB_APP_COLLECTIONS` as a JSON array of the same
+//! objects) and their validation.
 //!
 //! A collection is served only when it has a list rule (PocketBase's filter grammar, read with
 //! the subscriber's `@request.auth.*`) or is explicitly public; every rule is parsed here at
@@ -7,7 +9,7 @@
 
 use serde::Deserialize;
 
-use super::{AppConfig, ConfigError};
+use super::{parse_bool, AppConfig, ConfigError};
 use crate::proto::filter;
 
 /// One collection clients may subscribe to with a filter.
@@ -32,6 +34,28 @@ pub fn default_realtime_prefix() -> String {
 /// By default an update that stops matching a filter is sent as `deleted`.
 pub fn default_realtime_leaves() -> bool {
     true
+}
+
+/// Applies the `REVERB_APP_*` collection variables to the env-defined app.
+pub fn apply_env(
+    app: &mut AppConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = env("REVERB_APP_REALTIME_PREFIX") {
+        app.realtime_prefix = v.trim().to_owned();
+    }
+    if let Some(v) = env("REVERB_APP_REALTIME_LEAVES") {
+        app.realtime_leaves = parse_bool("REVERB_APP_REALTIME_LEAVES", &v)?;
+    }
+    if let Some(v) = env("REVERB_APP_COLLECTIONS").filter(|v| !v.trim().is_empty()) {
+        app.collections = serde_json::from_str(&v).map_err(|e| {
+            ConfigError::new(
+                "REVERB_APP_COLLECTIONS",
+                format!("{e}: expected a JSON array like [{{\"name\":\"posts\",\"list_rule\":\"owner = @request.auth.id\"}}]"),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Checks the collection names and parses every list rule.
@@ -136,6 +160,22 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("collections[0].list_rule"), "{text}");
         assert!(text.contains("'posts'"), "{text}");
+    }
+
+    #[test]
+    fn the_env_form_is_a_json_array() {
+        let mut app = AppConfig::with_credentials("1", "k", "s");
+        let env = |k: &str| match k {
+            "REVERB_APP_COLLECTIONS" => Some(r#"[{"name":"posts","public":true}]"#.to_owned()),
+            "REVERB_APP_REALTIME_LEAVES" => Some("false".to_owned()),
+            _ => None,
+        };
+        apply_env(&mut app, &env).unwrap();
+        assert_eq!(app.collections, [collection("posts", None, true)]);
+        assert!(!app.realtime_leaves);
+        let bad = |k: &str| (k == "REVERB_APP_COLLECTIONS").then(|| "{".to_owned());
+        let err = apply_env(&mut app, &bad).unwrap_err();
+        assert_eq!(err.key, "REVERB_APP_COLLECTIONS");
     }
 
     #[test]
