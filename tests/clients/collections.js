@@ -124,6 +124,19 @@ c.main(async () => {
   };
   for (const [name, want] of Object.entries(expected)) c.assertEqual(subs[name].got, want, name);
 
+  c.step('unsubscribing drops the registration');
+  const raw = c.recordMessages(subs.mine1); // pusher-js drops events of channels it left
+  subs.mine1.unsubscribe('velo.realtime.posts');
+  // No answer to an unsubscribe; the refused re-subscribe on the same socket orders it.
+  const again = subs.mine1.subscribe('velo.realtime.posts');
+  const dropped = await c.within(5000, c.once(again, 'pusher:subscription_error'), 'no subscription_error after unsubscribing');
+  c.assertEqual(dropped.data.status, 403, 'subscription status after unsubscribing');
+  await change(server, 'posts', 'created', { id: 100, status: 'draft', author: 'bob' });
+  await c.within(5000, () => subs.mine0.got.includes('created 100'), 'mine0 did not get record 100');
+  await c.sleep(100);
+  const late = raw.filter((m) => m.channel === 'velo.realtime.posts' && m.event === 'created');
+  if (late.length) throw new Error(`mine1 got records after unsubscribing: ${JSON.stringify(late)}`);
+
   c.step('refusals');
   const probe = subs.notes;
   const socket_id = probe.connection.socket_id;
