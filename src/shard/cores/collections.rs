@@ -167,36 +167,56 @@ pub fn joined(shard: &Shard, app: usize, channel: &str, key: usize, on: bool) {
     }
 }
 
-/// Delivers `changes` here and on every other core with subscribers of their channels.
+/// Delivers `changes` here and on every other core with subscribers of their channels: one
+/// ring message per core for the whole batch, in order.
 pub fn publish(shard: &Shard, app: usize, changes: Vec<RecordChange>, except: Option<SocketId>) {
     let prefix = &shard.config.apps[app].realtime_prefix;
-    for change in changes {
-        let shared = Arc::new(SharedChange {
+    let changes: Arc<[SharedChange]> = changes
+        .into_iter()
+        .map(|change| SharedChange {
             channel: format!("{prefix}{}", change.collection).into(),
             collection: change.collection.into(),
             action: change.action,
             record_json: change.record.to_string().into(),
             record: change.record,
             previous: change.previous,
-        });
-        let published = Instant::now();
-        deliver_local(shard, app, &shared, except, published);
-        let cores = shard.interest.borrow().cores(app, &shared.channel);
-        for dst in (0..shard.config.workers).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
-            let msg = CoreMsg::Records {
-                app,
-                change: shared.clone(),
-                except,
-                published,
-            };
-            send(shard, dst, msg);
-        }
+        })
+        .collect();
+    let published = Instant::now();
+    let cores = {
+        let interest = shard.interest.borrow();
+        changes
+            .iter()
+            .fold(0, |cores, c| cores | interest.cores(app, &c.channel))
+    };
+    deliver_local(shard, app, &changes, except, published);
+    for dst in (0..shard.config.workers).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
+        let msg = CoreMsg::Records {
+            app,
+            changes: changes.clone(),
+            except,
+            published,
+        };
+        send(shard, dst, msg);
+    }
+}
+
+/// This core's subscribers of each change, in order.
+pub fn deliver_local(
+    shard: &Shard,
+    app: usize,
+    changes: &[SharedChange],
+    except: Option<SocketId>,
+    published: Instant,
+) {
+    for change in changes {
+        deliver_one(shard, app, change, except, published);
     }
 }
 
 /// This core's subscribers of one change: candidates evaluated, each distinct frame encoded
 /// once.
-pub fn deliver_local(
+fn deliver_one(
     shard: &Shard,
     app: usize,
     change: &SharedChange,
@@ -246,4 +266,36 @@ fn encode(change: &SharedChange, d: Delivery) -> Bytes {
     let literal = Value::String(payload).to_string();
     let json = pusher::channel_event(d.event(), &change.channel, &literal, None);
     pusher::text_frame(&json)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::proto::ws::{Decoder, Message, Role};
+
+    #[test]
+    fn a_delivery_is_the_event_with_action_and_record_as_its_data_string() {
+        let record = json!({"id": 7, "title": "a \"quoted\" title"});
+        let change = SharedChange {
+            channel: "velo.realtime.posts".into(),
+            collection: "posts".into(),
+            action: Action::Updated,
+            record_json: record.to_string().into(),
+            record: record.clone(),
+            previous: None,
+        };
+        // A leave: the update is delivered as `deleted`, the payload's action says so too.
+        let frame = encode(&change, Delivery::Deleted);
+        let mut buf = bytes::BytesMut::from(&frame[..]);
+        let msg: Value = match Decoder::new(Role::Client, 1 << 20).decode(&mut buf) {
+            Ok(Some(Message::Text(text))) => serde_json::from_slice(&text).unwrap(),
+            other => panic!("not one text frame: {other:?}"),
+        };
+        assert_eq!(msg["event"], "deleted");
+        assert_eq!(msg["channel"], "velo.realtime.posts");
+        let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data, json!({"action": "deleted", "record": record}));
+    }
 }

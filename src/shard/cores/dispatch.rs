@@ -84,10 +84,10 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
         CoreMsg::Register { from, id, reg } => collections::on_register(shard, from, id, &reg),
         CoreMsg::Records {
             app,
-            change,
+            changes,
             except,
             published,
-        } => collections::deliver_local(shard, app, &change, except, published),
+        } => collections::deliver_local(shard, app, &changes, except, published),
         CoreMsg::TerminateUser { app, user_id } => {
             effects::feed_app(shard, app, || Input::Terminate { user: &user_id })
         }

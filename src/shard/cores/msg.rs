@@ -177,12 +177,12 @@ pub enum CoreMsg {
         /// What to register.
         reg: Arc<Registration>,
     },
-    /// Deliver a record change to this core's collection subscribers.
+    /// Deliver record changes to this core's collection subscribers.
     Records {
         /// App index.
         app: usize,
-        /// The change, serialized once by the ingesting core.
-        change: Arc<SharedChange>,
+        /// The changes, in order, each serialized once by the ingesting core.
+        changes: Arc<[SharedChange]>,
         /// A connection that must not receive it.
         except: Option<SocketId>,
         /// When the ingesting core accepted it.
