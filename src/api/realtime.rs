@@ -77,6 +77,7 @@ async fn register(
         collection: req.collection,
         filter: req.filter,
         token,
+        introspected: None,
     })
     .await
 }

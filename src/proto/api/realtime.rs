@@ -53,6 +53,9 @@ pub enum RealtimeError {
     UnknownSocket(String),
     /// The core holding the socket did not answer in time.
     Unavailable,
+    /// Between cores only: the socket's core holds no verdict for this Sanctum token of app
+    /// (index) `.0`, so the asking core introspects it and asks again.
+    SanctumUnverified(usize),
 }
 
 impl RealtimeError {
@@ -61,7 +64,7 @@ impl RealtimeError {
         match self {
             RealtimeError::BadBody(_) => 400,
             RealtimeError::Filter(e) => e.status(),
-            RealtimeError::Unauthorized(_) => 401,
+            RealtimeError::Unauthorized(_) | RealtimeError::SanctumUnverified(_) => 401,
             RealtimeError::NotServed(_) => 403,
             RealtimeError::UnknownCollection(_) | RealtimeError::UnknownSocket(_) => 404,
             RealtimeError::TooManyFilters => 429,
@@ -99,6 +102,9 @@ impl fmt::Display for RealtimeError {
             ),
             RealtimeError::Unavailable => {
                 f.write_str("the connection's core did not answer in time; retry")
+            }
+            RealtimeError::SanctumUnverified(_) => {
+                f.write_str("the Sanctum token could not be verified; retry")
             }
         }
     }

@@ -23,6 +23,7 @@ use crate::proto::auth;
 use crate::proto::filter::{Action, Change, Delivery};
 use crate::proto::pusher::{self, SocketId};
 use crate::shard::io::conn::unix_now;
+use crate::shard::io::conn_auth::sanctum_user;
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::model::stats::ShardStats;
 use crate::shard::state::{CoreMsg, Shard};
@@ -40,6 +41,9 @@ pub struct Registration {
     pub filter: Option<String>,
     /// The Bearer token, which must name the socket's authenticated user.
     pub token: Option<String>,
+    /// The user a Sanctum token was introspected as by the asking core, when the socket's
+    /// core had no cached verdict for it.
+    pub introspected: Option<Arc<str>>,
 }
 
 /// One change on its way to the cores, serialized once.
@@ -59,13 +63,28 @@ pub struct SharedChange {
     record_json: Box<str>,
 }
 
-/// Registers `reg` on the socket's core and answers the channel name to subscribe to.
-pub async fn subscribe(shard: &Rc<Shard>, reg: Registration) -> Result<String, RealtimeError> {
+/// Registers `reg` on the socket's core and answers the channel name to subscribe to. A
+/// Sanctum token the socket's core holds no verdict for is introspected here (the app is
+/// known only once that core answered), then the registration is asked again.
+pub async fn subscribe(shard: &Rc<Shard>, mut reg: Registration) -> Result<String, RealtimeError> {
+    let app = match ask_register(shard, &reg).await {
+        Err(RealtimeError::SanctumUnverified(app)) => app,
+        done => return done,
+    };
+    let token = reg.token.take().unwrap_or_default();
+    let identity = sanctum_user(shard, app, &token)
+        .await
+        .map_err(|e| RealtimeError::Unauthorized(format!("the Bearer token is refused: {e}")))?;
+    reg.introspected = Some(identity.user);
+    ask_register(shard, &reg).await
+}
+
+async fn ask_register(shard: &Rc<Shard>, reg: &Registration) -> Result<String, RealtimeError> {
     let core = (reg.socket_id.lo % shard.config.workers as u64) as usize;
     if core == shard.id {
-        return register_here(shard, &reg);
+        return register_here(shard, reg);
     }
-    let reg = Arc::new(reg);
+    let reg = Arc::new(reg.clone());
     let replies = gather::ask(shard, std::iter::once(core), |from, id, _| {
         CoreMsg::Register {
             from,
@@ -101,6 +120,9 @@ fn register_here(shard: &Shard, reg: &Registration) -> Result<String, RealtimeEr
     if let Some(token) = &reg.token {
         check_token(shard, conn.app, token, conn.session.auth_user())?;
     }
+    if let Some(user) = &reg.introspected {
+        same_user(user, conn.session.auth_user())?;
+    }
     let app = &shard.config.apps[conn.app];
     shard.collections.borrow_mut().register(
         conn.app,
@@ -133,17 +155,22 @@ fn check_token(
         // still cached there for `sanctum_cache_ttl`.
         match sanctum_cache::with(|c| c.get(app, token, Instant::now())) {
             Some(Verdict::User(identity)) => identity.user.to_string(),
-            _ => {
+            Some(Verdict::Rejected) => {
                 return Err(RealtimeError::Unauthorized(
-                    "the Sanctum token is not the one this socket connected with (or its verdict expired): reconnect".into(),
+                    "the Sanctum token was rejected by the app".into(),
                 ))
             }
+            None => return Err(RealtimeError::SanctumUnverified(app)),
         }
     } else {
         return Err(RealtimeError::Unauthorized(
             "this app has no connection authentication: sign the request like the Pusher REST API instead".into(),
         ));
     };
+    same_user(&user, socket_user)
+}
+
+fn same_user(user: &str, socket_user: Option<&str>) -> Result<(), RealtimeError> {
     match socket_user {
         Some(socket_user) if socket_user == user => Ok(()),
         _ => Err(RealtimeError::Unauthorized(format!(

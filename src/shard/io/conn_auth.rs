@@ -65,8 +65,9 @@ pub async fn authenticate(
     result.map(Some)
 }
 
-/// Checks a Sanctum token with the app, through this shard's cache.
-async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Identity, AuthError> {
+/// Checks a Sanctum token with the app, through this shard's cache (also for a collection
+/// registration whose socket's core had no verdict).
+pub async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Identity, AuthError> {
     let config = &shard.config.apps[app];
     if let Some(verdict) = sanctum_cache::with(|c| c.get(app, token, Instant::now())) {
         return match verdict {
