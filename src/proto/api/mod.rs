@@ -12,6 +12,7 @@ pub mod notifications;
 pub mod realtime;
 pub mod records;
 pub mod signature;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use events::{parse_batch, parse_event, EventRequest, Limits};
