@@ -165,6 +165,7 @@ fn at(i: usize, single: bool, why: &dyn std::fmt::Display) -> RealtimeError {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
@@ -208,6 +209,46 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("at most"));
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        prop_oneof![
+            Just(Action::Created),
+            Just(Action::Updated),
+            Just(Action::Deleted)
+        ]
+    }
+
+    fn text(a: Action) -> &'static str {
+        match a {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_parsed_or_refused_without_panicking(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = parse_records(&body);
+        }
+
+        #[test]
+        fn written_changes_parse_back(
+            items in proptest::collection::vec(("[a-z]{1,8}", action(), any::<i64>(), ".{0,12}"), 1..20),
+        ) {
+            let written: Vec<Value> = items
+                .iter()
+                .map(|(c, a, id, s)| json!({"collection": c, "action": text(*a), "record": {"id": id, "s": s}}))
+                .collect();
+            let batch = parse(json!({ "records": written })).unwrap();
+            prop_assert_eq!(batch.changes.len(), items.len());
+            for (change, (c, a, id, s)) in batch.changes.iter().zip(&items) {
+                prop_assert_eq!(&change.collection, c);
+                prop_assert_eq!(change.action, *a);
+                prop_assert_eq!(&change.record, &json!({"id": id, "s": s}));
+            }
+        }
     }
 
     #[test]
