@@ -16,10 +16,12 @@ use crate::ratelimit::Cidr;
 use crate::ring::MAX_CORES;
 
 mod app;
+mod collections;
 mod conn_auth;
 mod scaling;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
+pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
 pub use scaling::{RedisTarget, ScalingConfig};
 

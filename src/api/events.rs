@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 
 use super::channels::info_for;
+use super::records;
 use crate::proto::api::{parse_batch, parse_event, EventRequest, Limits};
 use crate::proto::http::Response;
 use crate::proto::pusher::{self, SocketId};
@@ -20,11 +21,16 @@ pub async fn trigger(port: &Port, app: usize, body: &[u8]) -> Response {
         Ok(except) => except,
         Err(resp) => return resp,
     };
+    let changes = match records::changes_of(port, app, &event) {
+        Ok(changes) => changes,
+        Err(resp) => return resp,
+    };
     if !port.take_backend_budget(app, 1) {
         return over_budget(port, app);
     }
     port.catch_up();
     send(port, app, &event, except);
+    port.publish_changes(app, changes, except);
     match &event.info {
         Some(info) => match info_for(port, app, &event.channels, info).await {
             Ok(channels) => Response::json(200, json!({ "channels": channels }).to_string()),
@@ -42,17 +48,18 @@ pub async fn trigger_batch(port: &Port, app: usize, body: &[u8]) -> Response {
     };
     let mut checked = Vec::with_capacity(events.len());
     for event in &events {
-        match validate(event) {
-            Ok(except) => checked.push((event, except)),
-            Err(resp) => return resp,
+        match (validate(event), records::changes_of(port, app, event)) {
+            (Ok(except), Ok(changes)) => checked.push((event, except, changes)),
+            (Err(resp), _) | (_, Err(resp)) => return resp,
         }
     }
     if !port.take_backend_budget(app, checked.len() as u32) {
         return over_budget(port, app);
     }
     port.catch_up();
-    for (event, except) in checked {
+    for (event, except, changes) in checked {
         send(port, app, event, except);
+        port.publish_changes(app, changes, except);
     }
     let mut results = Vec::with_capacity(events.len());
     for event in &events {
@@ -72,7 +79,7 @@ pub async fn trigger_batch(port: &Port, app: usize, body: &[u8]) -> Response {
     Response::json(200, json!({ "batch": results }).to_string())
 }
 
-fn over_budget(port: &Port, app: usize) -> Response {
+pub(super) fn over_budget(port: &Port, app: usize) -> Response {
     let limit = port.config().apps[app].max_backend_events_per_second;
     Response::error(
         429,
@@ -120,6 +127,9 @@ fn validate(event: &EventRequest) -> Result<Option<SocketId>, Response> {
 
 fn send(port: &Port, app: usize, event: &EventRequest, except: Option<SocketId>) {
     for channel in &event.channels {
+        if records::is_change(port, app, &event.name, channel) {
+            continue;
+        }
         let json = pusher::channel_event(&event.name, channel, &event.data_literal, None);
         port.publish(app, channel, pusher::text_frame(&json), except);
     }

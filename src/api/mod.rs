@@ -9,6 +9,8 @@ mod channels;
 mod events;
 mod health;
 mod metrics;
+mod realtime;
+mod records;
 mod users;
 
 use std::future::Future;
@@ -34,6 +36,9 @@ async fn route(port: &Port, head: &RequestHead, body: &[u8], now_unix: u64) -> R
         ("GET", "/up") => return health::up(),
         ("GET", "/api/v1/websocket/health") => return health::websocket_health(port),
         ("GET", "/metrics") => return metrics::render(port),
+        ("POST", "/api/realtime/subscribe") => {
+            return realtime::subscribe(port, head, body, now_unix).await
+        }
         _ => {}
     }
     let Some(rest) = path.strip_prefix("/apps/") else {
@@ -65,6 +70,7 @@ async fn route(port: &Port, head: &RequestHead, body: &[u8], now_unix: u64) -> R
     match (head.method.as_str(), segments.as_slice()) {
         ("POST", ["events"]) => events::trigger(port, app, body).await,
         ("POST", ["batch_events"]) => events::trigger_batch(port, app, body).await,
+        ("POST", ["records"]) => records::ingest(port, app, body),
         ("GET", ["channels"]) => {
             let prefix = http::query_value(&params, "filter_by_prefix").unwrap_or("");
             channels::list(port, app, prefix, info).await

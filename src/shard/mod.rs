@@ -27,7 +27,7 @@ use monoio::net::{ListenerOpts, TcpListener};
 
 pub use model::stats::ShardStats;
 pub(crate) use model::stats::{codes, LATENCY_BUCKETS};
-pub use port::{Port, RestHandler};
+pub use port::{Port, Registration, RestHandler};
 pub use state::{ChannelFilter, Query, QueryPart, Shared};
 
 use state::{CoreMsg, Shard};

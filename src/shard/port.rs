@@ -12,9 +12,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::cores::{fanout, gather, owner};
+pub use super::cores::collections::Registration;
+use super::cores::{collections, fanout, gather, owner};
 use super::state::{CoreMsg, Query, QueryPart, Shard, Shared};
 use crate::config::Config;
+use crate::proto::api::realtime::RealtimeError;
+use crate::proto::api::records::RecordChange;
 use crate::proto::http::{RequestHead, Response};
 use crate::proto::pusher::SocketId;
 
@@ -69,6 +72,21 @@ impl Port {
     /// Every core's part of the answer to `query`, or `None` when one did not answer in time.
     pub async fn ask_all(&self, query: Query) -> Option<Vec<QueryPart>> {
         gather::ask_all(&self.0, query).await
+    }
+
+    /// Registers a socket's collection filter on the socket's core; answers the channel name.
+    pub async fn register_collection(&self, reg: Registration) -> Result<String, RealtimeError> {
+        collections::subscribe(&self.0, reg).await
+    }
+
+    /// Delivers record changes to the collection subscribers on every core, skipping `except`.
+    pub fn publish_changes(
+        &self,
+        app: usize,
+        changes: Vec<RecordChange>,
+        except: Option<SocketId>,
+    ) {
+        collections::publish(&self.0, app, changes, except);
     }
 
     /// Closes every connection of `user_id` in `app`, on every core.

@@ -24,6 +24,7 @@ use crate::shard::io::effects;
 use crate::shard::io::outbox::Outbox;
 use crate::shard::model::cache::EventCache;
 use crate::shard::model::channels::ChannelIndex;
+use crate::shard::model::collections::Collections;
 use crate::shard::model::interest::Interest;
 use crate::shard::model::presence::PresenceRegistry;
 use crate::shard::model::stats::ShardStats;
@@ -82,6 +83,9 @@ impl Shared {
 pub struct Conn {
     /// Index of the app in `Config::apps`.
     pub app: usize,
+    /// The verified token's claims (`null` without connection authentication), read by
+    /// collection filters as `@request.auth.*`.
+    pub claims: Arc<serde_json::Value>,
     /// The connection's Pusher protocol state; every Pusher rule is applied there.
     pub session: Session,
     /// Where frames for this connection go.
@@ -112,6 +116,8 @@ pub struct Shard {
     pub presence: RefCell<PresenceRegistry>,
     /// Signed-in users this core owns, with their watchers.
     pub users: RefCell<UserRegistry>,
+    /// Filtered collection subscriptions of this core's connections.
+    pub collections: RefCell<Collections>,
     /// Last events of the cache channels this core owns.
     pub cache: RefCell<EventCache>,
     /// Per app: the one-second window of REST events accepted here.
@@ -167,6 +173,7 @@ impl Shard {
             presence: RefCell::new(PresenceRegistry::new(apps)),
             users: RefCell::new(UserRegistry::new(apps)),
             cache: RefCell::new(cache),
+            collections: RefCell::new(Collections::new(&config.apps)),
             backend_events: RefCell::new(vec![Window::new(Millis(0)); apps]),
             rules: config.apps.iter().map(|a| Rc::new(rules_of(a))).collect(),
             effects: Cell::new(Vec::new()),
@@ -262,6 +269,8 @@ impl Shard {
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
         self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
         effects::run(self, key, &mut conn, Input::Closed);
+        // Registrations whose channel was never subscribed have no `Leave` to undo them.
+        self.collections.borrow_mut().remove_conn(conn.app, key);
         conn.outbox.close_with(None);
     }
 }
@@ -278,5 +287,9 @@ fn rules_of(app: &AppConfig) -> Rules {
         max_messages_per_second: app.max_messages_per_second,
         client_events: app.enable_client_messages,
         max_client_events_per_second: app.max_client_events_per_second,
+        collection_prefix: match app.collections.is_empty() {
+            true => String::new(),
+            false => app.realtime_prefix.clone(),
+        },
     }
 }

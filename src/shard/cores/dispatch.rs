@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::fanout::deliver_local;
 use super::gather::{self, Reply};
 use super::owner::send;
-use super::{presence, watchlist};
+use super::{collections, presence, watchlist};
 use crate::proto::pusher::session::Input;
 use crate::shard::io::effects;
 use crate::shard::state::{ConnRef, CoreMsg, Shard};
@@ -81,6 +81,13 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             let part = Reply::Admit(verdict);
             send(shard, from, CoreMsg::Answer { id, part });
         }
+        CoreMsg::Register { from, id, reg } => collections::on_register(shard, from, id, &reg),
+        CoreMsg::Records {
+            app,
+            changes,
+            except,
+            published,
+        } => collections::deliver_local(shard, app, &changes, except, published),
         CoreMsg::TerminateUser { app, user_id } => {
             effects::feed_app(shard, app, || Input::Terminate { user: &user_id })
         }

@@ -17,7 +17,7 @@ use crate::proto::pusher::{self, PusherError, SocketId};
 use crate::shard::io::outbox::Queued;
 use crate::shard::lifecycle::shutdown;
 use crate::shard::model::stats::ShardStats;
-use crate::shard::state::{CoreMsg, Shard};
+use crate::shard::state::{Conn, CoreMsg, Shard};
 
 /// Most ring messages handled per drain pass before yielding to connection tasks.
 const DRAIN_BATCH: usize = 256;
@@ -40,19 +40,7 @@ pub fn deliver_local(
         if except == Some(conn.session.socket_id()) {
             continue;
         }
-        match conn.outbox.send(frame.clone()) {
-            Queued::Yes => delivered += 1,
-            Queued::Closed => {}
-            Queued::Overflow => {
-                let err = PusherError::OverCapacity;
-                tracing::warn!(shard = shard.id, socket_id = %conn.session.socket_id(), queued_bytes = conn.outbox.queued_bytes(), code = err.code(), "slow consumer: outbound queue over its cap, closing");
-                let stats = shard.stats();
-                ShardStats::add(&stats.slow_consumer_closes, 1);
-                stats.error(err.code());
-                conn.outbox
-                    .close_with(Some(close_frame(err.code(), &err.to_string())));
-            }
-        }
+        delivered += usize::from(queue_frame(shard, conn, frame));
     }
     if delivered > 0 {
         let stats = shard.stats();
@@ -60,6 +48,25 @@ pub fn deliver_local(
         stats.latency(published.elapsed());
     }
     delivered
+}
+
+/// Queues `frame` on `conn`; a slow consumer over its queue cap is closed instead. True when
+/// queued.
+pub fn queue_frame(shard: &Shard, conn: &Conn, frame: &Bytes) -> bool {
+    match conn.outbox.send(frame.clone()) {
+        Queued::Yes => true,
+        Queued::Closed => false,
+        Queued::Overflow => {
+            let err = PusherError::OverCapacity;
+            tracing::warn!(shard = shard.id, socket_id = %conn.session.socket_id(), queued_bytes = conn.outbox.queued_bytes(), code = err.code(), "slow consumer: outbound queue over its cap, closing");
+            let stats = shard.stats();
+            ShardStats::add(&stats.slow_consumer_closes, 1);
+            stats.error(err.code());
+            conn.outbox
+                .close_with(Some(close_frame(err.code(), &err.to_string())));
+            false
+        }
+    }
 }
 
 /// Publishes `frame` on `channel` here and on the other cores that have subscribers of it.

@@ -12,6 +12,7 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use super::owner::send;
+use crate::proto::api::realtime::RealtimeError;
 use crate::shard::state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard};
 
 /// How long a REST read waits for the other cores.
@@ -37,6 +38,8 @@ pub enum Reply {
     Query(QueryPart),
     /// Whether a connection from an address may be accepted, or how long until it may.
     Admit(Result<(), Duration>),
+    /// A collection registration: the channel to subscribe to, or the refusal.
+    Registered(Result<String, RealtimeError>),
 }
 
 /// Asks every core (this one included) and returns all parts, or `None` on timeout.
@@ -53,7 +56,7 @@ pub async fn ask_all(shard: &Rc<Shard>, query: Query) -> Option<Vec<QueryPart>> 
             .into_iter()
             .filter_map(|r| match r {
                 Reply::Query(part) => Some(part),
-                Reply::Admit(_) => None,
+                Reply::Admit(_) | Reply::Registered(_) => None,
             })
             .collect(),
     )

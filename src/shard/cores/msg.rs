@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use super::collections::{Registration, SharedChange};
 use super::gather::Reply;
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::IpGroup;
@@ -166,6 +167,26 @@ pub enum CoreMsg {
         online: bool,
         /// The watched user.
         user_id: Arc<str>,
+    },
+    /// To a socket's core: register its collection filter; answered with `Answer`.
+    Register {
+        /// The asking core.
+        from: usize,
+        /// The asking core's id for this question.
+        id: usize,
+        /// What to register.
+        reg: Arc<Registration>,
+    },
+    /// Deliver record changes to this core's collection subscribers.
+    Records {
+        /// App index.
+        app: usize,
+        /// The changes, in order, each serialized once by the ingesting core.
+        changes: Arc<[SharedChange]>,
+        /// A connection that must not receive it.
+        except: Option<SocketId>,
+        /// When the ingesting core accepted it.
+        published: Instant,
     },
     /// Close every connection of a signed-in user (REST terminate_connections).
     TerminateUser {

@@ -113,14 +113,14 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
                 return;
             }
             // Connection authentication (per app, optional): refused before any 101.
-            let auth_user = match super::conn_auth::authenticate(&shard, &head).await {
-                Ok(user) => user,
+            let identity = match super::conn_auth::authenticate(&shard, &head).await {
+                Ok(identity) => identity,
                 Err(e) => {
                     let _ = link.write_all(e.response().to_bytes(false)).await;
                     return;
                 }
             };
-            session::run(shard, link, head, buf, peer, auth_user).await;
+            session::run(shard, link, head, buf, peer, identity).await;
             return;
         }
         let (resp, close) = match read_body(&shard, &mut link, &mut buf, framing).await {

@@ -4,8 +4,9 @@
 //! personal access token the app's introspection URL accepts. A refusal is answered by the
 //! caller with [`AuthError::response`] (401, 400 or 503 with a JSON body), never a 101.
 //!
-//! The verified user id is stored on the connection (`Conn::auth_user`) and binds presence
-//! membership and `pusher:signin` (see `auth_binding`). Verification logic is in
+//! The verified user id is stored on the connection's session and binds presence membership
+//! and `pusher:signin` (see `binding`); the token's claims are kept on the connection
+//! (`Conn::claims`) for collection filters. Verification logic is in
 //! `proto::auth`; this file only picks the verifier, reads the clock and makes the HTTP call.
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::unix_now;
 use super::http_client;
-use crate::proto::auth::{self, sanctum, AuthError, TokenKind};
+use crate::proto::auth::{self, sanctum, AuthError, Identity};
 use crate::proto::http::{HttpUrl, RequestHead};
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::state::Shard;
@@ -21,12 +22,12 @@ use crate::shard::state::Shard;
 /// How long the Sanctum introspection may take, connect included.
 pub const INTROSPECTION_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The authenticated user of an upgrade to `/app/{key}`: `Ok(None)` when the app asks for no
-/// token (or is unknown: the session refuses it with the Pusher error after the upgrade).
+/// The authenticated identity of an upgrade to `/app/{key}`: `Ok(None)` when the app asks for
+/// no token (or is unknown: the session refuses it with the Pusher error after the upgrade).
 pub async fn authenticate(
     shard: &Shard,
     head: &RequestHead,
-) -> Result<Option<Arc<str>>, AuthError> {
+) -> Result<Option<Identity>, AuthError> {
     let key = head.path.trim_start_matches("/app/").trim_end_matches('/');
     let Some(app) = shard.app_by_key(key) else {
         return Ok(None);
@@ -38,10 +39,13 @@ pub async fn authenticate(
     }
     let result = async {
         let token = auth::bearer_token(head)?;
-        if mode.jwt() && (TokenKind::of(&token) == TokenKind::Jwt || !mode.sanctum()) {
+        if mode.verifies_as_jwt(&token) {
             let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
             let verified = auth::verify_jwt(&token, config.secret.as_bytes(), now)?;
-            return Ok(Arc::from(verified.user_id));
+            return Ok(Identity {
+                user: Arc::from(verified.user_id),
+                claims: Arc::new(verified.claims),
+            });
         }
         sanctum_user(shard, app, &token).await
     }
@@ -61,8 +65,9 @@ pub async fn authenticate(
     result.map(Some)
 }
 
-/// Checks a Sanctum token with the app, through this shard's cache.
-async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Arc<str>, AuthError> {
+/// Checks a Sanctum token with the app, through this shard's cache (also for a collection
+/// registration whose socket's core had no verdict).
+pub async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Identity, AuthError> {
     let config = &shard.config.apps[app];
     if let Some(verdict) = sanctum_cache::with(|c| c.get(app, token, Instant::now())) {
         return match verdict {
@@ -79,7 +84,7 @@ async fn sanctum_user(shard: &Shard, app: usize, token: &str) -> Result<Arc<str>
         .await
         .map_err(|e| AuthError::Unavailable(e.to_string()))?;
     let verdict = match sanctum::interpret(reply.status, &reply.body) {
-        Ok(user) => Verdict::User(Arc::from(user)),
+        Ok(identity) => Verdict::User(identity),
         Err(AuthError::Rejected) => Verdict::Rejected,
         Err(other) => return Err(other),
     };

@@ -15,7 +15,7 @@ use crate::proto::pusher::session::{Effect, Input, OwnerRequest};
 use crate::proto::pusher::{close_frame_for, error_for, text_frame, PusherError, SocketId};
 use crate::shard::cores::fanout::{catch_up, publish_event};
 use crate::shard::cores::owner::send_to_owner;
-use crate::shard::cores::{interest, watchlist};
+use crate::shard::cores::{collections, interest, watchlist};
 use crate::shard::state::{Conn, ConnRef, CoreMsg, Shard};
 
 /// The connection effects apply to.
@@ -121,8 +121,14 @@ fn apply(shard: &Shard, t: &Target, effects: &mut Vec<Effect>) {
             }
             Effect::Close(err) => refuse(shard, &t.outbox, &err),
             Effect::CatchUp => catch_up(shard),
-            Effect::Join(channel) => interest::add_local(shard, t.app, &channel, t.key),
-            Effect::Leave(channel) => interest::remove_local(shard, t.app, &channel, t.key),
+            Effect::Join(channel) => {
+                interest::add_local(shard, t.app, &channel, t.key);
+                collections::joined(shard, t.app, &channel, t.key, true);
+            }
+            Effect::Leave(channel) => {
+                interest::remove_local(shard, t.app, &channel, t.key);
+                collections::joined(shard, t.app, &channel, t.key, false);
+            }
             Effect::Publish { channel, frame } => {
                 publish_event(shard, t.app, &channel, frame, Some(t.socket_id))
             }

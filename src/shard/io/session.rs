@@ -18,6 +18,7 @@ use super::conn::Link;
 use super::effects::{self, refuse};
 use super::outbox::Outbox;
 use super::transport::Transport;
+use crate::proto::auth::Identity;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::proto::pusher::session::{self, Input, Session};
 use crate::proto::pusher::{close_frame, PusherError};
@@ -33,7 +34,7 @@ pub async fn run(
     head: RequestHead,
     leftover: BytesMut,
     peer: SocketAddr,
-    auth_user: Option<Arc<str>>,
+    identity: Option<Identity>,
 ) {
     let upgrade = match ws::check_upgrade(&head) {
         Ok(u) => u,
@@ -60,8 +61,13 @@ pub async fn run(
     let canceller = Canceller::new();
     let cancel = canceller.handle();
     let rules = shard.rules[app].clone();
+    let (auth_user, claims) = match identity {
+        Some(id) => (Some(id.user), id.claims),
+        None => (None, Arc::new(serde_json::Value::Null)),
+    };
     let key = shard.add_conn(Conn {
         app,
+        claims,
         session: Session::new(rules, socket_id, auth_user, shard.now()),
         outbox: outbox.clone(),
         closing_since: None,

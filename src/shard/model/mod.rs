@@ -4,6 +4,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod channels;
+pub(crate) mod collections;
 pub(crate) mod interest;
 pub(crate) mod presence;
 pub(crate) mod sanctum_cache;

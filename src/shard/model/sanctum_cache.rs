@@ -8,10 +8,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use crate::proto::auth::Identity;
 
 /// Most verdicts one shard keeps.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -20,7 +21,7 @@ pub const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// The app said the token belongs to this user.
-    User(Arc<str>),
+    User(Identity),
     /// The app answered 401/403.
     Rejected,
 }
@@ -97,16 +98,25 @@ pub fn with<R>(f: impl FnOnce(&mut SanctumCache) -> R) -> R {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+
+    fn user(id: &str) -> Identity {
+        Identity {
+            user: Arc::from(id),
+            claims: Arc::new(serde_json::json!({ "id": id })),
+        }
+    }
 
     #[test]
     fn verdicts_expire_after_their_ttl() {
         let mut c = SanctumCache::new(10);
         let t0 = Instant::now();
         let ttl = Duration::from_secs(60);
-        c.put(0, "1|good", Verdict::User("7".into()), ttl, t0);
+        c.put(0, "1|good", Verdict::User(user("7")), ttl, t0);
         c.put(0, "1|bad", Verdict::Rejected, ttl, t0);
-        assert_eq!(c.get(0, "1|good", t0), Some(Verdict::User("7".into())));
+        assert_eq!(c.get(0, "1|good", t0), Some(Verdict::User(user("7"))));
         assert_eq!(c.get(0, "1|bad", t0), Some(Verdict::Rejected));
         assert_eq!(c.get(1, "1|good", t0), None, "per app");
         assert_eq!(c.get(0, "1|good", t0 + ttl), None);

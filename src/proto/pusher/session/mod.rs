@@ -12,6 +12,7 @@
 
 mod binding;
 mod client_event;
+mod collection;
 mod handshake;
 mod signin;
 mod subscribe;
@@ -60,6 +61,9 @@ pub struct Rules {
     pub client_events: bool,
     /// Client events one connection may send per second.
     pub max_client_events_per_second: u32,
+    /// The prefix of collection channels, which need a registered filter; empty when the app
+    /// has no collections.
+    pub collection_prefix: String,
 }
 
 /// Something that happened to the connection, for the session to react to.
@@ -189,6 +193,8 @@ pub struct Session {
     /// claim.
     auth_user: Option<Arc<str>>,
     subs: Vec<Subscription>,
+    /// Collection channels with a registered filter (see `collection`).
+    collections: Vec<Rc<str>>,
     user: Option<Arc<str>>,
     watchlist: Vec<Arc<str>>,
     client_events: Window,
@@ -211,6 +217,7 @@ impl Session {
             socket_id,
             auth_user,
             subs: Vec::new(),
+            collections: Vec::new(),
             user: None,
             watchlist: Vec::new(),
             client_events: Window::new(now),

@@ -76,6 +76,9 @@ impl Session {
                 Err(err) => return out.push(Effect::Error(err)),
             }
         };
+        if let Some(error) = self.unregistered_collection(channel) {
+            return out.push(refusal(channel, "AuthError", &error, 403));
+        }
         if let Err(refused) = self.check_auth(kind, channel, auth, channel_data) {
             return out.push(refused);
         }
@@ -174,6 +177,7 @@ impl Session {
         // An event acknowledged to its publisher before this unsubscribe was sent may still be
         // on its way between cores; it belongs to the subscription, so it is delivered first.
         out.push(Effect::CatchUp);
+        self.unregister_collection(channel);
         let Some(pos) = self.subs.iter().position(|s| &*s.channel == channel) else {
             return;
         };

@@ -28,6 +28,7 @@ pub fn rules() -> Rules {
         max_messages_per_second: 100,
         client_events: true,
         max_client_events_per_second: 10,
+        collection_prefix: String::new(),
     }
 }
 
