@@ -7,17 +7,23 @@
 //!   - `proto::pusher`: Pusher messages, channel rules, signatures, the error codes
 //!     (`PusherError`, the one table of codes sent), and `proto::pusher::session`, one
 //!     connection's Pusher rules as a state machine: inputs and the time in, effects out.
-//!   - `proto::api`, `proto::auth`: REST request signing and bodies; connection tokens.
+//!   - `proto::api`, `proto::auth`: REST request signing and bodies (events, records,
+//!     realtime subscribe, notifications, webhook endpoints); connection tokens and their claims.
+//!   - `proto::filter`: the collection filter language (PocketBase grammar), compiled once per
+//!     subscription and indexed by one equality.
 //! - [`shard`]: the monoio shell. One shard per core owns its listener, connections, channel
 //!   index and buffers; shards talk only through [`ring`]. It feeds sessions and carries out
 //!   their effects, and decides no Pusher rule itself:
-//!   - `shard::model`: pure per-core structures (channel index, presence, event cache, stats);
+//!   - `shard::model`: pure per-core structures (channel index, presence, event cache, stats,
+//!     filtered collection subscriptions);
 //!   - `shard::io`: accept, the session driver and its effects, outbox, transport, HTTP client;
 //!   - `shard::cores`: ring messages, channel owners, the drain task, fan-out, interest,
-//!     presence and watchlists across cores, scatter-gather reads;
+//!     presence and watchlists across cores, record changes to filtered subscribers,
+//!     scatter-gather reads;
 //!   - `shard::lifecycle`: the sweeper (session timer ticks) and graceful shutdown.
 //! - [`ring`]: lock-free SPSC rings and doorbells between cores.
-//! - `api`: the REST handlers (events, channels, users, health, metrics), given to the shards
+//! - `api`: the REST handlers (events, channels, users, records, realtime subscribe, health,
+//!   metrics), given to the shards
 //!   at [`start`] and reaching them only through [`shard::Port`]; the shard never imports them.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
