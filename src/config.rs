@@ -16,10 +16,14 @@ use crate::ratelimit::Cidr;
 use crate::ring::MAX_CORES;
 
 mod app;
+mod collections;
 mod conn_auth;
+mod scaling;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
+pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
+pub use scaling::{RedisTarget, ScalingConfig};
 
 /// The development app used when nothing is configured; printed at startup.
 pub const DEV_APP_ID: &str = "1000";
@@ -58,6 +62,8 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// True when no app was configured and the development app was added.
     pub dev_app: bool,
+    /// Redis scaling (`REVERB_SCALING_ENABLED`); `None` when off, and then Redis is never used.
+    pub scaling: Option<ScalingConfig>,
 }
 
 /// The I/O driver for the shard runtimes.
@@ -106,6 +112,8 @@ struct FileConfig {
     server: FileServer,
     #[serde(default)]
     apps: Vec<AppConfig>,
+    #[serde(default)]
+    scaling: scaling::FileScaling,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,6 +271,7 @@ pub fn load(
         ));
     }
     validate_apps(&apps)?;
+    let scaling = scaling::load(parsed.scaling, env)?;
     Ok(Config {
         host,
         port,
@@ -277,6 +286,7 @@ pub fn load(
         max_request_size,
         apps,
         dev_app,
+        scaling,
     })
 }
 
@@ -348,7 +358,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    /// An environment lookup over `pairs` (shared with the submodules' tests).
+    pub(super) fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -431,6 +442,17 @@ mod tests {
         assert_eq!(file.apps.len(), 2);
         assert_eq!(file.apps[1].max_message_size, 5000);
         assert_eq!(file.apps[0].ping_interval, 60);
+    }
+
+    #[test]
+    fn scaling_table_is_read_from_the_file() {
+        let file = parse_file("[scaling]\nenabled = true\nurl = \"redis://r:6390/1\"\n").unwrap();
+        let scaling = scaling::load(file.scaling, &env_of(&[])).unwrap().unwrap();
+        assert_eq!(
+            (scaling.redis.address(), scaling.redis.db),
+            ("r:6390".to_owned(), 1)
+        );
+        assert_eq!(load(None, &env_of(&[]), 1).unwrap().scaling, None);
     }
 
     #[test]

@@ -1,22 +1,44 @@
 //! ringcast: a thread-per-core io_uring server for the Pusher Channels protocol v7.
 //!
 //! Map of the crate:
-//! - [`proto`]: sans-IO protocol logic (WebSocket codec, HTTP heads, Pusher messages, REST
-//!   signing). No sockets, no clocks: bytes and `now` in, bytes out.
+//! - [`proto`]: sans-IO protocol logic. No sockets, no clocks: bytes and `now` in, bytes and
+//!   decisions out.
+//!   - `proto::ws`, `proto::http`: the WebSocket codec and HTTP heads.
+//!   - `proto::pusher`: Pusher messages, channel rules, signatures, the error codes
+//!     (`PusherError`, the one table of codes sent), and `proto::pusher::session`, one
+//!     connection's Pusher rules as a state machine: inputs and the time in, effects out.
+//!   - `proto::api`, `proto::auth`: REST request signing and bodies (events, records,
+//!     realtime subscribe, notifications, webhook endpoints); connection tokens and their claims.
+//!   - `proto::filter`: the collection filter language (PocketBase grammar), compiled once per
+//!     subscription and indexed by one equality.
 //! - [`shard`]: the monoio shell. One shard per core owns its listener, connections, channel
-//!   index and buffers; shards talk only through [`ring`].
+//!   index and buffers; shards talk only through [`ring`]. It feeds sessions and carries out
+//!   their effects, and decides no Pusher rule itself:
+//!   - `shard::model`: pure per-core structures (channel index, presence, event cache, stats,
+//!     filtered collection subscriptions);
+//!   - `shard::io`: accept, the session driver and its effects, outbox, transport, HTTP client;
+//!   - `shard::cores`: ring messages, channel owners, the drain task, fan-out, interest,
+//!     presence and watchlists across cores, record changes to filtered subscribers,
+//!     scatter-gather reads;
+//!   - `shard::lifecycle`: the sweeper (session timer ticks) and graceful shutdown.
 //! - [`ring`]: lock-free SPSC rings and doorbells between cores.
-//! - [`api`]: the REST handlers (events, health) on top of a shard.
+//! - `api`: the REST handlers (events, channels, users, records, realtime subscribe, health,
+//!   metrics), given to the shards
+//!   at [`start`] and reaching them only through [`shard::Port`]; the shard never imports them.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
+//! - [`broker`]: the Redis link between nodes (RESP, event envelope, reconnecting pub/sub).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
 //!   trait; SQLite in WAL mode by default.
 //! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 //! - [`logging`]: the log subscriber: text or JSON lines on stderr, colour only on a terminal.
 
-pub mod api;
+#![forbid(unsafe_code)]
+
+mod api;
+pub mod broker;
 pub mod config;
 pub mod logging;
 pub mod proto;
@@ -27,3 +49,14 @@ pub mod shard;
 pub mod store;
 pub mod tls;
 pub mod webhook;
+
+use std::sync::Arc;
+
+/// Starts the server: `config.workers` shards, with the REST API in `api` answering the HTTP
+/// requests that are not WebSocket upgrades. Returns once every listener is bound.
+pub fn start(
+    config: Arc<config::Config>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<shard::Server, shard::StartError> {
+    shard::start(config, tls, api::handle)
+}

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         None => None,
     };
     let tls_paths = config.tls.clone();
-    match ringcast::shard::start(Arc::new(config), tls) {
+    match ringcast::start(Arc::new(config), tls) {
         Ok(server) => {
             wait_for_signal(|| {
                 // SIGHUP: reload the certificate; a bad file keeps the old one.

@@ -2,7 +2,7 @@
 //! threads while events go to 40 and then to 400 subscribers; the allocations per event must
 //! not grow with the subscriber count.
 //!
-//! The server runs in this test process (the library's `shard::start`), so the allocator sees
+//! The server runs in this test process (the library's `ringcast::start`), so the allocator sees
 //! its threads; only allocations on threads named `ringcast-shard-*` are counted.
 
 mod common;

@@ -7,16 +7,18 @@
 mod common;
 #[path = "support/raw_client.rs"]
 mod raw_client;
+#[path = "support/sanctum_stub.rs"]
+mod sanctum_stub;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{http_get, http_post, signed_path, Server, APP_KEY, APP_SECRET};
+use common::{http_post, signed_path, Server, APP_KEY, APP_SECRET};
 use hmac::{Hmac, Mac};
 use raw_client::RawClient;
 use ringcast::proto::auth::jwt::{b64url, sign_hs256};
+use sanctum_stub::SanctumStub;
 use serde_json::{json, Value};
 
 /// A second app, without connection authentication.
@@ -258,52 +260,6 @@ fn the_jwt_user_binds_signin() {
     let ok = signin(&mut client, r#"{"id":7}"#);
     assert_eq!(ok["event"], "pusher:signin_success", "{ok}");
     neighbour.assert_healthy(&server);
-}
-
-/// tests/clients/sanctum_stub.py on a free port, killed when dropped.
-struct SanctumStub {
-    child: Child,
-    port: u16,
-}
-
-impl SanctumStub {
-    fn start() -> SanctumStub {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/sanctum_stub.py");
-        let mut child = Command::new("python3")
-            .args([script, "0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs tests/clients/sanctum_stub.py");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("listening ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("sanctum_stub printed {line:?}"));
-        SanctumStub { child, port }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/api/user", self.port)
-    }
-
-    /// Introspection requests the stub has answered so far.
-    fn count(&self) -> u64 {
-        let (status, body) = http_get(self.port, "/count");
-        assert_eq!(status, 200);
-        body.trim().parse().unwrap()
-    }
-}
-
-impl Drop for SanctumStub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn sanctum_server(stub: &SanctumStub, mode: &str) -> Server {

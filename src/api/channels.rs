@@ -4,14 +4,14 @@
 //! core's channel index, user counts and member ids from the presence channel's owner.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use crate::proto::http::Response;
+use crate::proto::pusher::info::Info;
 use crate::proto::pusher::{self, ChannelKind};
-use crate::shard::{ask_all, ChannelFilter, Query, QueryPart, Shard};
+use crate::shard::{ChannelFilter, Port, Query, QueryPart};
 
 /// Subscription and user counts per channel, summed over cores.
 #[derive(Default)]
@@ -24,20 +24,18 @@ pub struct Counts {
 
 /// Asks every core about the channels `filter` selects.
 pub async fn gather(
-    shard: &Rc<Shard>,
+    port: &Port,
     app: usize,
     filter: ChannelFilter,
     with_members: bool,
 ) -> Option<Counts> {
-    let parts = ask_all(
-        shard,
-        Query {
+    let parts = port
+        .ask_all(Query {
             app,
             filter,
             with_members,
-        },
-    )
-    .await?;
+        })
+        .await?;
     Some(merge(parts))
 }
 
@@ -59,45 +57,18 @@ fn unavailable() -> Response {
     Response::error(503, "a core did not answer in time; retry the request")
 }
 
-/// Which attributes `info=` asks for; user_count is refused for non-presence channels.
-fn attributes(info: Option<&str>, presence_only: bool) -> Result<(bool, bool), Response> {
-    let mut subs = false;
-    let mut users = false;
-    for attr in info
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-    {
-        match attr {
-            "subscription_count" => subs = true,
-            "user_count" => users = true,
-            other => {
-                return Err(Response::error(
-                    400,
-                    &format!(
-                        "unknown info attribute '{other}': use subscription_count or user_count"
-                    ),
-                ))
-            }
-        }
-    }
-    if users && !presence_only {
-        return Err(Response::error(
-            400,
-            "info=user_count is only available for presence channels (filter_by_prefix=presence-)",
-        ));
-    }
-    Ok((subs, users))
+/// Which counts `info=` asks for, or the 400 that refuses it.
+fn attributes(info: Option<&str>, presence_only: bool) -> Result<Info, Response> {
+    Info::parse(info, presence_only).map_err(|e| Response::error(400, &e.to_string()))
 }
 
 /// `GET /apps/{id}/channels`: occupied channels, optionally filtered by prefix.
-pub async fn list(shard: &Rc<Shard>, app: usize, prefix: &str, info: Option<&str>) -> Response {
-    let (subs, users) = match attributes(info, prefix.starts_with("presence-")) {
+pub async fn list(port: &Port, app: usize, prefix: &str, info: Option<&str>) -> Response {
+    let asked = match attributes(info, prefix.starts_with("presence-")) {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let Some(counts) = gather(shard, app, ChannelFilter::Prefix(prefix.to_owned()), false).await
+    let Some(counts) = gather(port, app, ChannelFilter::Prefix(prefix.to_owned()), false).await
     else {
         return unavailable();
     };
@@ -107,50 +78,38 @@ pub async fn list(shard: &Rc<Shard>, app: usize, prefix: &str, info: Option<&str
         .iter()
         .filter(|(_, (s, u))| *s > 0 || *u > 0)
     {
-        let mut attrs = Map::new();
-        if subs {
-            attrs.insert("subscription_count".into(), json!(s));
-        }
-        if users {
-            attrs.insert("user_count".into(), json!(u));
-        }
-        channels.insert(name.to_string(), Value::Object(attrs));
+        channels.insert(name.to_string(), Value::Object(asked.attributes(*s, *u)));
     }
     Response::json(200, json!({ "channels": channels }).to_string())
 }
 
 /// `GET /apps/{id}/channels/{name}`: whether it is occupied, with the asked counts.
-pub async fn one(shard: &Rc<Shard>, app: usize, channel: &str, info: Option<&str>) -> Response {
+pub async fn one(port: &Port, app: usize, channel: &str, info: Option<&str>) -> Response {
     let presence = matches!(pusher::channel_kind(channel), Ok(ChannelKind::Presence));
     if let Err(e) = pusher::channel_kind(channel) {
         return Response::error(400, &format!("invalid channel '{channel}': {e}"));
     }
-    let (subs, users) = match attributes(info, presence) {
+    let asked = match attributes(info, presence) {
         Ok(a) => a,
         Err(resp) => return resp,
     };
-    let Some(counts) = gather(shard, app, ChannelFilter::Exact(channel.to_owned()), false).await
+    let Some(counts) = gather(port, app, ChannelFilter::Exact(channel.to_owned()), false).await
     else {
         return unavailable();
     };
     let (s, u) = counts.channels.get(channel).copied().unwrap_or_default();
     let mut body = Map::new();
     body.insert("occupied".into(), json!(s > 0));
-    if subs {
-        body.insert("subscription_count".into(), json!(s));
-    }
-    if users {
-        body.insert("user_count".into(), json!(u));
-    }
+    body.extend(asked.attributes(s, u));
     Response::json(200, Value::Object(body).to_string())
 }
 
 /// `GET /apps/{id}/channels/{name}/users`: the members of a presence channel.
-pub async fn users(shard: &Rc<Shard>, app: usize, channel: &str) -> Response {
+pub async fn users(port: &Port, app: usize, channel: &str) -> Response {
     if !matches!(pusher::channel_kind(channel), Ok(ChannelKind::Presence)) {
         return Response::error(400, &format!("'{channel}' is not a presence channel"));
     }
-    let Some(counts) = gather(shard, app, ChannelFilter::Exact(channel.to_owned()), true).await
+    let Some(counts) = gather(port, app, ChannelFilter::Exact(channel.to_owned()), true).await
     else {
         return unavailable();
     };
@@ -164,7 +123,7 @@ pub async fn users(shard: &Rc<Shard>, app: usize, channel: &str) -> Response {
 
 /// The `channels` object for `info=` on a publish: counts of the given channels.
 pub async fn info_for(
-    shard: &Rc<Shard>,
+    port: &Port,
     app: usize,
     names: &[String],
     info: &str,
@@ -172,8 +131,8 @@ pub async fn info_for(
     let all_presence = names
         .iter()
         .all(|n| matches!(pusher::channel_kind(n), Ok(ChannelKind::Presence)));
-    let (subs, users) = attributes(Some(info), all_presence)?;
-    let Some(counts) = gather(shard, app, ChannelFilter::Prefix(String::new()), false).await else {
+    let asked = attributes(Some(info), all_presence)?;
+    let Some(counts) = gather(port, app, ChannelFilter::Prefix(String::new()), false).await else {
         return Err(unavailable());
     };
     let mut channels = Map::new();
@@ -183,14 +142,7 @@ pub async fn info_for(
             .get(name.as_str())
             .copied()
             .unwrap_or_default();
-        let mut attrs = Map::new();
-        if subs {
-            attrs.insert("subscription_count".into(), json!(s));
-        }
-        if users {
-            attrs.insert("user_count".into(), json!(u));
-        }
-        channels.insert(name.clone(), Value::Object(attrs));
+        channels.insert(name.clone(), Value::Object(asked.attributes(s, u)));
     }
     Ok(Value::Object(channels))
 }

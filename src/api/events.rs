@@ -2,19 +2,18 @@
 //!
 //! Each channel's frame is encoded once here and then shared by every subscriber on every core.
 
-use std::rc::Rc;
-
 use serde_json::{json, Value};
 
 use super::channels::info_for;
+use super::records;
 use crate::proto::api::{parse_batch, parse_event, EventRequest, Limits};
 use crate::proto::http::Response;
 use crate::proto::pusher::{self, SocketId};
-use crate::shard::{catch_up, publish_event, text_frame, Shard};
+use crate::shard::Port;
 
 /// Publishes one event to up to `max_channels_per_event` channels.
-pub async fn trigger(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
-    let event = match parse_event(body, &limits(shard, app)) {
+pub async fn trigger(port: &Port, app: usize, body: &[u8]) -> Response {
+    let event = match parse_event(body, &limits(port, app)) {
         Ok(e) => e,
         Err(e) => return e.to_response(),
     };
@@ -22,13 +21,18 @@ pub async fn trigger(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
         Ok(except) => except,
         Err(resp) => return resp,
     };
-    if !shard.take_backend_budget(app, 1) {
-        return over_budget(shard, app);
+    let changes = match records::changes_of(port, app, &event) {
+        Ok(changes) => changes,
+        Err(resp) => return resp,
+    };
+    if !port.take_backend_budget(app, 1) {
+        return over_budget(port, app);
     }
-    catch_up(shard);
-    send(shard, app, &event, except);
+    port.catch_up();
+    send(port, app, &event, except);
+    port.publish_changes(app, changes, except);
     match &event.info {
-        Some(info) => match info_for(shard, app, &event.channels, info).await {
+        Some(info) => match info_for(port, app, &event.channels, info).await {
             Ok(channels) => Response::json(200, json!({ "channels": channels }).to_string()),
             Err(resp) => resp,
         },
@@ -37,29 +41,30 @@ pub async fn trigger(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
 }
 
 /// Publishes several events; nothing is sent unless all of them are valid.
-pub async fn trigger_batch(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Response {
-    let events = match parse_batch(body, &limits(shard, app)) {
+pub async fn trigger_batch(port: &Port, app: usize, body: &[u8]) -> Response {
+    let events = match parse_batch(body, &limits(port, app)) {
         Ok(e) => e,
         Err(e) => return e.to_response(),
     };
     let mut checked = Vec::with_capacity(events.len());
     for event in &events {
-        match validate(event) {
-            Ok(except) => checked.push((event, except)),
-            Err(resp) => return resp,
+        match (validate(event), records::changes_of(port, app, event)) {
+            (Ok(except), Ok(changes)) => checked.push((event, except, changes)),
+            (Err(resp), _) | (_, Err(resp)) => return resp,
         }
     }
-    if !shard.take_backend_budget(app, checked.len() as u32) {
-        return over_budget(shard, app);
+    if !port.take_backend_budget(app, checked.len() as u32) {
+        return over_budget(port, app);
     }
-    catch_up(shard);
-    for (event, except) in checked {
-        send(shard, app, event, except);
+    port.catch_up();
+    for (event, except, changes) in checked {
+        send(port, app, event, except);
+        port.publish_changes(app, changes, except);
     }
     let mut results = Vec::with_capacity(events.len());
     for event in &events {
         let attrs = match &event.info {
-            Some(info) => match info_for(shard, app, &event.channels, info).await {
+            Some(info) => match info_for(port, app, &event.channels, info).await {
                 Ok(Value::Object(map)) => map
                     .get(event.channels.first().map_or("", String::as_str))
                     .cloned()
@@ -74,8 +79,8 @@ pub async fn trigger_batch(shard: &Rc<Shard>, app: usize, body: &[u8]) -> Respon
     Response::json(200, json!({ "batch": results }).to_string())
 }
 
-fn over_budget(shard: &Shard, app: usize) -> Response {
-    let limit = shard.config.apps[app].max_backend_events_per_second;
+pub(super) fn over_budget(port: &Port, app: usize) -> Response {
+    let limit = port.config().apps[app].max_backend_events_per_second;
     Response::error(
         429,
         &format!("too many events: this app may publish {limit} per second (max_backend_events_per_second)"),
@@ -83,8 +88,8 @@ fn over_budget(shard: &Shard, app: usize) -> Response {
     .with_header("Retry-After", "1")
 }
 
-fn limits(shard: &Shard, app: usize) -> Limits {
-    let app = &shard.config.apps[app];
+fn limits(port: &Port, app: usize) -> Limits {
+    let app = &port.config().apps[app];
     Limits {
         max_data_bytes: app.max_message_size,
         max_channels: app.max_channels_per_event,
@@ -120,9 +125,12 @@ fn validate(event: &EventRequest) -> Result<Option<SocketId>, Response> {
     }
 }
 
-fn send(shard: &Shard, app: usize, event: &EventRequest, except: Option<SocketId>) {
+fn send(port: &Port, app: usize, event: &EventRequest, except: Option<SocketId>) {
     for channel in &event.channels {
+        if records::is_change(port, app, &event.name, channel) {
+            continue;
+        }
         let json = pusher::channel_event(&event.name, channel, &event.data_literal, None);
-        publish_event(shard, app, channel, text_frame(&json), except);
+        port.publish(app, channel, pusher::text_frame(&json), except);
     }
 }

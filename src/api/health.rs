@@ -1,7 +1,7 @@
 //! Health endpoints for load balancers and orchestrators.
 
 use crate::proto::http::Response;
-use crate::shard::Shard;
+use crate::shard::Port;
 
 /// `GET /up`: the process is serving.
 pub fn up() -> Response {
@@ -9,9 +9,9 @@ pub fn up() -> Response {
 }
 
 /// `GET /api/v1/websocket/health`: status and open connections, in total and per shard.
-pub fn websocket_health(shard: &Shard) -> Response {
-    let per_shard: Vec<u64> = shard
-        .shared
+pub fn websocket_health(port: &Port) -> Response {
+    let per_shard: Vec<u64> = port
+        .shared()
         .connections
         .iter()
         .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
@@ -20,7 +20,7 @@ pub fn websocket_health(shard: &Shard) -> Response {
         "status": "ok",
         "connections": per_shard.iter().sum::<u64>(),
         "shards": per_shard,
-        "workers": shard.config.workers,
+        "workers": port.config().workers,
     });
     Response::json(200, body.to_string())
 }

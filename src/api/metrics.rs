@@ -4,19 +4,32 @@
 //! path.
 
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::proto::http::Response;
-use crate::shard::{Shard, ShardStats, CODES, LATENCY_BUCKETS};
+use crate::shard::{codes, Port, ShardStats, Shared, LATENCY_BUCKETS};
 
 /// Renders all metrics.
-pub fn render(shard: &Shard) -> Response {
-    let shared = &shard.shared;
+pub fn render(port: &Port) -> Response {
     let mut out = String::with_capacity(4096);
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    connections(&mut out, port);
+    counters(&mut out, port.shared());
+    errors(&mut out, port.shared());
+    latency(&mut out, port.shared());
+    Response::new(200)
+        .with_header("Content-Type", "text/plain; version=0.0.4")
+        .with_body(out)
+}
 
+fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Open connections per shard and per app.
+fn connections(out: &mut String, port: &Port) {
+    let shared = port.shared();
     header(
-        &mut out,
+        out,
         "ringcast_connections",
         "gauge",
         "Open WebSocket connections per shard.",
@@ -25,12 +38,12 @@ pub fn render(shard: &Shard) -> Response {
         let _ = writeln!(out, "ringcast_connections{{shard=\"{i}\"}} {}", load(c));
     }
     header(
-        &mut out,
+        out,
         "ringcast_app_connections",
         "gauge",
         "Open WebSocket connections per app.",
     );
-    for (app, c) in shard.config.apps.iter().zip(&shared.app_connections) {
+    for (app, c) in port.config().apps.iter().zip(&shared.app_connections) {
         let _ = writeln!(
             out,
             "ringcast_app_connections{{app=\"{}\"}} {}",
@@ -38,6 +51,10 @@ pub fn render(shard: &Shard) -> Response {
             load(c)
         );
     }
+}
+
+/// The per-shard counters and gauges.
+fn counters(out: &mut String, shared: &Shared) {
     let per_shard: [PerShard; 6] = [
         (
             "ringcast_messages_in_total",
@@ -76,23 +93,31 @@ pub fn render(shard: &Shard) -> Response {
         } else {
             "gauge"
         };
-        header(&mut out, name, kind, help);
+        header(out, name, kind, help);
         for (i, s) in shared.stats.iter().enumerate() {
             let _ = writeln!(out, "{name}{{shard=\"{i}\"}} {}", get(s));
         }
     }
+}
+
+/// Errors and close codes sent, by code.
+fn errors(out: &mut String, shared: &Shared) {
     header(
-        &mut out,
+        out,
         "ringcast_errors_total",
         "counter",
         "Errors and close codes sent to clients, by code.",
     );
-    for (i, code) in CODES.iter().enumerate() {
+    for (i, code) in codes().enumerate() {
         let n: u64 = shared.stats.iter().map(|s| load(&s.errors[i])).sum();
         let _ = writeln!(out, "ringcast_errors_total{{code=\"{code}\"}} {n}");
     }
+}
+
+/// The delivery-latency histogram, summed over shards.
+fn latency(out: &mut String, shared: &Shared) {
     header(
-        &mut out,
+        out,
         "ringcast_delivery_latency_seconds",
         "histogram",
         "From a publish to its frame queued on every local subscriber's socket writer, per core.",
@@ -121,9 +146,6 @@ pub fn render(shard: &Shard) -> Response {
         sum_ns as f64 / 1e9
     );
     let _ = writeln!(out, "ringcast_delivery_latency_seconds_count {cumulative}");
-    Response::new(200)
-        .with_header("Content-Type", "text/plain; version=0.0.4")
-        .with_body(out)
 }
 
 /// A per-shard metric: name, help text, and how to read it from a shard's counters.

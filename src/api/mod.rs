@@ -9,35 +9,50 @@ mod channels;
 mod events;
 mod health;
 mod metrics;
+mod realtime;
+mod records;
 mod users;
 
-use std::rc::Rc;
+use std::future::Future;
+use std::pin::Pin;
 
 use crate::proto::api::verify_request;
 use crate::proto::http::{self, RequestHead, Response};
-use crate::shard::Shard;
+use crate::shard::Port;
 
-/// Answers one REST request.
-pub async fn handle(shard: &Rc<Shard>, head: &RequestHead, body: &[u8], now_unix: u64) -> Response {
+/// Answers one REST request; the shard's [`crate::shard::RestHandler`].
+pub fn handle<'a>(
+    port: &'a Port,
+    head: &'a RequestHead,
+    body: &'a [u8],
+    now_unix: u64,
+) -> Pin<Box<dyn Future<Output = Response> + 'a>> {
+    Box::pin(route(port, head, body, now_unix))
+}
+
+async fn route(port: &Port, head: &RequestHead, body: &[u8], now_unix: u64) -> Response {
     let path = head.path.as_str();
     match (head.method.as_str(), path) {
         ("GET", "/up") => return health::up(),
-        ("GET", "/api/v1/websocket/health") => return health::websocket_health(shard),
-        ("GET", "/metrics") => return metrics::render(shard),
+        ("GET", "/api/v1/websocket/health") => return health::websocket_health(port),
+        ("GET", "/metrics") => return metrics::render(port),
+        ("POST", "/api/realtime/subscribe") => {
+            return realtime::subscribe(port, head, body, now_unix).await
+        }
         _ => {}
     }
     let Some(rest) = path.strip_prefix("/apps/") else {
         return not_found(head);
     };
     let (app_id, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
-    let Some(app) = shard.app_by_id(app_id) else {
+    let Some(app) = port.app_by_id(app_id) else {
         return Response::error(404, &format!("unknown app id '{app_id}'"));
     };
     let params = match http::parse_query(&head.query) {
         Ok(p) => p,
         Err(e) => return Response::error(400, &e.to_string()),
     };
-    let config = &shard.config.apps[app];
+    let config = &port.config().apps[app];
     if let Err(e) = verify_request(
         &head.method,
         path,
@@ -53,16 +68,17 @@ pub async fn handle(shard: &Rc<Shard>, head: &RequestHead, body: &[u8], now_unix
     let decoded = |s: &str| http::percent_decode(s).unwrap_or_else(|_| s.to_owned());
     let info = http::query_value(&params, "info");
     match (head.method.as_str(), segments.as_slice()) {
-        ("POST", ["events"]) => events::trigger(shard, app, body).await,
-        ("POST", ["batch_events"]) => events::trigger_batch(shard, app, body).await,
+        ("POST", ["events"]) => events::trigger(port, app, body).await,
+        ("POST", ["batch_events"]) => events::trigger_batch(port, app, body).await,
+        ("POST", ["records"]) => records::ingest(port, app, body),
         ("GET", ["channels"]) => {
             let prefix = http::query_value(&params, "filter_by_prefix").unwrap_or("");
-            channels::list(shard, app, prefix, info).await
+            channels::list(port, app, prefix, info).await
         }
-        ("GET", ["channels", name]) => channels::one(shard, app, &decoded(name), info).await,
-        ("GET", ["channels", name, "users"]) => channels::users(shard, app, &decoded(name)).await,
+        ("GET", ["channels", name]) => channels::one(port, app, &decoded(name), info).await,
+        ("GET", ["channels", name, "users"]) => channels::users(port, app, &decoded(name)).await,
         ("POST", ["users", user, "terminate_connections"]) => {
-            users::terminate(shard, app, &decoded(user))
+            users::terminate(port, app, &decoded(user))
         }
         _ => not_found(head),
     }

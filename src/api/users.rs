@@ -1,16 +1,10 @@
 //! `POST /apps/{id}/users/{user_id}/terminate_connections`.
 
-use std::sync::Arc;
-
 use crate::proto::http::Response;
-use crate::shard::{broadcast, CoreMsg, Shard};
+use crate::shard::Port;
 
 /// Closes every connection of `user_id` on every core.
-pub fn terminate(shard: &Shard, app: usize, user_id: &str) -> Response {
-    let user_id: Arc<str> = Arc::from(user_id);
-    broadcast(shard, || CoreMsg::TerminateUser {
-        app,
-        user_id: user_id.clone(),
-    });
+pub fn terminate(port: &Port, app: usize, user_id: &str) -> Response {
+    port.terminate_user(app, user_id);
     Response::json(200, "{}")
 }

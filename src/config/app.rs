@@ -71,6 +71,15 @@ pub struct AppConfig {
     /// Seconds a Sanctum verdict (valid or invalid) is cached per shard; 0 = no cache.
     #[serde(default = "super::conn_auth::default_sanctum_cache_ttl")]
     pub sanctum_cache_ttl: u32,
+    /// Channel prefix of filtered collection subscriptions (`{prefix}{collection}`).
+    #[serde(default = "super::collections::default_realtime_prefix")]
+    pub realtime_prefix: String,
+    /// Whether an update that stops matching a subscriber's filter is sent as `deleted`.
+    #[serde(default = "super::collections::default_realtime_leaves")]
+    pub realtime_leaves: bool,
+    /// Collections clients may subscribe to with a filter.
+    #[serde(default)]
+    pub collections: Vec<super::CollectionConfig>,
 }
 
 mod defaults {
@@ -113,7 +122,7 @@ mod defaults {
 }
 
 impl AppConfig {
-    pub(super) fn with_credentials(id: &str, key: &str, secret: &str) -> Self {
+    pub(crate) fn with_credentials(id: &str, key: &str, secret: &str) -> Self {
         AppConfig {
             id: id.to_owned(),
             key: key.to_owned(),
@@ -136,6 +145,9 @@ impl AppConfig {
             connection_auth: ConnectionAuth::None,
             sanctum_url: None,
             sanctum_cache_ttl: super::conn_auth::default_sanctum_cache_ttl(),
+            realtime_prefix: super::collections::default_realtime_prefix(),
+            realtime_leaves: super::collections::default_realtime_leaves(),
+            collections: Vec::new(),
         }
     }
 }
@@ -234,6 +246,7 @@ pub(super) fn env_app(
             .collect();
     }
     super::conn_auth::apply_env(&mut app, env)?;
+    super::collections::apply_env(&mut app, env)?;
     Ok(Some(app))
 }
 
@@ -279,6 +292,7 @@ pub(super) fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
             ));
         }
         super::conn_auth::validate(app, &at)?;
+        super::collections::validate(app, &at)?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::{parse_num, AppConfig, ConfigError};
+use crate::proto::auth::TokenKind;
 use crate::proto::http::HttpUrl;
 
 /// Which tokens a WebSocket upgrade of the app must carry.
@@ -31,6 +32,12 @@ impl ConnectionAuth {
     /// Whether Sanctum tokens are accepted.
     pub fn sanctum(self) -> bool {
         matches!(self, ConnectionAuth::Sanctum | ConnectionAuth::JwtOrSanctum)
+    }
+
+    /// Whether `token` is verified as a JWT under this mode (in `jwt_or_sanctum`, a token
+    /// with two dots is a JWT; anything else goes to Sanctum).
+    pub fn verifies_as_jwt(self, token: &str) -> bool {
+        self.jwt() && (TokenKind::of(token) == TokenKind::Jwt || !self.sanctum())
     }
 
     fn parse(key: &str, v: &str) -> Result<Self, ConfigError> {

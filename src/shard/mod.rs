@@ -2,36 +2,21 @@
 //! index and ring endpoint.
 //!
 //! Everything protocol-shaped lives in `proto`; this module only moves bytes between sockets,
-//! rings and the shard's state. A shard never awaits anything owned by another core.
+//! rings and the shard's state, feeds each connection's `proto::pusher::session::Session` and
+//! carries out its effects. A shard never awaits anything owned by another core, and never
+//! imports the REST handlers: they are handed in at [`start`] and see the shard through
+//! [`Port`].
+//!
+//! Layout: `model` (pure per-core structures), `io` (sockets and the session driver), `cores`
+//! (everything between cores), `lifecycle` (sweeper, shutdown), and `state` (the [`Shared`]
+//! counters and the per-core `Shard`).
 
-mod auth_binding;
-mod cache;
-mod channels;
-mod client_events;
-mod conn;
-mod conn_auth;
-mod dispatch;
-mod echo;
-mod fanout;
-mod gather;
-mod http_client;
-mod interest;
-mod msg;
-mod outbox;
-mod owner;
-mod presence;
-mod pusher_handler;
-mod sanctum_cache;
-mod session;
-mod shutdown;
+pub(crate) mod cores;
+pub(crate) mod io;
+pub(crate) mod lifecycle;
+pub(crate) mod model;
+mod port;
 mod state;
-mod stats;
-mod subscribe;
-mod sweeper;
-mod transport;
-mod users;
-mod watchlist;
-mod yield_now;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -40,13 +25,12 @@ use std::thread;
 
 use monoio::net::{ListenerOpts, TcpListener};
 
-pub use fanout::{catch_up, publish_event};
-pub use gather::ask_all;
-pub use owner::broadcast;
-pub use session::text_frame;
-pub use state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard, Shared};
-pub use stats::{ShardStats, CODES, LATENCY_BUCKETS};
-pub use yield_now::yield_now;
+pub use model::stats::ShardStats;
+pub(crate) use model::stats::{codes, LATENCY_BUCKETS};
+pub use port::{Port, Registration, RestHandler};
+pub use state::{ChannelFilter, Query, QueryPart, Shared};
+
+use state::{CoreMsg, Shard};
 
 use crate::config::{Config, Driver};
 
@@ -123,10 +107,11 @@ impl Server {
 }
 
 /// Starts `config.workers` shards and returns once every listener is bound. With `tls`, every
-/// connection is TLS.
+/// connection is TLS. HTTP requests that are not WebSocket upgrades go to `rest`.
 pub fn start(
     config: Arc<Config>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    rest: RestHandler,
 ) -> Result<Server, StartError> {
     // SO_REUSEPORT would let a second server share a port another process already serves,
     // splitting its traffic silently. A plain bind first makes that a clear startup error.
@@ -176,7 +161,7 @@ pub fn start(
         let id = endpoint.index();
         let handle = thread::Builder::new()
             .name(format!("ringcast-shard-{id}"))
-            .spawn(move || run_shard(config, shared, endpoint, addr, uring, ready))
+            .spawn(move || run_shard(config, shared, endpoint, addr, uring, rest, ready))
             .map_err(StartError::Runtime)?;
         threads.push(handle);
     }
@@ -209,6 +194,7 @@ fn run_shard(
     endpoint: crate::ring::Endpoint<CoreMsg>,
     addr: SocketAddr,
     uring: bool,
+    rest: RestHandler,
     ready: mpsc::Sender<Result<(), StartError>>,
 ) {
     let id = endpoint.index();
@@ -230,13 +216,13 @@ fn run_shard(
                 return;
             }
         };
-        let shard = Shard::new(config, shared, endpoint);
-        monoio::spawn(fanout::drain_task(shard.clone()));
-        monoio::spawn(sweeper::sweeper_task(shard.clone()));
+        let shard = Shard::new(config, shared, endpoint, rest);
+        monoio::spawn(cores::fanout::drain_task(shard.clone()));
+        monoio::spawn(lifecycle::sweeper::sweeper_task(shard.clone()));
         let _ = ready.send(Ok(()));
         tracing::debug!(shard = id, %addr, "shard listening");
-        conn::accept_loop(shard.clone(), listener).await;
-        shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
+        io::conn::accept_loop(shard.clone(), listener).await;
+        lifecycle::shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
     };
     let built = if uring {
         monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()

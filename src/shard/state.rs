@@ -13,20 +13,24 @@ use std::time::{Duration, Instant};
 use monoio::io::Canceller;
 use slab::Slab;
 
-use super::cache::EventCache;
-use super::channels::ChannelIndex;
-use super::gather::Asks;
-use super::interest::Interest;
-use super::outbox::Outbox;
-use super::presence::PresenceRegistry;
-use super::stats::ShardStats;
-use super::watchlist::{self, UserRegistry};
-use crate::config::Config;
+use super::port::RestHandler;
+use crate::config::{AppConfig, Config};
+use crate::proto::pusher::session::{Effect, Input, Millis, Rules, Session, Window};
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
+use crate::shard::cores::gather::Asks;
+use crate::shard::io::effects;
+use crate::shard::io::outbox::Outbox;
+use crate::shard::model::cache::EventCache;
+use crate::shard::model::channels::ChannelIndex;
+use crate::shard::model::collections::Collections;
+use crate::shard::model::interest::Interest;
+use crate::shard::model::presence::PresenceRegistry;
+use crate::shard::model::stats::ShardStats;
+use crate::shard::model::users::UserRegistry;
 
-pub use super::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
+pub use crate::shard::cores::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
 
 /// Counters every shard writes for its own slot and anyone may read (health, metrics).
 pub struct Shared {
@@ -74,41 +78,18 @@ impl Shared {
     }
 }
 
-/// One channel a connection subscribes to.
-pub struct Subscription {
-    /// The channel name, shared with the channel index.
-    pub channel: Rc<str>,
-    /// For presence channels, the member id the connection joined as.
-    pub member: Option<Arc<str>>,
-    /// True while a presence join waits for the owner's answer (not yet in the index).
-    pub pending: bool,
-}
-
-/// A WebSocket connection as its shard knows it.
+/// A WebSocket connection as its shard knows it: the Pusher session plus what the shell needs
+/// to write to it and tear it down.
 pub struct Conn {
     /// Index of the app in `Config::apps`.
     pub app: usize,
-    /// The id announced in `pusher:connection_established`.
-    pub socket_id: SocketId,
+    /// The verified token's claims (`null` without connection authentication), read by
+    /// collection filters as `@request.auth.*`.
+    pub claims: Arc<serde_json::Value>,
+    /// The connection's Pusher protocol state; every Pusher rule is applied there.
+    pub session: Session,
     /// Where frames for this connection go.
     pub outbox: Rc<Outbox>,
-    /// Channels this connection subscribes to.
-    pub subs: Vec<Subscription>,
-    /// The user id given by `pusher:signin`.
-    pub user_id: Option<Arc<str>>,
-    /// The user id proven by connection authentication (JWT `sub` or Sanctum), if the app
-    /// requires it; presence joins and sign-ins must claim this same id.
-    pub auth_user: Option<Arc<str>>,
-    /// The users this connection watches (from its signed `user_data`).
-    pub watchlist: Vec<Arc<str>>,
-    /// Start of the current one-second client-event window and events sent in it.
-    pub client_events: (Instant, u32),
-    /// When the connection was opened (for the sign-in deadline).
-    pub opened: Instant,
-    /// When the client last sent anything.
-    pub last_seen: Instant,
-    /// When the server sent `pusher:ping` without an answer yet.
-    pub ping_sent: Option<Instant>,
     /// When the server decided to close this connection.
     pub closing_since: Option<Instant>,
     /// Cancels the reader's pending read, which ends the connection task.
@@ -135,10 +116,18 @@ pub struct Shard {
     pub presence: RefCell<PresenceRegistry>,
     /// Signed-in users this core owns, with their watchers.
     pub users: RefCell<UserRegistry>,
+    /// Filtered collection subscriptions of this core's connections.
+    pub collections: RefCell<Collections>,
     /// Last events of the cache channels this core owns.
     pub cache: RefCell<EventCache>,
-    /// Per app: start of the current one-second window and REST events accepted in it here.
-    pub backend_events: RefCell<Vec<(Instant, u32)>>,
+    /// Per app: the one-second window of REST events accepted here.
+    pub backend_events: RefCell<Vec<Window>>,
+    /// Per app: the rules its sessions apply, shared by all of them.
+    pub rules: Vec<Rc<Rules>>,
+    /// Effects buffer reused by every session input, so feeding a session does not allocate.
+    pub effects: Cell<Vec<Effect>>,
+    /// The epoch of the sessions' clock ([`Shard::now`]).
+    epoch: Instant,
     /// Connection admissions per address group this core owns.
     pub ip_window: RefCell<SlidingWindow>,
     /// REST reads waiting for other cores' answers.
@@ -149,12 +138,19 @@ pub struct Shard {
     pub bell: BellHandle,
     /// Cancels the accept loop at shutdown.
     pub accept_cancel: RefCell<Option<Canceller>>,
+    /// Answers REST requests (the `api` handlers, given at start).
+    pub rest: RestHandler,
     next_socket: Cell<u64>,
 }
 
 impl Shard {
     /// A shard with no connections yet.
-    pub fn new(config: Arc<Config>, shared: Arc<Shared>, ring: Endpoint<CoreMsg>) -> Rc<Self> {
+    pub fn new(
+        config: Arc<Config>,
+        shared: Arc<Shared>,
+        ring: Endpoint<CoreMsg>,
+        rest: RestHandler,
+    ) -> Rc<Self> {
         let apps = config.apps.len();
         let bell = ring.bell();
         let cache = EventCache::new(
@@ -170,7 +166,6 @@ impl Shard {
         Rc::new(Shard {
             id: ring.index(),
             channels: RefCell::new(ChannelIndex::new(apps)),
-            config,
             shared,
             conns: RefCell::new(Slab::new()),
             ring: RefCell::new(ring),
@@ -178,12 +173,18 @@ impl Shard {
             presence: RefCell::new(PresenceRegistry::new(apps)),
             users: RefCell::new(UserRegistry::new(apps)),
             cache: RefCell::new(cache),
-            backend_events: RefCell::new(vec![(Instant::now(), 0); apps]),
+            collections: RefCell::new(Collections::new(&config.apps)),
+            backend_events: RefCell::new(vec![Window::new(Millis(0)); apps]),
+            rules: config.apps.iter().map(|a| Rc::new(rules_of(a))).collect(),
+            effects: Cell::new(Vec::new()),
+            epoch: Instant::now(),
             ip_window: RefCell::new(ip_window),
             asks: RefCell::new(Asks::default()),
             self_queue: RefCell::new(std::collections::VecDeque::new()),
             bell,
             accept_cancel: RefCell::new(None),
+            rest,
+            config,
             next_socket: Cell::new(0),
         })
     }
@@ -197,18 +198,12 @@ impl Shard {
             return true;
         }
         let share = limit.div_ceil(self.config.workers as u32);
-        let now = Instant::now();
-        let mut windows = self.backend_events.borrow_mut();
-        let (start, used) = &mut windows[app];
-        if now.duration_since(*start) >= std::time::Duration::from_secs(1) {
-            *start = now;
-            *used = 0;
-        }
-        if *used + n > share {
-            return false;
-        }
-        *used += n;
-        true
+        self.backend_events.borrow_mut()[app].take(self.now(), n, share)
+    }
+
+    /// Now on the sessions' clock: milliseconds since this shard started.
+    pub fn now(&self) -> Millis {
+        Millis(self.epoch.elapsed().as_millis() as u64)
     }
 
     /// The TLS configuration for a connection accepted now (`None`: plain TCP).
@@ -245,7 +240,7 @@ impl Shard {
         let conns = self.conns.borrow();
         conns
             .get(conn.key)
-            .filter(|c| c.socket_id == conn.socket_id)
+            .filter(|c| c.session.socket_id() == conn.socket_id)
             .map(f)
     }
 
@@ -265,23 +260,36 @@ impl Shard {
         self.conns.borrow_mut().insert(conn)
     }
 
-    /// Forgets a connection: unsubscribes it everywhere and lets its writer flush what is queued
-    /// (a close reply, say) before the socket shuts down.
+    /// Forgets a connection: its session undoes its subscriptions and sign-in everywhere, and
+    /// its writer flushes what is queued (a close reply, say) before the socket shuts down.
     pub fn remove_conn(&self, key: usize) {
-        let Some(conn) = self.conns.borrow_mut().try_remove(key) else {
+        let Some(mut conn) = self.conns.borrow_mut().try_remove(key) else {
             return;
         };
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
         self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
-        for sub in &conn.subs {
-            // Each subscription is undone through `subscribe::forget`, which also tells the
-            // presence owner and the other cores' interest maps.
-            super::subscribe::forget(self, conn.app, key, sub);
-        }
-        if let Some(user) = &conn.user_id {
-            let me = self.conn_ref(key, conn.socket_id);
-            watchlist::signed(self, conn.app, user, me, &conn.watchlist, false);
-        }
+        effects::run(self, key, &mut conn, Input::Closed);
+        // Registrations whose channel was never subscribed have no `Leave` to undo them.
+        self.collections.borrow_mut().remove_conn(conn.app, key);
         conn.outbox.close_with(None);
+    }
+}
+
+/// The session rules of one app's configuration.
+fn rules_of(app: &AppConfig) -> Rules {
+    Rules {
+        key: app.key.clone(),
+        secret: app.secret.clone(),
+        activity_timeout: app.activity_timeout,
+        ping_interval: app.ping_interval,
+        signin_timeout: app.user_authentication_timeout,
+        max_subscriptions: app.max_subscriptions_per_connection,
+        max_messages_per_second: app.max_messages_per_second,
+        client_events: app.enable_client_messages,
+        max_client_events_per_second: app.max_client_events_per_second,
+        collection_prefix: match app.collections.is_empty() {
+            true => String::new(),
+            false => app.realtime_prefix.clone(),
+        },
     }
 }

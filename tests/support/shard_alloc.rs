@@ -1,5 +1,5 @@
 //! A counting allocator for tests that run the server in their own process (the library's
-//! `shard::start`), so it sees the shard threads: it counts allocations made on threads named
+//! `ringcast::start`), so it sees the shard threads: it counts allocations made on threads named
 //! `ringcast-shard-*` and the bytes they hold live, and starts such a server.
 //!
 //! A test binary installs it with
@@ -134,7 +134,7 @@ fn try_start(port: u16) -> Result<ringcast::shard::Server, String> {
         }
     };
     let config = ringcast::config::load(None, &env, 1).map_err(|e| e.to_string())?;
-    ringcast::shard::start(Arc::new(config), None).map_err(|e| e.to_string())
+    ringcast::start(Arc::new(config), None).map_err(|e| e.to_string())
 }
 
 /// Publishes `body` to `path` (`/apps/424242/events` or `/batch_events`), signed with

@@ -9,6 +9,8 @@
 pub mod error;
 pub mod events;
 pub mod notifications;
+pub mod realtime;
+pub mod records;
 pub mod signature;
 pub mod webhooks;
 

@@ -35,6 +35,8 @@ pub struct Verified {
     pub user_id: String,
     /// `exp`, seconds since the Unix epoch.
     pub exp: i64,
+    /// The whole payload, which collection filters read as `@request.auth.*`.
+    pub claims: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +90,9 @@ pub fn verify_jwt(token: &str, secret: &[u8], now_unix: i64) -> Result<Verified,
     let payload = B64URL
         .decode(payload_b64)
         .map_err(|_| AuthError::Malformed("payload is not base64url"))?;
-    let claims: Claims = serde_json::from_slice(&payload)
+    let payload: serde_json::Value = serde_json::from_slice(&payload)
+        .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
+    let claims = Claims::deserialize(&payload)
         .map_err(|_| AuthError::Malformed("payload is not a JSON object"))?;
     let exp = claims
         .exp
@@ -109,7 +113,11 @@ pub fn verify_jwt(token: &str, secret: &[u8], now_unix: i64) -> Result<Verified,
         .as_ref()
         .and_then(subject)
         .ok_or(AuthError::MissingClaim("sub"))?;
-    Ok(Verified { user_id, exp })
+    Ok(Verified {
+        user_id,
+        exp,
+        claims: payload,
+    })
 }
 
 /// A NumericDate: integer seconds, or a fraction (rounded down).

@@ -20,7 +20,8 @@ fn a_valid_token_yields_its_subject() {
         verify_jwt(&t, SECRET, NOW),
         Ok(Verified {
             user_id: "u1".into(),
-            exp: NOW + 60
+            exp: NOW + 60,
+            claims: json!({"sub": "u1", "exp": NOW + 60}),
         })
     );
     let numeric = token(json!({"sub": 42, "exp": NOW + 60}));

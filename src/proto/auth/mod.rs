@@ -6,6 +6,7 @@
 //! cache, the 401 before the upgrade) lives in `shard::conn_auth`.
 
 pub mod error;
+mod identity;
 pub mod jwt;
 pub mod sanctum;
 pub mod token;
@@ -14,5 +15,6 @@ pub mod token;
 mod jwt_tests;
 
 pub use error::AuthError;
+pub use identity::Identity;
 pub use jwt::{verify_jwt, JWT_LEEWAY_SECS};
 pub use token::{bearer_token, TokenKind};

@@ -7,9 +7,11 @@
 //! (string or integer) means valid; 401 or 403 means the app rejected the token; anything else
 //! means the check failed and the connection is refused without caching.
 
-use serde::Deserialize;
+use std::sync::Arc;
 
-use super::AuthError;
+use serde_json::Value;
+
+use super::{AuthError, Identity};
 use crate::proto::http::url::HttpUrl;
 
 /// Largest introspection body read, in bytes.
@@ -27,19 +29,9 @@ pub fn request(url: &HttpUrl, token: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-#[derive(Deserialize)]
-struct Body {
-    id: Option<serde_json::Value>,
-    user: Option<Inner>,
-}
-
-#[derive(Deserialize)]
-struct Inner {
-    id: Option<serde_json::Value>,
-}
-
-/// What an introspection answer means: the user id, a rejection, or a failure.
-pub fn interpret(status: u16, body: &[u8]) -> Result<String, AuthError> {
+/// What an introspection answer means: the user (its id, and the user object as the claims
+/// collection filters read), a rejection, or a failure.
+pub fn interpret(status: u16, body: &[u8]) -> Result<Identity, AuthError> {
     match status {
         200 => {}
         401 | 403 => return Err(AuthError::Rejected),
@@ -49,24 +41,28 @@ pub fn interpret(status: u16, body: &[u8]) -> Result<String, AuthError> {
             )))
         }
     }
-    let parsed: Body = serde_json::from_slice(body).map_err(|_| {
+    let parsed: Value = serde_json::from_slice(body).map_err(|_| {
         AuthError::Unavailable("the introspection answer is not a JSON object".to_owned())
     })?;
-    parsed
-        .id
-        .or(parsed.user.and_then(|u| u.id))
-        .as_ref()
-        .and_then(|v| match v {
-            serde_json::Value::String(s) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
-            serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
-            _ => None,
-        })
-        .ok_or_else(|| {
-            AuthError::Unavailable(
+    // `{"user": {…}}` wraps the user; otherwise the answer is the user itself.
+    let user = match parsed.get("id") {
+        Some(_) => parsed,
+        None => parsed.get("user").cloned().unwrap_or(Value::Null),
+    };
+    let id = match user.get("id") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 256 => s.clone(),
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        _ => {
+            return Err(AuthError::Unavailable(
                 "the introspection answer has no user id ({\"id\":…} or {\"user\":{\"id\":…}})"
                     .to_owned(),
-            )
-        })
+            ))
+        }
+    };
+    Ok(Identity {
+        user: Arc::from(id),
+        claims: Arc::new(user),
+    })
 }
 
 #[cfg(test)]
@@ -75,10 +71,13 @@ mod tests {
 
     #[test]
     fn answers_are_read_as_documented() {
-        assert_eq!(interpret(200, br#"{"id":7,"name":"x"}"#), Ok("7".into()));
+        let flat = interpret(200, br#"{"id":7,"name":"x"}"#).unwrap();
+        assert_eq!(&*flat.user, "7");
+        assert_eq!(flat.claims["name"], "x", "the user object is the claims");
+        let wrapped = interpret(200, br#"{"user":{"id":"abc","team":3}}"#).unwrap();
         assert_eq!(
-            interpret(200, br#"{"user":{"id":"abc"}}"#),
-            Ok("abc".into())
+            (&*wrapped.user, &wrapped.claims["team"]),
+            ("abc", &serde_json::json!(3))
         );
         assert_eq!(interpret(401, b""), Err(AuthError::Rejected));
         assert_eq!(interpret(403, b"{}"), Err(AuthError::Rejected));

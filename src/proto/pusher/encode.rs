@@ -86,7 +86,7 @@ pub fn error(code: Option<u16>, message: &str) -> String {
 
 /// `pusher:error` for `err`, with its code and its Display text.
 pub fn error_for(err: &PusherError) -> String {
-    error(err.code(), &err.to_string())
+    error(Some(err.code()), &err.to_string())
 }
 
 /// A channel event: `{"event":…,"channel":…,"data":<data_literal>[,"user_id":…]}`.
@@ -188,6 +188,21 @@ pub fn cache_miss(channel: &str) -> String {
     into_string(out)
 }
 
+/// `pusher_internal:watchlist_events` telling a watcher that `user` came online or went
+/// offline; `data` is an object, as pusher-js's user module reads it.
+pub fn watchlist_event(online: bool, user: &str) -> String {
+    let name: &[u8] = if online { b"online" } else { b"offline" };
+    let mut out = Vec::with_capacity(96 + user.len());
+    out.extend_from_slice(
+        br#"{"event":"pusher_internal:watchlist_events","data":{"events":[{"name":""#,
+    );
+    out.extend_from_slice(name);
+    out.extend_from_slice(br#"","user_ids":["#);
+    push_json_str(&mut out, user);
+    out.extend_from_slice(b"]}]}}");
+    into_string(out)
+}
+
 /// An event whose `data` is the JSON-encoded string of the JSON text `inner`.
 fn internal_event(event: &str, channel: &str, inner: &str) -> String {
     let mut out = Vec::with_capacity(48 + event.len() + channel.len() + inner.len() * 2);
@@ -260,6 +275,19 @@ mod tests {
             v(&s),
             json!({"event": "pusher:subscription_error", "channel": "private-x",
                    "data": {"type": "AuthError", "error": "Invalid \"sig\"", "status": 401}})
+        );
+    }
+
+    #[test]
+    fn watchlist_event_shape() {
+        assert_eq!(
+            v(&watchlist_event(true, "u\"1")),
+            json!({"event": "pusher_internal:watchlist_events",
+                   "data": {"events": [{"name": "online", "user_ids": ["u\"1"]}]}})
+        );
+        assert_eq!(
+            v(&watchlist_event(false, "7"))["data"]["events"][0]["name"],
+            "offline"
         );
     }
 

@@ -8,6 +8,47 @@
 
 use std::fmt;
 
+/// Declares [`Code`] and its [`Code::ALL`] list from one table, so the list of codes the
+/// metrics count can never drift from the codes errors are sent with.
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $value:literal,)*) => {
+        /// Every Pusher error code ringcast sends, from the Pusher protocol's table.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u16)]
+        pub enum Code {
+            $($(#[doc = $doc])* $name = $value,)*
+        }
+
+        impl Code {
+            /// Every code, ascending.
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+        }
+    };
+}
+
+codes! {
+    /// 4001: no app has the key in `/app/{key}`.
+    AppNotFound = 4001,
+    /// 4004: the app has reached its connection limit.
+    OverConnectionQuota = 4004,
+    /// 4006: the `protocol` query parameter is not an integer.
+    InvalidVersionFormat = 4006,
+    /// 4007: the `protocol` query parameter names a version we do not speak.
+    UnsupportedProtocol = 4007,
+    /// 4008: no `protocol` query parameter was given.
+    NoProtocolVersion = 4008,
+    /// 4009: not authorised (origin, signatures, sign-in, termination by the app).
+    Unauthorized = 4009,
+    /// 4100: over capacity; reconnect after backing off.
+    OverCapacity = 4100,
+    /// 4200: reconnect at once; Reverb also reports malformed messages with it.
+    Reconnect = 4200,
+    /// 4201: a ping went unanswered.
+    PongNotReceived = 4201,
+    /// 4301: a client went over a rate or sent a refused client event.
+    RateLimited = 4301,
+}
+
 /// Why the Pusher layer refused something a client did.
 ///
 /// Codes follow the Pusher protocol table: 4000–4099 close and must not be retried unchanged,
@@ -19,34 +60,37 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PusherError {
-    /// 4000: the app only accepts TLS; the client should reconnect with wss://.
-    SslOnly,
     /// 4001: no app has the key in `/app/{key}`.
     AppNotFound,
-    /// 4003: the app exists but is disabled.
-    AppDisabled,
     /// 4004: the app has reached its connection limit.
     OverConnectionQuota,
-    /// 4005: the WebSocket path is not `/app/{key}`.
-    PathNotFound,
     /// 4006: the `protocol` query parameter is not an integer.
     InvalidVersionFormat,
-    /// 4007: the `protocol` query parameter names a version we do not speak (we speak 7).
+    /// 4007: the `protocol` query parameter names a version we do not speak (we speak 5 to 7).
     UnsupportedProtocol,
     /// 4008: no `protocol` query parameter was given.
     NoProtocolVersion,
-    /// 4009: the connection is not authorised (e.g. origin not allowed); closes the connection.
+    /// 4009: the browser's `Origin` is not in the app's `allowed_origins`; closes.
     Unauthorized,
-    /// 4100: the server is over capacity; the client should back off and retry.
+    /// 4009: the app requires sign-in and the connection did not sign in in time; closes.
+    SigninTimeout,
+    /// 4009: the app closed every connection of the signed-in user
+    /// (`terminate_connections`); closes, and pusher-js does not reconnect on its own.
+    Terminated,
+    /// 4100: the client read so slowly that its outbound queue went over its cap; closes.
     OverCapacity,
-    /// 4200: the server asks the client to reconnect at once (e.g. shutdown or rebalance).
-    GenericReconnect,
-    /// 4201: a ping was sent and no pong came back in time.
+    /// 4200: the server is shutting down; the client should reconnect at once. Closes.
+    ShuttingDown,
+    /// 4201: a ping was sent and no pong came back in time; closes.
     PongNotReceived,
-    /// 4202: the connection was idle for too long.
-    ClosedAfterInactivity,
     /// 4301: the client sent client events faster than the app allows.
     RateLimited,
+    /// 4301: the client sent more messages of any kind in one second than the app allows; the
+    /// excess is dropped.
+    MessageRateExceeded {
+        /// The app's `max_messages_per_second`.
+        limit: u32,
+    },
     /// 4301: the app does not accept client events at all (Reverb's code and wording).
     ClientEventsDisabled,
     /// 4009: a client event was sent on a channel this connection is not subscribed to (Reverb's
@@ -70,6 +114,8 @@ pub enum PusherError {
         /// What it should have been.
         expected: &'static str,
     },
+    /// 4200: the event is neither a `pusher:` event this server knows nor a `client-` event.
+    UnknownEvent(String),
     /// 4200: the channel name breaks Pusher's naming rules; the reason says which.
     InvalidChannelName {
         /// What is wrong with the name.
@@ -77,40 +123,44 @@ pub enum PusherError {
     },
     /// 4200: a socket id is not of the form `digits.digits`.
     InvalidSocketId,
-    /// 4009: a subscription's `auth` does not match the channel, socket id and channel data.
-    /// Sent as `pusher:subscription_error` on that channel; the connection stays open.
-    InvalidSignature,
     /// 4009: a `pusher:signin`'s `auth` does not match the socket id and user data.
     InvalidUserAuth,
+    /// 4009: a sign-in names another user than the one connection authentication proved; the
+    /// text names both.
+    UserMismatch(String),
 }
 
 impl PusherError {
-    /// The Pusher error code this error is reported with. Every variant has one; the `Option`
-    /// leaves room for errors Pusher sends with `"code": null`.
-    pub fn code(&self) -> Option<u16> {
+    /// The Pusher error code this error is reported (and, if it closes, closed) with.
+    pub fn code(&self) -> u16 {
+        self.kind() as u16
+    }
+
+    /// The entry of the code table this error is reported with.
+    pub fn kind(&self) -> Code {
         use PusherError::*;
-        Some(match self {
-            SslOnly => 4000,
-            AppNotFound => 4001,
-            AppDisabled => 4003,
-            OverConnectionQuota => 4004,
-            PathNotFound => 4005,
-            InvalidVersionFormat => 4006,
-            UnsupportedProtocol => 4007,
-            NoProtocolVersion => 4008,
-            Unauthorized => 4009,
-            OverCapacity => 4100,
-            GenericReconnect => 4200,
-            PongNotReceived => 4201,
-            ClosedAfterInactivity => 4202,
-            RateLimited | ClientEventsDisabled | ClientEventRejected { .. } => 4301,
-            ClientEventNotMember | InvalidSignature | InvalidUserAuth => 4009,
-            InvalidJson(_)
+        match self {
+            AppNotFound => Code::AppNotFound,
+            OverConnectionQuota => Code::OverConnectionQuota,
+            InvalidVersionFormat => Code::InvalidVersionFormat,
+            UnsupportedProtocol => Code::UnsupportedProtocol,
+            NoProtocolVersion => Code::NoProtocolVersion,
+            Unauthorized | SigninTimeout | Terminated | ClientEventNotMember | InvalidUserAuth
+            | UserMismatch(_) => Code::Unauthorized,
+            OverCapacity => Code::OverCapacity,
+            PongNotReceived => Code::PongNotReceived,
+            RateLimited
+            | MessageRateExceeded { .. }
+            | ClientEventsDisabled
+            | ClientEventRejected { .. } => Code::RateLimited,
+            ShuttingDown
+            | InvalidJson(_)
             | MissingField(_)
             | InvalidField { .. }
+            | UnknownEvent(_)
             | InvalidChannelName { .. }
-            | InvalidSocketId => 4200,
-        })
+            | InvalidSocketId => Code::Reconnect,
+        }
     }
 
     /// Whether the connection must be closed (with [`code`](Self::code) as the close code)
@@ -121,19 +171,17 @@ impl PusherError {
         use PusherError::*;
         matches!(
             self,
-            SslOnly
-                | AppNotFound
-                | AppDisabled
+            AppNotFound
                 | OverConnectionQuota
-                | PathNotFound
                 | InvalidVersionFormat
                 | UnsupportedProtocol
                 | NoProtocolVersion
                 | Unauthorized
+                | SigninTimeout
+                | Terminated
                 | OverCapacity
-                | GenericReconnect
+                | ShuttingDown
                 | PongNotReceived
-                | ClosedAfterInactivity
         )
     }
 }
@@ -142,20 +190,19 @@ impl fmt::Display for PusherError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use PusherError::*;
         match self {
-            SslOnly => f.write_str("Application only accepts SSL connections, reconnect using wss://"),
             AppNotFound => f.write_str("Application does not exist: check the app key in the URL /app/{key}"),
-            AppDisabled => f.write_str("Application disabled"),
             OverConnectionQuota => f.write_str("Application is over connection quota"),
-            PathNotFound => f.write_str("Path not found: connect to /app/{key}"),
             InvalidVersionFormat => f.write_str("Invalid version string format: `protocol` must be an integer"),
             UnsupportedProtocol => f.write_str("Unsupported protocol version: use protocol=7"),
             NoProtocolVersion => f.write_str("No protocol version supplied: add ?protocol=7 to the URL"),
-            Unauthorized => f.write_str("Connection is unauthorized"),
-            OverCapacity => f.write_str("Over capacity: reconnect after backing off"),
-            GenericReconnect => f.write_str("Generic reconnect immediately"),
+            Unauthorized => f.write_str("Connection is unauthorized: the Origin is not in the app's allowed_origins"),
+            SigninTimeout => f.write_str("Connection not signed in within user_authentication_timeout: call pusher.signin()"),
+            Terminated => f.write_str("Connection terminated by the app (terminate_connections)"),
+            OverCapacity => f.write_str("Over capacity: the outbound queue went over its cap because the client read too slowly; reconnect after backing off"),
+            ShuttingDown => f.write_str("Server shutting down: reconnect"),
             PongNotReceived => f.write_str("Pong reply not received: reply to pusher:ping with pusher:pong"),
-            ClosedAfterInactivity => f.write_str("Closed after inactivity"),
             RateLimited => f.write_str("Client event rejected due to rate limit"),
+            MessageRateExceeded { limit } => write!(f, "too many messages: at most {limit} per second per connection (max_messages_per_second); the excess is dropped"),
             ClientEventsDisabled => f.write_str("The app does not have client messaging enabled."),
             ClientEventNotMember => f.write_str("The client is not a member of the specified channel."),
             ClientEventRejected { reason } => write!(f, "Client event rejected: {reason}"),
@@ -164,10 +211,11 @@ impl fmt::Display for PusherError {
             InvalidField { field, expected } => {
                 write!(f, "Invalid message format: field `{field}` must be {expected}")
             }
+            UnknownEvent(event) => write!(f, "unknown event '{event}': Pusher protocol 7 events start with pusher: or client-"),
             InvalidChannelName { reason } => write!(f, "Invalid channel name: {reason}"),
             InvalidSocketId => f.write_str("Invalid socket id: expected two integers joined by a dot, e.g. 1234.5678"),
-            InvalidSignature => f.write_str("Invalid signature: expected HMAC SHA256 hex digest of socket_id:channel[:channel_data], as key:signature"),
             InvalidUserAuth => f.write_str("Invalid user authentication signature: expected key:HMAC SHA256 hex digest of socket_id::user::user_data"),
+            UserMismatch(detail) => f.write_str(detail),
         }
     }
 }
@@ -180,23 +228,30 @@ mod tests {
 
     #[test]
     fn codes_follow_the_pusher_table() {
-        assert_eq!(PusherError::SslOnly.code(), Some(4000));
-        assert_eq!(PusherError::AppNotFound.code(), Some(4001));
-        assert_eq!(PusherError::AppDisabled.code(), Some(4003));
-        assert_eq!(PusherError::OverConnectionQuota.code(), Some(4004));
-        assert_eq!(PusherError::PathNotFound.code(), Some(4005));
-        assert_eq!(PusherError::InvalidVersionFormat.code(), Some(4006));
-        assert_eq!(PusherError::UnsupportedProtocol.code(), Some(4007));
-        assert_eq!(PusherError::NoProtocolVersion.code(), Some(4008));
-        assert_eq!(PusherError::Unauthorized.code(), Some(4009));
-        assert_eq!(PusherError::OverCapacity.code(), Some(4100));
-        assert_eq!(PusherError::GenericReconnect.code(), Some(4200));
-        assert_eq!(PusherError::PongNotReceived.code(), Some(4201));
-        assert_eq!(PusherError::ClosedAfterInactivity.code(), Some(4202));
-        assert_eq!(PusherError::RateLimited.code(), Some(4301));
-        assert_eq!(PusherError::ClientEventsDisabled.code(), Some(4301));
-        assert_eq!(PusherError::InvalidJson("x".into()).code(), Some(4200));
-        assert_eq!(PusherError::InvalidSignature.code(), Some(4009));
+        assert_eq!(PusherError::AppNotFound.code(), 4001);
+        assert_eq!(PusherError::OverConnectionQuota.code(), 4004);
+        assert_eq!(PusherError::InvalidVersionFormat.code(), 4006);
+        assert_eq!(PusherError::UnsupportedProtocol.code(), 4007);
+        assert_eq!(PusherError::NoProtocolVersion.code(), 4008);
+        assert_eq!(PusherError::Unauthorized.code(), 4009);
+        assert_eq!(PusherError::Terminated.code(), 4009);
+        assert_eq!(PusherError::SigninTimeout.code(), 4009);
+        assert_eq!(PusherError::OverCapacity.code(), 4100);
+        assert_eq!(PusherError::ShuttingDown.code(), 4200);
+        assert_eq!(PusherError::PongNotReceived.code(), 4201);
+        assert_eq!(PusherError::RateLimited.code(), 4301);
+        assert_eq!(PusherError::MessageRateExceeded { limit: 5 }.code(), 4301);
+        assert_eq!(PusherError::ClientEventsDisabled.code(), 4301);
+        assert_eq!(PusherError::InvalidJson("x".into()).code(), 4200);
+        assert_eq!(PusherError::UnknownEvent("x".into()).code(), 4200);
+        assert_eq!(PusherError::InvalidUserAuth.code(), 4009);
+    }
+
+    #[test]
+    fn the_code_list_is_ascending_and_has_every_code_once() {
+        let codes: Vec<u16> = Code::ALL.iter().map(|&c| c as u16).collect();
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "{codes:?}");
+        assert!(codes.contains(&PusherError::Terminated.code()));
     }
 
     #[test]
@@ -206,6 +261,8 @@ mod tests {
             PusherError::OverCapacity,
             PusherError::PongNotReceived,
             PusherError::Unauthorized,
+            PusherError::Terminated,
+            PusherError::ShuttingDown,
         ] {
             assert!(e.closes_connection(), "{e:?}");
         }
@@ -213,7 +270,7 @@ mod tests {
             PusherError::InvalidJson("x".into()),
             PusherError::MissingField("channel"),
             PusherError::InvalidChannelName { reason: "r" },
-            PusherError::InvalidSignature,
+            PusherError::InvalidUserAuth,
             PusherError::RateLimited,
             PusherError::ClientEventNotMember,
         ] {

@@ -483,7 +483,7 @@ mod tests {
             matches!(&err, PusherError::InvalidJson(d) if d.starts_with("not valid JSON")),
             "{err:?}"
         );
-        assert_eq!(err.code(), Some(4200));
+        assert_eq!(err.code(), 4200);
         assert!(!err.closes_connection());
         assert!(matches!(parse(""), Err(PusherError::InvalidJson(_))));
         assert_eq!(

@@ -60,6 +60,13 @@ pub enum WsError {
 }
 
 impl WsError {
+    /// Every close code a [`WsError`] is answered with, ascending (the metrics count them).
+    pub const CLOSE_CODES: [u16; 3] = [
+        code::PROTOCOL_ERROR,
+        code::INVALID_PAYLOAD,
+        code::MESSAGE_TOO_BIG,
+    ];
+
     /// The WebSocket close code to send the peer for this error.
     pub fn close_code(&self) -> u16 {
         match self {
@@ -141,6 +148,13 @@ mod tests {
             limit: 10000,
         };
         assert_eq!(big.close_code(), 1009);
+        for e in [
+            WsError::UnmaskedClientFrame,
+            WsError::InvalidUtf8,
+            big.clone(),
+        ] {
+            assert!(WsError::CLOSE_CODES.contains(&e.close_code()), "{e:?}");
+        }
         assert_eq!(
             big.to_string(),
             "message of 20000 bytes exceeds the 10000-byte limit (max_message_size)"

@@ -1,0 +1,328 @@
+//! Filtered collection subscriptions between cores: registering a socket's filter on the core
+//! that holds the socket, and delivering record changes to every core with subscribers.
+//!
+//! A socket id encodes its core (`lo % workers`, see `Shard::next_socket_id`), so a
+//! registration goes straight there as one ring message and the REST request waits for the
+//! answer. A change is serialized once where it is ingested and shared by reference; each core
+//! with subscribers of the collection's channel asks its index for candidates, evaluates only
+//! those, and encodes each distinct event (`created` / `updated` / `deleted`) at most once.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::fanout::queue_frame;
+use super::gather::{self, Reply};
+use super::owner::send;
+use crate::proto::api::realtime::RealtimeError;
+use crate::proto::api::records::RecordChange;
+use crate::proto::auth;
+use crate::proto::filter::{Action, Change, Delivery};
+use crate::proto::pusher::{self, SocketId};
+use crate::shard::io::conn::unix_now;
+use crate::shard::io::conn_auth::sanctum_user;
+use crate::shard::model::sanctum_cache::{self, Verdict};
+use crate::shard::model::stats::ShardStats;
+use crate::shard::state::{CoreMsg, Shard};
+
+/// A request to register a socket's filter, carried to the socket's core.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// The app a signed request was signed for; `None` for a Bearer token (the socket's app).
+    pub app: Option<usize>,
+    /// The socket to register.
+    pub socket_id: SocketId,
+    /// The collection.
+    pub collection: String,
+    /// The client's filter text.
+    pub filter: Option<String>,
+    /// The Bearer token, which must name the socket's authenticated user.
+    pub token: Option<String>,
+    /// The user a Sanctum token was introspected as by the asking core, when the socket's
+    /// core had no cached verdict for it.
+    pub introspected: Option<Arc<str>>,
+}
+
+/// One change on its way to the cores, serialized once.
+#[derive(Debug)]
+pub struct SharedChange {
+    /// The collection's channel.
+    pub channel: Box<str>,
+    /// The collection.
+    pub collection: Box<str>,
+    /// What happened.
+    pub action: Action,
+    /// The record (as it was, for a delete).
+    pub record: Value,
+    /// The record before an update.
+    pub previous: Option<Value>,
+    /// `record` as JSON text, spliced into every payload.
+    record_json: Box<str>,
+}
+
+/// Registers `reg` on the socket's core and answers the channel name to subscribe to. A
+/// Sanctum token the socket's core holds no verdict for is introspected here (the app is
+/// known only once that core answered), then the registration is asked again.
+pub async fn subscribe(shard: &Rc<Shard>, mut reg: Registration) -> Result<String, RealtimeError> {
+    let app = match ask_register(shard, &reg).await {
+        Err(RealtimeError::SanctumUnverified(app)) => app,
+        done => return done,
+    };
+    let token = reg.token.take().unwrap_or_default();
+    let identity = sanctum_user(shard, app, &token)
+        .await
+        .map_err(|e| RealtimeError::Unauthorized(format!("the Bearer token is refused: {e}")))?;
+    reg.introspected = Some(identity.user);
+    ask_register(shard, &reg).await
+}
+
+async fn ask_register(shard: &Rc<Shard>, reg: &Registration) -> Result<String, RealtimeError> {
+    let core = (reg.socket_id.lo % shard.config.workers as u64) as usize;
+    if core == shard.id {
+        return register_here(shard, reg);
+    }
+    let reg = Arc::new(reg.clone());
+    let replies = gather::ask(shard, std::iter::once(core), |from, id, _| {
+        CoreMsg::Register {
+            from,
+            id,
+            reg: reg.clone(),
+        }
+    })
+    .await;
+    match replies.and_then(|mut r| r.pop()) {
+        Some(Reply::Registered(result)) => result,
+        _ => Err(RealtimeError::Unavailable),
+    }
+}
+
+/// The socket's core: registers and answers the asking core.
+pub fn on_register(shard: &Shard, from: usize, id: usize, reg: &Registration) {
+    let part = Reply::Registered(register_here(shard, reg));
+    send(shard, from, CoreMsg::Answer { id, part });
+}
+
+fn register_here(shard: &Shard, reg: &Registration) -> Result<String, RealtimeError> {
+    let unknown = || RealtimeError::UnknownSocket(reg.socket_id.to_string());
+    let mut conns = shard.conns.borrow_mut();
+    // A linear scan: registrations are rare next to deliveries, and a map kept in step with
+    // every connection would cost on every connect instead.
+    let (key, conn) = conns
+        .iter_mut()
+        .find(|(_, c)| c.session.socket_id() == reg.socket_id)
+        .ok_or_else(unknown)?;
+    if reg.app.is_some_and(|app| app != conn.app) {
+        return Err(unknown());
+    }
+    if let Some(token) = &reg.token {
+        check_token(shard, conn.app, token, conn.session.auth_user())?;
+    }
+    if let Some(user) = &reg.introspected {
+        same_user(user, conn.session.auth_user())?;
+    }
+    let app = &shard.config.apps[conn.app];
+    shard.collections.borrow_mut().register(
+        conn.app,
+        &reg.collection,
+        key,
+        reg.filter.as_deref(),
+        &conn.claims,
+    )?;
+    let channel = format!("{}{}", app.realtime_prefix, reg.collection);
+    conn.session.register_collection(&channel);
+    Ok(channel)
+}
+
+/// The Bearer token must be valid for the app and name the socket's authenticated user.
+fn check_token(
+    shard: &Shard,
+    app: usize,
+    token: &str,
+    socket_user: Option<&str>,
+) -> Result<(), RealtimeError> {
+    let config = &shard.config.apps[app];
+    let mode = config.connection_auth;
+    let user = if mode.verifies_as_jwt(token) {
+        let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+        auth::verify_jwt(token, config.secret.as_bytes(), now)
+            .map_err(|e| RealtimeError::Unauthorized(format!("the Bearer token is refused: {e}")))?
+            .user_id
+    } else if mode.sanctum() {
+        // The socket's core verified this token when the socket connected; its verdict is
+        // still cached there for `sanctum_cache_ttl`.
+        match sanctum_cache::with(|c| c.get(app, token, Instant::now())) {
+            Some(Verdict::User(identity)) => identity.user.to_string(),
+            Some(Verdict::Rejected) => {
+                return Err(RealtimeError::Unauthorized(
+                    "the Sanctum token was rejected by the app".into(),
+                ))
+            }
+            None => return Err(RealtimeError::SanctumUnverified(app)),
+        }
+    } else {
+        return Err(RealtimeError::Unauthorized(
+            "this app has no connection authentication: sign the request like the Pusher REST API instead".into(),
+        ));
+    };
+    same_user(&user, socket_user)
+}
+
+fn same_user(user: &str, socket_user: Option<&str>) -> Result<(), RealtimeError> {
+    match socket_user {
+        Some(socket_user) if socket_user == user => Ok(()),
+        _ => Err(RealtimeError::Unauthorized(format!(
+            "the token's user '{user}' is not the authenticated user of this socket"
+        ))),
+    }
+}
+
+/// The connection joined (`on`) or left a channel: a collection channel (de)activates its
+/// registration.
+pub fn joined(shard: &Shard, app: usize, channel: &str, key: usize, on: bool) {
+    let config = &shard.config.apps[app];
+    if config.collections.is_empty() {
+        return;
+    }
+    if let Some(collection) = channel.strip_prefix(config.realtime_prefix.as_str()) {
+        shard
+            .collections
+            .borrow_mut()
+            .set_active(app, collection, key, on);
+    }
+}
+
+/// Delivers `changes` here and on every other core with subscribers of their channels: one
+/// ring message per core for the whole batch, in order.
+pub fn publish(shard: &Shard, app: usize, changes: Vec<RecordChange>, except: Option<SocketId>) {
+    let prefix = &shard.config.apps[app].realtime_prefix;
+    let changes: Arc<[SharedChange]> = changes
+        .into_iter()
+        .map(|change| SharedChange {
+            channel: format!("{prefix}{}", change.collection).into(),
+            collection: change.collection.into(),
+            action: change.action,
+            record_json: change.record.to_string().into(),
+            record: change.record,
+            previous: change.previous,
+        })
+        .collect();
+    let published = Instant::now();
+    let cores = {
+        let interest = shard.interest.borrow();
+        changes
+            .iter()
+            .fold(0, |cores, c| cores | interest.cores(app, &c.channel))
+    };
+    deliver_local(shard, app, &changes, except, published);
+    for dst in (0..shard.config.workers).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
+        let msg = CoreMsg::Records {
+            app,
+            changes: changes.clone(),
+            except,
+            published,
+        };
+        send(shard, dst, msg);
+    }
+}
+
+/// This core's subscribers of each change, in order.
+pub fn deliver_local(
+    shard: &Shard,
+    app: usize,
+    changes: &[SharedChange],
+    except: Option<SocketId>,
+    published: Instant,
+) {
+    for change in changes {
+        deliver_one(shard, app, change, except, published);
+    }
+}
+
+/// This core's subscribers of one change: candidates evaluated, each distinct frame encoded
+/// once.
+fn deliver_one(
+    shard: &Shard,
+    app: usize,
+    change: &SharedChange,
+    except: Option<SocketId>,
+    published: Instant,
+) {
+    let view = Change {
+        action: change.action,
+        record: &change.record,
+        previous: change.previous.as_ref(),
+    };
+    let mut targets = Vec::new();
+    shard
+        .collections
+        .borrow()
+        .deliveries(app, &change.collection, &view, |key, d| {
+            targets.push((key, d))
+        });
+    if targets.is_empty() {
+        return;
+    }
+    let mut frames: [Option<Bytes>; 3] = Default::default();
+    let conns = shard.conns.borrow();
+    let mut delivered = 0;
+    for (key, d) in targets {
+        let Some(conn) = conns.get(key) else { continue };
+        if except == Some(conn.session.socket_id()) {
+            continue;
+        }
+        let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
+        delivered += usize::from(queue_frame(shard, conn, frame));
+    }
+    if delivered > 0 {
+        let stats = shard.stats();
+        ShardStats::add(&stats.messages_out, delivered as u64);
+        stats.latency(published.elapsed());
+    }
+}
+
+/// The event frame of `d`: payload `{"action": …, "record": …}` as the event's data string.
+fn encode(change: &SharedChange, d: Delivery) -> Bytes {
+    let payload = format!(
+        r#"{{"action":"{}","record":{}}}"#,
+        d.event(),
+        change.record_json
+    );
+    let literal = Value::String(payload).to_string();
+    let json = pusher::channel_event(d.event(), &change.channel, &literal, None);
+    pusher::text_frame(&json)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::proto::ws::{Decoder, Message, Role};
+
+    #[test]
+    fn a_delivery_is_the_event_with_action_and_record_as_its_data_string() {
+        let record = json!({"id": 7, "title": "a \"quoted\" title"});
+        let change = SharedChange {
+            channel: "velo.realtime.posts".into(),
+            collection: "posts".into(),
+            action: Action::Updated,
+            record_json: record.to_string().into(),
+            record: record.clone(),
+            previous: None,
+        };
+        // A leave: the update is delivered as `deleted`, the payload's action says so too.
+        let frame = encode(&change, Delivery::Deleted);
+        let mut buf = bytes::BytesMut::from(&frame[..]);
+        let msg: Value = match Decoder::new(Role::Client, 1 << 20).decode(&mut buf) {
+            Ok(Some(Message::Text(text))) => serde_json::from_slice(&text).unwrap(),
+            other => panic!("not one text frame: {other:?}"),
+        };
+        assert_eq!(msg["event"], "deleted");
+        assert_eq!(msg["channel"], "velo.realtime.posts");
+        let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data, json!({"action": "deleted", "record": record}));
+    }
+}

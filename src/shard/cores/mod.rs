@@ -1,0 +1,13 @@
+//! Between cores: the ring messages, channel ownership, the drain task that handles incoming
+//! messages, fan-out of event frames, cross-core interest, watchlists and scatter-gather reads.
+
+pub(crate) mod collections;
+pub(crate) mod dispatch;
+pub(crate) mod fanout;
+pub(crate) mod gather;
+pub(crate) mod interest;
+pub(crate) mod msg;
+pub(crate) mod owner;
+pub(crate) mod presence;
+pub(crate) mod watchlist;
+pub(crate) mod yield_now;

@@ -1,0 +1,295 @@
+//! One core's filtered collection subscriptions: each app's parsed list rules, and per
+//! collection the compiled filters of this core's connections in a [`FilterIndex`].
+//!
+//! A registration is keyed by the connection's slab key. It is *active* once the connection
+//! has subscribed to the collection's channel; only active registrations receive changes (a
+//! registered socket that never subscribed would not expect the events). Pure: no monoio, no
+//! `Shard`; the shell adds, activates and removes, and asks for deliveries.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::config::AppConfig;
+use crate::proto::api::realtime::{RealtimeError, MAX_FILTERS_PER_CONNECTION};
+use crate::proto::filter::{self, delivery, Change, CompiledFilter, Delivery, Expr, FilterIndex};
+
+/// Every app's collections on one core.
+pub struct Collections {
+    apps: Vec<AppCollections>,
+}
+
+struct AppCollections {
+    /// Who may read each collection.
+    rules: HashMap<Box<str>, Access>,
+    leaves: bool,
+    subs: HashMap<Box<str>, Registered>,
+    /// Filtered subscriptions per connection, for the per-connection limit.
+    per_conn: HashMap<usize, usize>,
+}
+
+#[derive(Default)]
+struct Registered {
+    index: FilterIndex<usize>,
+    filters: HashMap<usize, Sub>,
+}
+
+/// A collection's list rule, parsed.
+enum Access {
+    Rule(Expr),
+    Public,
+    /// No usable rule and not public: the configuration check refuses this at startup, so it
+    /// is only a guard that such a collection is never served open.
+    Refused,
+}
+
+struct Sub {
+    filter: CompiledFilter,
+    active: bool,
+}
+
+impl Collections {
+    /// The collections of `apps`, their rules parsed (validated at startup, so a rule that
+    /// fails here cannot happen; it would serve the collection as unreadable, never as open).
+    pub fn new(apps: &[AppConfig]) -> Self {
+        let apps = apps
+            .iter()
+            .map(|app| AppCollections {
+                rules: app
+                    .collections
+                    .iter()
+                    .map(|c| {
+                        let access = match (&c.list_rule, c.public) {
+                            (Some(r), _) => filter::parse(r).map_or(Access::Refused, Access::Rule),
+                            (None, true) => Access::Public,
+                            (None, false) => Access::Refused,
+                        };
+                        (c.name.as_str().into(), access)
+                    })
+                    .collect(),
+                leaves: app.realtime_leaves,
+                subs: HashMap::new(),
+                per_conn: HashMap::new(),
+            })
+            .collect();
+        Collections { apps }
+    }
+
+    /// Registers connection `conn`'s `filter` on `collection` under the collection's rule and
+    /// the connection's `claims`, replacing an earlier filter of the same connection there.
+    pub fn register(
+        &mut self,
+        app: usize,
+        collection: &str,
+        conn: usize,
+        filter: Option<&str>,
+        claims: &Value,
+    ) -> Result<(), RealtimeError> {
+        let a = &mut self.apps[app];
+        let rule = match a.rules.get(collection) {
+            None => return Err(RealtimeError::UnknownCollection(collection.to_owned())),
+            Some(Access::Refused) => return Err(RealtimeError::NotServed(collection.to_owned())),
+            Some(Access::Rule(rule)) => Some(rule),
+            Some(Access::Public) => None,
+        };
+        let parsed = match filter.filter(|f| !f.trim().is_empty()) {
+            Some(text) => Some(filter::parse(text).map_err(RealtimeError::Filter)?),
+            None => None,
+        };
+        let compiled = CompiledFilter::new(rule, parsed.as_ref(), claims);
+        let registered = a.subs.entry(collection.into()).or_default();
+        let count = a.per_conn.entry(conn).or_default();
+        let replacing = registered.filters.contains_key(&conn);
+        if !replacing && *count >= MAX_FILTERS_PER_CONNECTION {
+            return Err(RealtimeError::TooManyFilters);
+        }
+        registered.index.insert(conn, &compiled);
+        let active = registered.filters.get(&conn).is_some_and(|s| s.active);
+        registered.filters.insert(
+            conn,
+            Sub {
+                filter: compiled,
+                active,
+            },
+        );
+        *count += usize::from(!replacing);
+        Ok(())
+    }
+
+    /// The connection subscribed to (`on`) or left the collection's channel. Leaving drops the
+    /// registration.
+    pub fn set_active(&mut self, app: usize, collection: &str, conn: usize, on: bool) {
+        let a = &mut self.apps[app];
+        let Some(registered) = a.subs.get_mut(collection) else {
+            return;
+        };
+        if on {
+            if let Some(sub) = registered.filters.get_mut(&conn) {
+                sub.active = true;
+            }
+            return;
+        }
+        if registered.filters.remove(&conn).is_some() {
+            registered.index.remove(&conn);
+            uncount(&mut a.per_conn, conn);
+        }
+    }
+
+    /// Drops every registration of a closed connection.
+    pub fn remove_conn(&mut self, app: usize, conn: usize) {
+        let a = &mut self.apps[app];
+        if a.per_conn.remove(&conn).is_none() {
+            return;
+        }
+        for registered in a.subs.values_mut() {
+            if registered.filters.remove(&conn).is_some() {
+                registered.index.remove(&conn);
+            }
+        }
+    }
+
+    /// Calls `send` for each active subscriber of `collection` that receives something for
+    /// `change`, with what it receives. Only the index's candidates are evaluated.
+    pub fn deliveries(
+        &self,
+        app: usize,
+        collection: &str,
+        change: &Change<'_>,
+        mut send: impl FnMut(usize, Delivery),
+    ) {
+        let a = &self.apps[app];
+        let Some(registered) = a.subs.get(collection) else {
+            return;
+        };
+        registered.index.candidates_of_change(change, |&conn| {
+            let Some(sub) = registered.filters.get(&conn).filter(|s| s.active) else {
+                return;
+            };
+            if let Some(d) = delivery(&sub.filter, change, a.leaves) {
+                send(conn, d);
+            }
+        });
+    }
+}
+
+fn uncount(per_conn: &mut HashMap<usize, usize>, conn: usize) {
+    if let Some(n) = per_conn.get_mut(&conn) {
+        *n -= 1;
+        if *n == 0 {
+            per_conn.remove(&conn);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::CollectionConfig;
+    use crate::proto::filter::Action;
+
+    fn collections() -> Collections {
+        let mut app = AppConfig::with_credentials("1", "k", "s");
+        app.collections = vec![
+            CollectionConfig {
+                name: "posts".into(),
+                list_rule: Some("owner = @request.auth.id || public = true".into()),
+                public: false,
+            },
+            CollectionConfig {
+                name: "news".into(),
+                list_rule: None,
+                public: true,
+            },
+        ];
+        Collections::new(&[app])
+    }
+
+    fn who(
+        c: &Collections,
+        collection: &str,
+        action: Action,
+        record: Value,
+    ) -> Vec<(usize, Delivery)> {
+        let mut got = Vec::new();
+        let change = Change {
+            action,
+            record: &record,
+            previous: None,
+        };
+        c.deliveries(0, collection, &change, |conn, d| got.push((conn, d)));
+        got.sort_by_key(|(conn, _)| *conn);
+        got
+    }
+
+    #[test]
+    fn the_rule_and_the_filter_decide_and_only_active_subscribers_receive() {
+        let mut c = collections();
+        let alice = json!({"sub": "alice"});
+        c.register(0, "posts", 1, Some("status = 'active'"), &alice)
+            .unwrap();
+        c.register(0, "posts", 2, None, &json!({"sub": "bob"}))
+            .unwrap();
+        let record = json!({"owner": "alice", "status": "active", "public": false});
+        assert!(
+            who(&c, "posts", Action::Created, record.clone()).is_empty(),
+            "not subscribed yet"
+        );
+        c.set_active(0, "posts", 1, true);
+        c.set_active(0, "posts", 2, true);
+        assert_eq!(
+            who(&c, "posts", Action::Created, record),
+            [(1, Delivery::Created)]
+        );
+        let public = json!({"owner": "carol", "status": "active", "public": true});
+        assert_eq!(who(&c, "posts", Action::Created, public).len(), 2);
+    }
+
+    #[test]
+    fn unknown_collections_bad_filters_and_leaving_are_handled() {
+        let mut c = collections();
+        let err = c.register(0, "nope", 1, None, &Value::Null).unwrap_err();
+        assert_eq!(err.status(), 404);
+        let err = c
+            .register(0, "news", 1, Some("a = "), &Value::Null)
+            .unwrap_err();
+        assert!(matches!(err, RealtimeError::Filter(_)));
+        c.register(0, "news", 1, None, &Value::Null).unwrap();
+        c.set_active(0, "news", 1, true);
+        assert_eq!(who(&c, "news", Action::Deleted, json!({"id": 1})).len(), 1);
+        c.set_active(0, "news", 1, false);
+        assert!(who(&c, "news", Action::Deleted, json!({"id": 1})).is_empty());
+        c.register(0, "news", 1, None, &Value::Null).unwrap();
+        c.remove_conn(0, 1);
+        c.set_active(0, "news", 1, true);
+        assert!(who(&c, "news", Action::Deleted, json!({"id": 1})).is_empty());
+    }
+
+    #[test]
+    fn a_connection_holds_at_most_the_limit_of_filters() {
+        let mut app = AppConfig::with_credentials("1", "k", "s");
+        app.collections = (0..=MAX_FILTERS_PER_CONNECTION)
+            .map(|i| CollectionConfig {
+                name: format!("c{i}"),
+                list_rule: None,
+                public: true,
+            })
+            .collect();
+        let mut c = Collections::new(&[app]);
+        for i in 0..MAX_FILTERS_PER_CONNECTION {
+            c.register(0, &format!("c{i}"), 7, None, &Value::Null)
+                .unwrap();
+        }
+        c.register(0, "c0", 7, Some("a = 1"), &Value::Null)
+            .expect("replacing is no new one");
+        let over = c.register(
+            0,
+            &format!("c{MAX_FILTERS_PER_CONNECTION}"),
+            7,
+            None,
+            &Value::Null,
+        );
+        assert_eq!(over.unwrap_err(), RealtimeError::TooManyFilters);
+    }
+}
