@@ -23,8 +23,8 @@
 //!   - `shard::lifecycle`: the sweeper (session timer ticks) and graceful shutdown.
 //! - [`ring`]: lock-free SPSC rings and doorbells between cores.
 //! - `api`: the REST handlers (events, channels, users, records, realtime subscribe, health,
-//!   metrics), given to the shards
-//!   at [`start`] and reaching them only through [`shard::Port`]; the shard never imports them.
+//!   metrics), given to the shards at [`start`] and reaching them only through
+//!   [`shard::Port`]; the shard never imports them.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
