@@ -23,6 +23,9 @@
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
+//! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
+//!   trait; SQLite in WAL mode by default.
+//! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 
 #![forbid(unsafe_code)]
 
@@ -33,7 +36,9 @@ pub mod ratelimit;
 pub mod ring;
 pub mod scheduler;
 pub mod shard;
+pub mod store;
 pub mod tls;
+pub mod webhook;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod notifications;
 pub mod signature;
+pub mod webhooks;
 
 pub use error::ApiError;
 pub use events::{parse_batch, parse_event, EventRequest, Limits};

@@ -1,0 +1,119 @@
+//! The SQLite schema and its versions (`PRAGMA user_version`).
+//!
+//! Owns the tables and indexes and the ordered list of migrations; `migrate` applies the missing
+//! ones in one transaction at open. A database newer than this build is refused rather than
+//! guessed at. It never touches row data beyond what a migration requires.
+
+use rusqlite::Connection;
+
+use crate::store::error::StoreError;
+
+/// Migrations in order; version N is reached by applying `MIGRATIONS[N-1]`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE endpoints (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    tenant_id TEXT,
+    is_active INTEGER NOT NULL,
+    max_retries INTEGER NOT NULL,
+    retry_delays TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    rate_limit_per_s INTEGER,
+    format TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX endpoints_by_app ON endpoints(app_id, created_at);
+
+CREATE TABLE deliveries (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    event TEXT NOT NULL,
+    body BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    lease_until INTEGER,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries(next_attempt_at, seq)
+    WHERE status IN ('pending', 'waiting');
+CREATE INDEX deliveries_finished ON deliveries(updated_at)
+    WHERE status IN ('delivered', 'failed');
+CREATE INDEX deliveries_by_endpoint ON deliveries(endpoint_id);
+
+CREATE TABLE attempts (
+    seq INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    endpoint_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status_code INTEGER,
+    latency_ms INTEGER NOT NULL,
+    error TEXT,
+    at INTEGER NOT NULL
+);
+CREATE INDEX attempts_by_endpoint ON attempts(endpoint_id, seq);
+CREATE INDEX attempts_by_delivery ON attempts(delivery_id);
+CREATE INDEX attempts_by_time ON attempts(at);
+
+CREATE TABLE breakers (
+    endpoint_id TEXT PRIMARY KEY REFERENCES endpoints(id) ON DELETE CASCADE,
+    consecutive_failures INTEGER NOT NULL,
+    open_until INTEGER,
+    probing INTEGER NOT NULL
+);
+
+CREATE TABLE notifications (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    app_id TEXT NOT NULL,
+    client_id TEXT,
+    channel TEXT NOT NULL,
+    user_id TEXT,
+    event TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    due_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    lease_until INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX notifications_by_client ON notifications(app_id, client_id)
+    WHERE client_id IS NOT NULL;
+CREATE INDEX notifications_due ON notifications(due_at, seq) WHERE status = 'pending';
+CREATE INDEX notifications_by_app ON notifications(app_id, seq);
+CREATE INDEX notifications_finished ON notifications(updated_at) WHERE status <> 'pending';
+"#];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies the missing migrations in one transaction.
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if found == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+    }
+    tx.commit()?;
+    tracing::info!(from = found, to = SCHEMA_VERSION, "store schema migrated");
+    Ok(())
+}
