@@ -17,9 +17,11 @@ use crate::ring::MAX_CORES;
 
 mod app;
 mod conn_auth;
+mod webhooks;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
 pub use conn_auth::ConnectionAuth;
+pub use webhooks::{WebhooksConfig, DATA_DIR_KEYS};
 
 /// The development app used when nothing is configured; printed at startup.
 pub const DEV_APP_ID: &str = "1000";
@@ -58,6 +60,10 @@ pub struct Config {
     pub apps: Vec<AppConfig>,
     /// True when no app was configured and the development app was added.
     pub dev_app: bool,
+    /// Where the control core keeps its store (`RINGCAST_DATA_DIR`, `server.data_dir`).
+    pub data_dir: PathBuf,
+    /// Webhook settings (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
 }
 
 /// The I/O driver for the shard runtimes.
@@ -106,6 +112,8 @@ struct FileConfig {
     server: FileServer,
     #[serde(default)]
     apps: Vec<AppConfig>,
+    #[serde(default)]
+    webhooks: webhooks::FileWebhooks,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -123,6 +131,7 @@ struct FileServer {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     max_request_size: Option<usize>,
+    data_dir: Option<PathBuf>,
 }
 
 /// Loads the configuration from an optional TOML file and the given environment lookup.
@@ -196,23 +205,10 @@ pub fn load(
             .max_connections_per_ip_per_minute
             .unwrap_or(100),
     };
-    let (proxies_key, proxies) = match env("RINGCAST_TRUSTED_PROXIES") {
-        Some(v) => (
-            "RINGCAST_TRUSTED_PROXIES",
-            v.split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        ),
-        None => (
-            "server.trusted_proxies",
-            parsed.server.trusted_proxies.unwrap_or_default(),
-        ),
-    };
-    let trusted_proxies = proxies
-        .iter()
-        .map(|p| Cidr::parse(p).map_err(|e| ConfigError::new(proxies_key, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted_proxies = cidr_setting(
+        ("RINGCAST_TRUSTED_PROXIES", env("RINGCAST_TRUSTED_PROXIES")),
+        ("server.trusted_proxies", parsed.server.trusted_proxies),
+    )?;
     let handshake_timeout = match env("RINGCAST_HANDSHAKE_TIMEOUT") {
         Some(v) => parse_num("RINGCAST_HANDSHAKE_TIMEOUT", &v, "seconds")?,
         None => parsed.server.handshake_timeout.unwrap_or(10),
@@ -263,6 +259,8 @@ pub fn load(
         ));
     }
     validate_apps(&apps)?;
+    let data_dir = webhooks::data_dir(env, parsed.server.data_dir)?;
+    let webhooks = webhooks::webhooks(env, parsed.webhooks)?;
     Ok(Config {
         host,
         port,
@@ -277,7 +275,31 @@ pub fn load(
         max_request_size,
         apps,
         dev_app,
+        data_dir,
+        webhooks,
     })
+}
+
+/// A list of subnets from a comma-separated environment variable, else from the file; each
+/// error names the key it came from.
+fn cidr_setting(
+    (env_key, env_value): (&str, Option<String>),
+    (file_key, file_value): (&str, Option<Vec<String>>),
+) -> Result<Vec<Cidr>, ConfigError> {
+    let (key, items) = match env_value {
+        Some(v) => (
+            env_key,
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
+        None => (file_key, file_value.unwrap_or_default()),
+    };
+    items
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| ConfigError::new(key, e)))
+        .collect()
 }
 
 fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {

@@ -15,10 +15,12 @@ use slab::Slab;
 
 use super::port::RestHandler;
 use crate::config::{AppConfig, Config};
+use crate::control::ControlMsg;
 use crate::proto::pusher::session::{Effect, Input, Millis, Rules, Session, Window};
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
+use crate::shard::cores::control::ControlLink;
 use crate::shard::cores::gather::Asks;
 use crate::shard::io::effects;
 use crate::shard::io::outbox::Outbox;
@@ -134,6 +136,8 @@ pub struct Shard {
     pub accept_cancel: RefCell<Option<Canceller>>,
     /// Answers REST requests (the `api` handlers, given at start).
     pub rest: RestHandler,
+    /// This shard's end of the control mesh.
+    pub control: ControlLink,
     next_socket: Cell<u64>,
 }
 
@@ -143,6 +147,7 @@ impl Shard {
         config: Arc<Config>,
         shared: Arc<Shared>,
         ring: Endpoint<CoreMsg>,
+        control: Endpoint<ControlMsg>,
         rest: RestHandler,
     ) -> Rc<Self> {
         let apps = config.apps.len();
@@ -177,6 +182,7 @@ impl Shard {
             bell,
             accept_cancel: RefCell::new(None),
             rest,
+            control: ControlLink::new(control),
             config,
             next_socket: Cell::new(0),
         })

@@ -12,7 +12,9 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use super::owner::send;
+use crate::control::Answer;
 use crate::shard::state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard};
+use crate::store::StoreError;
 
 /// How long a REST read waits for the other cores.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -37,6 +39,8 @@ pub enum Reply {
     Query(QueryPart),
     /// Whether a connection from an address may be accepted, or how long until it may.
     Admit(Result<(), Duration>),
+    /// The control core's answer (see `cores::control`).
+    Control(Box<Result<Answer, StoreError>>),
 }
 
 /// Asks every core (this one included) and returns all parts, or `None` on timeout.
@@ -53,7 +57,7 @@ pub async fn ask_all(shard: &Rc<Shard>, query: Query) -> Option<Vec<QueryPart>> 
             .into_iter()
             .filter_map(|r| match r {
                 Reply::Query(part) => Some(part),
-                Reply::Admit(_) => None,
+                Reply::Admit(_) | Reply::Control(_) => None,
             })
             .collect(),
     )
@@ -65,24 +69,32 @@ pub async fn ask(
     cores: impl ExactSizeIterator<Item = usize>,
     make: impl Fn(usize, usize, usize) -> CoreMsg,
 ) -> Option<Vec<Reply>> {
-    let expected = cores.len();
-    let id = {
-        let mut asks = shard.asks.borrow_mut();
-        asks.next += 1;
-        let id = asks.next;
-        asks.pending.insert(
-            id,
-            PendingAsk {
-                remaining: expected,
-                parts: Vec::with_capacity(expected),
-                waker: None,
-            },
-        );
-        id
-    };
+    let id = open(shard, cores.len());
     for dst in cores {
         send(shard, dst, make(shard.id, id, dst));
     }
+    wait(shard, id, ASK_TIMEOUT).await
+}
+
+/// Registers a question expecting `expected` replies; returns its id for [`on_answer`].
+pub fn open(shard: &Shard, expected: usize) -> usize {
+    let mut asks = shard.asks.borrow_mut();
+    asks.next += 1;
+    let id = asks.next;
+    asks.pending.insert(
+        id,
+        PendingAsk {
+            remaining: expected,
+            parts: Vec::with_capacity(expected),
+            waker: None,
+        },
+    );
+    id
+}
+
+/// Waits for every reply to question `id`, or `None` after `timeout` (the question is then
+/// forgotten, and late replies are dropped).
+pub async fn wait(shard: &Shard, id: usize, timeout: Duration) -> Option<Vec<Reply>> {
     let wait = poll_fn(|cx| {
         let mut asks = shard.asks.borrow_mut();
         let Some(ask) = asks.pending.get_mut(&id) else {
@@ -94,10 +106,7 @@ pub async fn ask(
         ask.waker = Some(cx.waker().clone());
         Poll::Pending
     });
-    let result = monoio::time::timeout(ASK_TIMEOUT, wait)
-        .await
-        .ok()
-        .flatten();
+    let result = monoio::time::timeout(timeout, wait).await.ok().flatten();
     shard.asks.borrow_mut().pending.remove(&id);
     result
 }

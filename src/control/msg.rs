@@ -1,0 +1,96 @@
+//! What shards ask the control core and what it answers: the complete list of control-core
+//! operations.
+//!
+//! Payloads are boxed so that a ring slot stays two words plus a tag, whatever an operation
+//! carries. Everything here is plain data; it performs no I/O.
+
+use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
+use crate::webhook::endpoint::EndpointPatch;
+
+/// A message on the control mesh.
+pub enum ControlMsg {
+    /// Shard → control core: run `request` and answer `id` to core `from`.
+    Request {
+        /// The asking shard.
+        from: usize,
+        /// The asking shard's id for this question.
+        id: usize,
+        /// What to do.
+        request: Box<Request>,
+    },
+    /// Control core → shard: the answer to question `id`.
+    Reply {
+        /// The question's id.
+        id: usize,
+        /// The outcome.
+        reply: Box<Result<Answer, StoreError>>,
+    },
+}
+
+/// An operation on the store, always scoped to one app.
+#[derive(Debug)]
+pub enum Request {
+    /// Store a new endpoint (validated, with its id and secret chosen by the shard).
+    CreateEndpoint(NewEndpoint),
+    /// The app's endpoints.
+    ListEndpoints {
+        /// The app.
+        app_id: String,
+    },
+    /// One endpoint.
+    GetEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+    },
+    /// Apply a validated partial update.
+    UpdateEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+        /// The change.
+        patch: EndpointPatch,
+    },
+    /// Remove an endpoint with its deliveries.
+    DeleteEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+    },
+    /// A page of an endpoint's delivery log, newest first.
+    DeliveryLog {
+        /// The app (the endpoint must be its own).
+        app_id: String,
+        /// The endpoint.
+        id: String,
+        /// The previous page's cursor.
+        before: Option<i64>,
+        /// Page size.
+        limit: usize,
+    },
+    /// Per-endpoint monitoring figures since `since_ms`.
+    Stats {
+        /// The app.
+        app_id: String,
+        /// Start of the window, unix ms.
+        since_ms: i64,
+    },
+}
+
+/// A successful outcome.
+#[derive(Debug)]
+pub enum Answer {
+    /// One endpoint (created, shown or updated).
+    Endpoint(Endpoint),
+    /// A listing.
+    Endpoints(Vec<Endpoint>),
+    /// The endpoint is gone.
+    Deleted,
+    /// A page of the delivery log.
+    Log(Page<LogEntry>),
+    /// Monitoring figures.
+    Stats(Vec<EndpointStats>),
+}
