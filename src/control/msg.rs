@@ -83,8 +83,8 @@ pub enum Request {
 /// A successful outcome.
 #[derive(Debug)]
 pub enum Answer {
-    /// One endpoint (created, shown or updated).
-    Endpoint(Endpoint),
+    /// One endpoint (created, shown or updated); boxed, being far larger than the others.
+    Endpoint(Box<Endpoint>),
     /// A listing.
     Endpoints(Vec<Endpoint>),
     /// The endpoint is gone.

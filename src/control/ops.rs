@@ -13,16 +13,18 @@ pub async fn execute<S: EndpointStore + DeliveryStore>(
     now_ms: i64,
 ) -> Result<Answer, StoreError> {
     Ok(match request {
-        Request::CreateEndpoint(new) => Answer::Endpoint(store.create_endpoint(new).await?),
+        Request::CreateEndpoint(new) => {
+            Answer::Endpoint(Box::new(store.create_endpoint(new).await?))
+        }
         Request::ListEndpoints { app_id } => {
             Answer::Endpoints(store.list_endpoints(&app_id).await?)
         }
         Request::GetEndpoint { app_id, id } => {
-            Answer::Endpoint(store.get_endpoint(&app_id, &id).await?)
+            Answer::Endpoint(Box::new(store.get_endpoint(&app_id, &id).await?))
         }
-        Request::UpdateEndpoint { app_id, id, patch } => {
-            Answer::Endpoint(store.update_endpoint(&app_id, &id, &patch, now_ms).await?)
-        }
+        Request::UpdateEndpoint { app_id, id, patch } => Answer::Endpoint(Box::new(
+            store.update_endpoint(&app_id, &id, &patch, now_ms).await?,
+        )),
         Request::DeleteEndpoint { app_id, id } => {
             store.delete_endpoint(&app_id, &id).await?;
             Answer::Deleted
