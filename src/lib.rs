@@ -45,7 +45,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
-/// Starts the server: `config.workers` shards, with the REST API in [`api`] answering the HTTP
+/// Starts the server: `config.workers` shards, with the REST API in `api` answering the HTTP
 /// requests that are not WebSocket upgrades. Returns once every listener is bound.
 pub fn start(
     config: Arc<config::Config>,

@@ -54,7 +54,7 @@ pub struct Server {
     pub app_key: String,
     pub app_secret: String,
     /// `RINGCAST_WORKERS` as given to the server, if it was (the clients place connections by it).
-    pub workers: Option<String>,
+    workers: Option<String>,
     child: Child,
     stderr_path: PathBuf,
     _dir: TempDir,
@@ -80,7 +80,7 @@ impl Server {
         let dir = TempDir::new("server");
         let port = free_port();
         let port_s = port.to_string();
-        let suite = suite_workers().to_string();
+        let suite = suite_workers();
         let default_workers = [("RINGCAST_WORKERS", suite.as_str())];
         let mut env: BTreeMap<String, String> = [
             ("REVERB_SERVER_HOST", "127.0.0.1"),
@@ -182,20 +182,15 @@ impl Server {
 
     /// Environment for a client script: where the server is and which app to use.
     fn client_env(&self) -> Vec<(String, String)> {
-        vec![
+        let mut env = vec![
             ("RINGCAST_HOST".into(), "127.0.0.1".into()),
             ("RINGCAST_PORT".into(), self.port.to_string()),
             ("APP_ID".into(), self.app_id.clone()),
             ("APP_KEY".into(), self.app_key.clone()),
             ("APP_SECRET".into(), self.app_secret.clone()),
-        ]
-        .into_iter()
-        .chain(
-            self.workers
-                .iter()
-                .map(|w| ("RINGCAST_WORKERS".into(), w.clone())),
-        )
-        .collect()
+        ];
+        env.extend(self.workers.clone().map(|w| ("RINGCAST_WORKERS".into(), w)));
+        env
     }
 }
 
@@ -215,13 +210,8 @@ impl Drop for Server {
 
 /// Workers of a server started without a config file: `RINGCAST_WORKERS` from the test run's
 /// environment (scripts/test runs the integration tests again with 4), else 2.
-pub fn suite_workers() -> usize {
-    match std::env::var("RINGCAST_WORKERS") {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("RINGCAST_WORKERS={v:?} is not a worker count")),
-        Err(_) => 2,
-    }
+fn suite_workers() -> String {
+    std::env::var("RINGCAST_WORKERS").unwrap_or_else(|_| "2".into())
 }
 
 /// A port that was free a moment ago (bind :0, read it, drop the listener).

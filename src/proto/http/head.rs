@@ -20,6 +20,8 @@ pub struct RequestHead {
     pub path: String,
     /// The raw query string after `?` (empty when there is none).
     pub query: String,
+    /// The minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
     /// Header lines in order, names as sent.
     pub headers: Vec<(String, String)>,
     /// How many bytes of the input the head occupied, including the blank line.
@@ -27,6 +29,14 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// The values of every header with this name (compared case-insensitively), in order.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first header with this name, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -37,19 +47,9 @@ impl RequestHead {
 
     /// Whether a comma-separated header (e.g. `Connection`) contains `token`, case-insensitively.
     pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.split(','))
+        self.headers_named(name)
+            .flat_map(|v| v.split(','))
             .any(|t| t.trim().eq_ignore_ascii_case(token))
-    }
-
-    /// The declared body length; `Ok(0)` when absent.
-    pub fn content_length(&self) -> Result<usize, HeadError> {
-        match self.header("content-length") {
-            None => Ok(0),
-            Some(v) => v.trim().parse().map_err(|_| HeadError::BadContentLength),
-        }
     }
 }
 
@@ -63,8 +63,6 @@ pub enum HeadError {
     Malformed(&'static str),
     /// A header value is not valid UTF-8: 400.
     NonUtf8Header,
-    /// `Content-Length` is not a number: 400.
-    BadContentLength,
 }
 
 impl HeadError {
@@ -86,7 +84,6 @@ impl fmt::Display for HeadError {
             ),
             HeadError::Malformed(why) => write!(f, "malformed HTTP request: {why}"),
             HeadError::NonUtf8Header => f.write_str("a header value is not valid UTF-8"),
-            HeadError::BadContentLength => f.write_str("Content-Length is not a number"),
         }
     }
 }
@@ -111,11 +108,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
         httparse::Status::Complete(n) if n > MAX_HEAD_BYTES => return Err(HeadError::TooLarge),
         httparse::Status::Complete(n) => n,
     };
-    let target = req.path.unwrap_or("/");
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, q),
-        None => (target, ""),
-    };
+    let (path, query) = split_target(req.path.unwrap_or("/"));
     let headers = req
         .headers
         .iter()
@@ -129,9 +122,28 @@ pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
         method: req.method.unwrap_or("").to_owned(),
         path: path.to_owned(),
         query: query.to_owned(),
+        version: req.version.unwrap_or(1),
         headers,
         head_len,
     }))
+}
+
+/// Splits a request target into path and query. An absolute-form target
+/// (`http://host/path?q`, which RFC 9112 §3.2.2 says a server must accept) loses its scheme and
+/// authority first, so it is routed like `/path?q`; an empty path then means `/`.
+fn split_target(target: &str) -> (&str, &str) {
+    let absolute = ["http://", "https://"].iter().find_map(|scheme| {
+        let prefix = target.get(..scheme.len())?;
+        prefix
+            .eq_ignore_ascii_case(scheme)
+            .then(|| &target[scheme.len()..])
+    });
+    let origin = match absolute {
+        Some(rest) => &rest[rest.find(['/', '?']).unwrap_or(rest.len())..],
+        None => target,
+    };
+    let (path, query) = origin.split_once('?').unwrap_or((origin, ""));
+    (if path.is_empty() { "/" } else { path }, query)
 }
 
 fn error_reason(e: httparse::Error) -> &'static str {
@@ -159,6 +171,37 @@ mod tests {
         assert_eq!(head.query, "protocol=7");
         assert_eq!(head.header("upgrade"), Some("websocket"));
         assert_eq!(&raw[head.head_len..], b"rest");
+    }
+
+    #[test]
+    fn absolute_form_is_routed_like_origin_form() {
+        for (target, path, query) in [
+            (
+                "http://example.com/app/key?protocol=7",
+                "/app/key",
+                "protocol=7",
+            ),
+            ("HTTPS://example.com:443/up", "/up", ""),
+            ("http://example.com", "/", ""),
+            ("http://example.com?a=1", "/", "a=1"),
+            ("/plain?x", "/plain", "x"),
+            ("ftp://example.com/x", "ftp://example.com/x", ""),
+        ] {
+            let raw = format!("GET {target} HTTP/1.1\r\nHost: example.com\r\n\r\n");
+            let head = parse_head(raw.as_bytes()).unwrap().unwrap();
+            assert_eq!(
+                (head.path.as_str(), head.query.as_str()),
+                (path, query),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn version_is_kept() {
+        let head = |raw: &[u8]| parse_head(raw).unwrap().unwrap().version;
+        assert_eq!(head(b"GET / HTTP/1.0\r\n\r\n"), 0);
+        assert_eq!(head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 1);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Upgrade {
 pub enum HandshakeError {
     /// The method is not GET: 405 (with `Allow: GET`).
     MethodNotAllowed,
+    /// The request is HTTP/1.0; an upgrade needs HTTP/1.1 (RFC 6455 §4.1): 400.
+    Http10,
     /// `Upgrade: websocket` or `Connection: upgrade` is missing: 400.
     NotAnUpgrade,
     /// There is no `Sec-WebSocket-Key`: 400.
@@ -57,7 +59,8 @@ impl HandshakeError {
     pub fn status(&self) -> u16 {
         match self {
             HandshakeError::MethodNotAllowed => 405,
-            HandshakeError::NotAnUpgrade
+            HandshakeError::Http10
+            | HandshakeError::NotAnUpgrade
             | HandshakeError::MissingKey
             | HandshakeError::InvalidKey => 400,
             HandshakeError::UnsupportedVersion => 426,
@@ -79,6 +82,9 @@ impl fmt::Display for HandshakeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             HandshakeError::MethodNotAllowed => "WebSocket upgrade requires the GET method",
+            HandshakeError::Http10 => {
+                "WebSocket upgrade requires HTTP/1.1; this request is HTTP/1.0"
+            }
             HandshakeError::NotAnUpgrade => {
                 "not a WebSocket upgrade: needs `Upgrade: websocket` and `Connection: Upgrade`"
             }
@@ -100,6 +106,9 @@ impl std::error::Error for HandshakeError {}
 pub fn check_upgrade(head: &RequestHead) -> Result<Upgrade, HandshakeError> {
     if head.method != "GET" {
         return Err(HandshakeError::MethodNotAllowed);
+    }
+    if head.version == 0 {
+        return Err(HandshakeError::Http10);
     }
     if !head.header_has_token("upgrade", "websocket")
         || !head.header_has_token("connection", "upgrade")
@@ -205,6 +214,14 @@ mod tests {
         assert_eq!(err, HandshakeError::MethodNotAllowed);
         assert_eq!(err.status(), 405);
         assert_eq!(err.extra_headers(), &[("Allow", "GET")]);
+    }
+
+    #[test]
+    fn http10_upgrade_is_400() {
+        let h = head(&format!("GET /app/k HTTP/1.0\r\nHost: x\r\n{GOOD}\r\n"));
+        let err = check_upgrade(&h).unwrap_err();
+        assert_eq!((err, err.status()), (HandshakeError::Http10, 400));
+        assert!(err.to_string().contains("HTTP/1.1"));
     }
 
     #[test]

@@ -7,12 +7,12 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::BytesMut;
+use bytes::{Buf, Bytes, BytesMut};
 use monoio::net::{TcpListener, TcpStream};
 
 use super::session;
 use super::transport::Transport;
-use crate::proto::http::{self, RequestHead, Response};
+use crate::proto::http::{self, BodyFraming, ChunkedDecoder, RequestHead, Response};
 use crate::ratelimit::{client_ip, IpGroup};
 use crate::shard::cores::gather::{ask, Reply};
 use crate::shard::port::Port;
@@ -86,6 +86,16 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
             }
         };
         let _ = buf.split_to(head.head_len);
+        // Framing is checked for every request, upgrades included: an ambiguous head is where a
+        // proxy and ringcast could disagree on where the next request begins.
+        let framing = match http::body_framing(&head) {
+            Ok(framing) => framing,
+            Err(e) => {
+                let resp = Response::error(e.status(), &e.to_string());
+                let _ = link.write_all(resp.to_bytes(false)).await;
+                return;
+            }
+        };
         if head.path == "/echo" && shard.config.echo && !link.transport.is_tls() {
             super::echo::run(link.stream, head, buf).await;
             return;
@@ -113,12 +123,15 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, peer: SocketAddr) {
             session::run(shard, link, head, buf, peer, auth_user).await;
             return;
         }
-        let keep_alive = !head.header_has_token("connection", "close");
-        let resp = match read_body(&shard, &mut link, &mut buf, &head).await {
-            Ok(body) => (shard.rest)(&port, &head, &body, unix_now()).await,
-            Err(resp) => resp,
+        let (resp, close) = match read_body(&shard, &mut link, &mut buf, framing).await {
+            Ok(body) => {
+                let resp = (shard.rest)(&port, &head, &body, unix_now()).await;
+                let close = !http::keep_alive(&head) || resp.status == 413 || resp.status == 400;
+                (resp, close)
+            }
+            // Where the body ends is unknown: nothing after it can be trusted as a request.
+            Err(resp) => (resp, true),
         };
-        let close = !keep_alive || resp.status == 413 || resp.status == 400;
         if link.write_all(resp.to_bytes(!close)).await.is_err() || close {
             return;
         }
@@ -175,34 +188,60 @@ async fn read_head(
     }
 }
 
-/// Reads the request body announced by `Content-Length`, within the configured limit.
+/// Reads the request body as its head frames it, within the configured limit (a chunked body
+/// is decoded, and the limit applies to the decoded bytes). An `Err` is the answer to send
+/// before closing.
 async fn read_body(
     shard: &Shard,
     link: &mut Link,
     buf: &mut BytesMut,
-    head: &RequestHead,
-) -> Result<BytesMut, Response> {
-    let len = head
-        .content_length()
-        .map_err(|e| Response::error(e.status(), &e.to_string()))?;
+    framing: BodyFraming,
+) -> Result<Bytes, Response> {
     let limit = shard.config.max_request_size;
-    if len > limit {
-        return Err(Response::error(
-            413,
-            &format!("request body of {len} bytes exceeds the {limit}-byte limit (REVERB_MAX_REQUEST_SIZE)"),
-        ));
-    }
-    let body = async {
-        while buf.len() < len {
-            link.read_more(buf).await?;
-        }
-        Some(buf.split_to(len))
-    };
     let timeout = Duration::from_secs(u64::from(shard.config.handshake_timeout));
-    match monoio::time::timeout(timeout, body).await {
-        Ok(Some(body)) => Ok(body),
-        _ => Err(Response::error(400, "request body incomplete")),
+    let body = async {
+        match framing {
+            BodyFraming::Length(len) if len > limit => Err(Response::error(
+                413,
+                &format!("request body of {len} bytes exceeds the {limit}-byte limit (REVERB_MAX_REQUEST_SIZE)"),
+            )),
+            BodyFraming::Length(len) => {
+                while buf.len() < len {
+                    link.read_more(buf).await.ok_or_else(incomplete)?;
+                }
+                Ok(buf.split_to(len).freeze())
+            }
+            BodyFraming::Chunked => read_chunked(link, buf, limit).await,
+        }
+    };
+    monoio::time::timeout(timeout, body)
+        .await
+        .unwrap_or_else(|_| Err(incomplete()))
+}
+
+/// Decodes a chunked body as its bytes arrive, leaving whatever follows it in `buf`.
+async fn read_chunked(
+    link: &mut Link,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Result<Bytes, Response> {
+    let mut decoder = ChunkedDecoder::new(limit);
+    let mut body = Vec::new();
+    loop {
+        let used = decoder
+            .decode(buf, &mut body)
+            .map_err(|e| Response::error(e.status(), &e.to_string()))?;
+        buf.advance(used);
+        if decoder.is_done() {
+            return Ok(Bytes::from(body));
+        }
+        link.read_more(buf).await.ok_or_else(incomplete)?;
     }
+}
+
+/// The answer when the client stops sending a body (EOF or the timeout) before its end.
+fn incomplete() -> Response {
+    Response::error(400, "request body incomplete")
 }
 
 /// Seconds since the Unix epoch, for REST signature timestamps.
