@@ -1,7 +1,8 @@
 //! The managed-webhooks API against the real binary (two workers): create, list, show, patch
 //! and delete through the Node SDK's signed `get`/`post` and signed raw requests, every
-//! refusal with its status and message and the store unchanged after it, and the endpoints
-//! surviving a restart and a `kill -9` on the same data directory.
+//! refusal with its status and message and the store unchanged after it, the endpoints
+//! surviving a restart and a `kill -9` on the same data directory, and published events
+//! delivered to a local receiver that checks them with the `standardwebhooks` library.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{http_request, run_client, signed_path, Server};
+use common::{http_request, run_client, signed_path, spawn_client, Server};
 use serde_json::{json, Value};
 
 /// Starts two workers on `data_dir`, with loopback receivers allowed.
@@ -327,4 +328,88 @@ fn endpoints_survive_a_restart_and_a_kill_9() {
     assert_eq!(after, before);
     assert_eq!(after["webhooks"][0]["is_active"], false);
     assert_eq!(after["webhooks"].as_array().unwrap().len(), 2);
+}
+
+/// A signed POST of `body` to `/apps/{id}/{endpoint}` (events, batch_events).
+fn publish(server: &Server, endpoint: &str, body: &Value) -> u16 {
+    let path = format!("/apps/{}/{endpoint}", server.app_id);
+    let body = body.to_string();
+    let signed = signed_path(server, "POST", &path, &[], &body);
+    let headers = [("Content-Type", "application/json")];
+    http_request(server.port, "POST", &signed, &headers, body.as_bytes()).0
+}
+
+#[test]
+fn published_events_are_delivered_signed_and_retried_with_the_same_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    // The first delivery is answered 500, so it is retried (after 1 s).
+    let mut receiver = spawn_client("webhook_receiver.py", &[secret, "500", "3"], &server);
+    let line = receiver.wait_for_line("listening ", Duration::from_secs(10));
+    let url = format!("http://127.0.0.1:{}/hook", &line["listening ".len()..]);
+    let orders = json!({"name": "orders", "url": url, "events": ["order.*"],
+                        "secret": secret, "retry_delays": [1]});
+    let (status, created) = call(&server, "POST", "", &orders.to_string());
+    assert_eq!(status, 201, "{created}");
+    let stock = json!({"name": "stock", "url": url, "events": ["inventory.*"], "secret": secret});
+    assert_eq!(call(&server, "POST", "", &stock.to_string()).0, 201);
+
+    let paid = json!({"name": "order.paid", "channels": ["orders"], "data": "{\"total\":5}"});
+    assert_eq!(publish(&server, "events", &paid), 200);
+    let other = json!({"name": "user.signed_up", "channels": ["users"], "data": "x"});
+    assert_eq!(publish(&server, "events", &other), 200);
+    let batch = json!({"batch": [{"name": "order.shipped", "channel": "orders", "data": "plain"}]});
+    assert_eq!(publish(&server, "batch_events", &batch), 200);
+
+    let got = receiver.finish().ok_json();
+    let got = got.as_array().expect("a list of deliveries");
+    assert_eq!(got.len(), 3, "{got:?}");
+    for d in got {
+        assert_eq!(
+            (&d["valid"], &d["x_signature_valid"]),
+            (&json!(true), &json!(true)),
+            "{d}"
+        );
+    }
+    let paid: Vec<&Value> = got.iter().filter(|d| d["type"] == "order.paid").collect();
+    assert_eq!(paid.len(), 2, "{got:?}");
+    assert_eq!(
+        paid[0]["webhook_id"], paid[1]["webhook_id"],
+        "a retry keeps its webhook-id"
+    );
+    assert_eq!(
+        (&paid[0]["status"], &paid[1]["status"]),
+        (&json!(500), &json!(200))
+    );
+    assert_eq!(
+        paid[0]["data"],
+        json!({"channels": ["orders"], "event": "order.paid", "payload": {"total": 5}})
+    );
+    let shipped: Vec<&Value> = got
+        .iter()
+        .filter(|d| d["type"] == "order.shipped")
+        .collect();
+    assert_eq!(shipped.len(), 1, "{got:?}");
+    assert_eq!(shipped[0]["data"]["payload"], "plain");
+
+    // The outcome of the last attempt is written just after the receiver answered.
+    let id = created["id"].as_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let log = loop {
+        let (status, log) = call(&server, "GET", &format!("/{id}/deliveries"), "");
+        assert_eq!(status, 200, "{log}");
+        if log["deliveries"].as_array().unwrap().len() == 3 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut codes: Vec<u64> = log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status_code"].as_u64().unwrap())
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [200, 200, 500], "{log}");
 }

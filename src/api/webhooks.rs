@@ -4,15 +4,17 @@
 //! Requests arrive already signed and checked like every REST call. Bodies are validated here
 //! with `proto::api::webhooks` before anything is stored, so a refused request changes nothing;
 //! the store is reached only through the control core ([`Port::ask_control`]), never from this
-//! shard. DELETE answers 204 No Content.
+//! shard. DELETE answers 204 No Content. Published REST events are matched against the
+//! endpoints here too ([`record_deliveries`]), before they reach any channel.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
 use super::webhooks_json as render;
-use crate::control::{Answer, Request};
+use crate::control::{Answer, Published, Request};
 use crate::proto::api::webhooks::{parse_create, parse_patch, EndpointRequestError};
+use crate::proto::api::EventRequest;
 use crate::proto::http::{self, Response};
 use crate::shard::Port;
 use crate::store::{NewEndpoint, StoreError};
@@ -52,6 +54,30 @@ pub async fn route(
         }
         ("GET", [id, "deliveries"]) => deliveries(port, app_id, id, params).await,
         _ => Response::error(404, &format!("no webhooks route for {method}")),
+    }
+}
+
+/// Records the webhook deliveries of `events` on the control core before they are published,
+/// so an accepted event is never lost; on failure the caller answers with the returned
+/// response and publishes nothing.
+pub async fn record_deliveries(
+    port: &Port,
+    app: usize,
+    events: &[&EventRequest],
+) -> Result<(), Response> {
+    let events = events
+        .iter()
+        .map(|e| Published {
+            name: e.name.clone(),
+            channels: e.channels.clone(),
+            // The literal was parsed as a JSON string, so it decodes.
+            data: serde_json::from_str(&e.data_literal).unwrap_or_default(),
+        })
+        .collect();
+    let app_id = port.config().apps[app].id.clone();
+    match port.ask_control(Request::Publish { app_id, events }).await {
+        Some(Ok(Answer::Recorded(_))) => Ok(()),
+        other => Err(failure(other)),
     }
 }
 

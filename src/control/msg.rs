@@ -71,6 +71,13 @@ pub enum Request {
         /// Page size.
         limit: usize,
     },
+    /// Record the deliveries of published events (answered once they are committed).
+    Publish {
+        /// The app.
+        app_id: String,
+        /// The events, as accepted.
+        events: Vec<Published>,
+    },
     /// Per-endpoint monitoring figures since `since_ms`.
     Stats {
         /// The app.
@@ -93,4 +100,29 @@ pub enum Answer {
     Log(Page<LogEntry>),
     /// Monitoring figures.
     Stats(Vec<EndpointStats>),
+    /// Deliveries recorded for a publish.
+    Recorded(usize),
+}
+
+impl Request {
+    /// Whether a success changes the endpoints (the directory is then reloaded).
+    pub fn changes_endpoints(&self) -> bool {
+        matches!(
+            self,
+            Request::CreateEndpoint(_)
+                | Request::UpdateEndpoint { .. }
+                | Request::DeleteEndpoint { .. }
+        )
+    }
+}
+
+/// An event published through the REST API, as the webhooks see it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The event name.
+    pub name: String,
+    /// Its channels.
+    pub channels: Vec<String>,
+    /// Its `data` string.
+    pub data: String,
 }

@@ -3,12 +3,17 @@
 //! Owns the mapping from operations to store calls, including the checks that span two calls
 //! (a delivery log is only shown for an endpoint of the asking app). It never runs on a shard.
 
+use std::cell::RefCell;
+
+use super::directory::Directory;
 use super::msg::{Answer, Request};
+use super::record::record;
 use crate::store::{DeliveryStore, EndpointStore, StoreError};
 
-/// Executes `request` at `now_ms` (unix milliseconds).
+/// Executes `request` at `now_ms` (unix milliseconds); publishes are matched against `dir`.
 pub async fn execute<S: EndpointStore + DeliveryStore>(
     store: &S,
+    dir: &RefCell<Directory>,
     request: Request,
     now_ms: i64,
 ) -> Result<Answer, StoreError> {
@@ -41,6 +46,9 @@ pub async fn execute<S: EndpointStore + DeliveryStore>(
         }
         Request::Stats { app_id, since_ms } => {
             Answer::Stats(store.endpoint_stats(&app_id, since_ms).await?)
+        }
+        Request::Publish { app_id, events } => {
+            Answer::Recorded(record(store, dir, &app_id, &events, now_ms).await?)
         }
     })
 }
@@ -76,8 +84,9 @@ mod tests {
 
     #[test]
     fn operations_are_scoped_to_their_app() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        let dir = RefCell::new(Directory::default());
         run(async {
             let new = NewEndpoint {
                 id: "ep_1".into(),
@@ -86,7 +95,7 @@ mod tests {
                 secret: "whsec_x".into(),
                 now_ms: 1,
             };
-            execute(&store, Request::CreateEndpoint(new), 1)
+            execute(&store, &dir, Request::CreateEndpoint(new), 1)
                 .await
                 .unwrap();
             let log = |app: &str| Request::DeliveryLog {
@@ -96,10 +105,10 @@ mod tests {
                 limit: 10,
             };
             assert!(
-                matches!(execute(&store, log("a"), 2).await, Ok(Answer::Log(p)) if p.items.is_empty())
+                matches!(execute(&store, &dir, log("a"), 2).await, Ok(Answer::Log(p)) if p.items.is_empty())
             );
             assert!(matches!(
-                execute(&store, log("b"), 2).await,
+                execute(&store, &dir, log("b"), 2).await,
                 Err(StoreError::NotFound { .. })
             ));
             let patch = EndpointPatch {
@@ -111,7 +120,7 @@ mod tests {
                 id: "ep_1".into(),
                 patch,
             };
-            let Ok(Answer::Endpoint(ep)) = execute(&store, update, 5).await else {
+            let Ok(Answer::Endpoint(ep)) = execute(&store, &dir, update, 5).await else {
                 panic!("update failed");
             };
             assert_eq!((ep.name.as_str(), ep.updated_at_ms), ("renamed", 5));
@@ -119,14 +128,14 @@ mod tests {
                 app_id: app.into(),
                 id: "ep_1".into(),
             };
-            assert!(execute(&store, delete("b"), 6).await.is_err());
+            assert!(execute(&store, &dir, delete("b"), 6).await.is_err());
             assert!(matches!(
-                execute(&store, delete("a"), 6).await,
+                execute(&store, &dir, delete("a"), 6).await,
                 Ok(Answer::Deleted)
             ));
             let list = Request::ListEndpoints { app_id: "a".into() };
             assert!(
-                matches!(execute(&store, list, 7).await, Ok(Answer::Endpoints(v)) if v.is_empty())
+                matches!(execute(&store, &dir, list, 7).await, Ok(Answer::Endpoints(v)) if v.is_empty())
             );
         });
     }

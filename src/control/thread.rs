@@ -5,16 +5,21 @@
 //! and handles requests one at a time: each store call is short, and a shard that asked waits
 //! with its own timeout, never blocking its core.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use super::deliver::{self, Deliverer};
+use super::directory::Directory;
 use super::msg::ControlMsg;
-use super::ops;
+use super::{now_ms, ops};
 use crate::config::{Config, DATA_DIR_KEYS};
+use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
 use crate::store::{SqliteStore, StoreError};
 
@@ -80,6 +85,7 @@ pub fn start(
     endpoint: Endpoint<ControlMsg>,
 ) -> Result<ControlCore, ControlError> {
     let dir = config.data_dir.clone();
+    let allowed = config.webhooks.allowed_subnets.clone();
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let pin = (config.pinning && cores > config.workers).then_some(config.workers);
     let stop = Arc::new(AtomicBool::new(false));
@@ -88,7 +94,7 @@ pub fn start(
     let flag = stop.clone();
     let thread = thread::Builder::new()
         .name("ringcast-control".into())
-        .spawn(move || run(dir, pin, uring, endpoint, flag, ready_tx))
+        .spawn(move || run(dir, allowed, pin, uring, endpoint, flag, ready_tx))
         .map_err(ControlError::Runtime)?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(ControlCore { thread, bell, stop }),
@@ -104,6 +110,7 @@ pub fn start(
 
 fn run(
     dir: PathBuf,
+    allowed: Vec<Cidr>,
     pin: Option<usize>,
     uring: bool,
     endpoint: Endpoint<ControlMsg>,
@@ -122,10 +129,24 @@ fn run(
             return;
         }
     };
+    let store = Rc::new(store);
     let body = async {
+        let endpoints = match Directory::load(store.as_ref()).await {
+            Ok(d) => Rc::new(RefCell::new(d)),
+            Err(source) => {
+                let path = dir.clone();
+                let _ = ready.send(Err(ControlError::DataDir { path, source }));
+                return;
+            }
+        };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
-        serve(&store, endpoint, &stop).await;
+        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
+        let flag = stop.clone();
+        monoio::spawn(deliver::run(deliverer, move || {
+            flag.load(Ordering::Acquire)
+        }));
+        serve(&store, &endpoints, endpoint, &stop).await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
@@ -133,7 +154,12 @@ fn run(
 }
 
 /// Answers requests until `stop` is set.
-async fn serve(store: &SqliteStore, mut endpoint: Endpoint<ControlMsg>, stop: &AtomicBool) {
+async fn serve(
+    store: &SqliteStore,
+    dir: &RefCell<Directory>,
+    mut endpoint: Endpoint<ControlMsg>,
+    stop: &AtomicBool,
+) {
     let bell = endpoint.bell();
     loop {
         bell.wait(|| endpoint.has_incoming() || stop.load(Ordering::Acquire))
@@ -147,7 +173,14 @@ async fn serve(store: &SqliteStore, mut endpoint: Endpoint<ControlMsg>, stop: &A
             let ControlMsg::Request { from, id, request } = msg else {
                 continue;
             };
-            let reply = ops::execute(store, *request, now_ms()).await;
+            let reloads = request.changes_endpoints();
+            let reply = ops::execute(store, dir, *request, now_ms()).await;
+            if reloads && reply.is_ok() {
+                match Directory::load(store).await {
+                    Ok(d) => *dir.borrow_mut() = d,
+                    Err(e) => tracing::error!(error = %e, "cannot reload the endpoints"),
+                }
+            }
             if let Err(e) = &reply {
                 tracing::debug!(shard = from, error = %e, "control request refused");
             }
@@ -163,11 +196,4 @@ async fn serve(store: &SqliteStore, mut endpoint: Endpoint<ControlMsg>, stop: &A
             monoio::time::sleep(OVERFLOW_RETRY).await;
         }
     }
-}
-
-/// Unix milliseconds: the store's clock.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
