@@ -65,6 +65,9 @@ pub async fn record_deliveries(
     app: usize,
     events: &[&EventRequest],
 ) -> Result<(), Response> {
+    if !port.has_webhooks(app) {
+        return Ok(());
+    }
     let events = events
         .iter()
         .map(|e| Published {

@@ -21,6 +21,7 @@ use super::{now_ms, ops};
 use crate::config::{Config, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
+use crate::shard::Shared;
 use crate::store::{SqliteStore, StoreError};
 
 /// Requests handled before the loop checks for shutdown and flushes its replies.
@@ -81,20 +82,28 @@ impl ControlCore {
 /// a core exists; otherwise it floats.
 pub fn start(
     config: &Config,
+    shared: Arc<Shared>,
     uring: bool,
     endpoint: Endpoint<ControlMsg>,
 ) -> Result<ControlCore, ControlError> {
-    let dir = config.data_dir.clone();
-    let allowed = config.webhooks.allowed_subnets.clone();
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let pin = (config.pinning && cores > config.workers).then_some(config.workers);
+    let setup = Setup {
+        dir: config.data_dir.clone(),
+        allowed: config.webhooks.allowed_subnets.clone(),
+        flags: Flags {
+            apps: config.apps.iter().map(|a| a.id.clone()).collect(),
+            shared,
+        },
+        pin: (config.pinning && cores > config.workers).then_some(config.workers),
+        uring,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let bell = endpoint.bell();
     let (ready_tx, ready_rx) = mpsc::channel();
     let flag = stop.clone();
     let thread = thread::Builder::new()
         .name("ringcast-control".into())
-        .spawn(move || run(dir, allowed, pin, uring, endpoint, flag, ready_tx))
+        .spawn(move || run(setup, endpoint, flag, ready_tx))
         .map_err(ControlError::Runtime)?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(ControlCore { thread, bell, stop }),
@@ -108,11 +117,27 @@ pub fn start(
     }
 }
 
-fn run(
+/// What the control thread is started with.
+struct Setup {
+    /// The data directory.
     dir: PathBuf,
+    /// `webhooks.allowed_subnets`.
     allowed: Vec<Cidr>,
+    flags: Flags,
+    /// The core to pin to, if any.
     pin: Option<usize>,
+    /// io_uring (else epoll).
     uring: bool,
+}
+
+fn run(
+    Setup {
+        dir,
+        allowed,
+        flags,
+        pin,
+        uring,
+    }: Setup,
     endpoint: Endpoint<ControlMsg>,
     stop: Arc<AtomicBool>,
     ready: mpsc::Sender<Result<(), ControlError>>,
@@ -132,7 +157,10 @@ fn run(
     let store = Rc::new(store);
     let body = async {
         let endpoints = match Directory::load(store.as_ref()).await {
-            Ok(d) => Rc::new(RefCell::new(d)),
+            Ok(d) => {
+                flags.publish(&d);
+                Rc::new(RefCell::new(d))
+            }
             Err(source) => {
                 let path = dir.clone();
                 let _ = ready.send(Err(ControlError::DataDir { path, source }));
@@ -146,10 +174,25 @@ fn run(
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)
         }));
-        serve(&store, &endpoints, endpoint, &stop).await;
+        serve(&store, &endpoints, &flags, endpoint, &stop).await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
+    }
+}
+
+/// Tells the shards which apps have endpoints for published events.
+struct Flags {
+    /// App ids, in `Config::apps` order.
+    apps: Vec<String>,
+    shared: Arc<Shared>,
+}
+
+impl Flags {
+    fn publish(&self, dir: &Directory) {
+        for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
+            flag.store(dir.receives_events(app), Ordering::Release);
+        }
     }
 }
 
@@ -157,6 +200,7 @@ fn run(
 async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
+    flags: &Flags,
     mut endpoint: Endpoint<ControlMsg>,
     stop: &AtomicBool,
 ) {
@@ -177,7 +221,10 @@ async fn serve(
             let reply = ops::execute(store, dir, *request, now_ms()).await;
             if reloads && reply.is_ok() {
                 match Directory::load(store).await {
-                    Ok(d) => *dir.borrow_mut() = d,
+                    Ok(d) => {
+                        flags.publish(&d);
+                        *dir.borrow_mut() = d;
+                    }
                     Err(e) => tracing::error!(error = %e, "cannot reload the endpoints"),
                 }
             }

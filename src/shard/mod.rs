@@ -176,8 +176,8 @@ pub fn start(
     let control_end = control_ends
         .pop()
         .expect("the mesh has the control endpoint");
-    let control =
-        crate::control::start(&config, uring, control_end).map_err(StartError::Control)?;
+    let control = crate::control::start(&config, shared.clone(), uring, control_end)
+        .map_err(StartError::Control)?;
     for (endpoint, control_end) in endpoints.into_iter().zip(control_ends) {
         let config = config.clone();
         let shared = shared.clone();

@@ -74,6 +74,11 @@ impl Port {
         gather::ask_all(&self.0, query).await
     }
 
+    /// Whether the app has webhook endpoints for published events (see [`Shared`]).
+    pub fn has_webhooks(&self, app: usize) -> bool {
+        self.0.shared.webhook_apps[app].load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Runs `request` on the control core; `None` when it did not answer in time.
     pub async fn ask_control(&self, request: Request) -> Option<Result<Answer, StoreError>> {
         control::ask(&self.0, request).await

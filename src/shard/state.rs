@@ -41,6 +41,10 @@ pub struct Shared {
     pub app_connections: Vec<AtomicU64>,
     /// Set once by the main thread when a shutdown signal arrives.
     pub shutting_down: AtomicBool,
+    /// Per app: whether it has a webhook endpoint that receives published events. Written by
+    /// the control core after each endpoint change, read by the REST publish path so an app
+    /// without endpoints never waits for the control core.
+    pub webhook_apps: Vec<AtomicBool>,
     /// Counters per shard, for `/metrics`.
     pub stats: Vec<ShardStats>,
     /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
@@ -55,6 +59,7 @@ impl Shared {
             connections: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
+            webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
         })
