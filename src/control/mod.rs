@@ -1,7 +1,7 @@
 //! The control core: one more thread with its own monoio runtime that owns the store, records
 //! the webhook deliveries of published events and delivers them (later also the scheduler).
 //!
-//! Shards reach it only by message over the control mesh ([`msg::ControlMsg`] in
+//! Shards reach it only by message over the control star ([`msg::ControlMsg`] in
 //! [`crate::ring`] rings: one endpoint per shard plus one for this core) and never wait on it
 //! beyond a bounded timeout. SQLite runs here and nowhere else: a shard never opens the store,
 //! and this module never touches a shard's connections or channel index.

@@ -7,7 +7,7 @@
 use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
 use crate::webhook::endpoint::EndpointPatch;
 
-/// A message on the control mesh.
+/// A message on the control star.
 pub enum ControlMsg {
     /// Shard → control core: run `request` and answer `id` to core `from`.
     Request {

@@ -77,7 +77,7 @@ impl ControlCore {
     }
 }
 
-/// Starts the control core on `endpoint` (its end of the control mesh) and returns once the
+/// Starts the control core on `endpoint` (its end of the control star) and returns once the
 /// store is open. It is pinned to the first core beyond the shards when pinning is on and such
 /// a core exists; otherwise it floats.
 pub fn start(

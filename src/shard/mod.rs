@@ -171,8 +171,8 @@ pub fn start(
     let mut threads = Vec::new();
     let endpoints = crate::ring::mesh::<CoreMsg>(config.workers);
     let bells = endpoints.iter().map(|e| e.bell()).collect();
-    // The control mesh: one endpoint per shard, and the last one for the control core.
-    let mut control_ends = crate::ring::mesh::<ControlMsg>(config.workers + 1);
+    // The control star: one endpoint per shard, and the hub (the last) for the control core.
+    let mut control_ends = crate::ring::star::<ControlMsg>(config.workers);
     let control_end = control_ends
         .pop()
         .expect("the mesh has the control endpoint");

@@ -141,7 +141,7 @@ pub struct Shard {
     pub accept_cancel: RefCell<Option<Canceller>>,
     /// Answers REST requests (the `api` handlers, given at start).
     pub rest: RestHandler,
-    /// This shard's end of the control mesh.
+    /// This shard's end of the control star.
     pub control: ControlLink,
     next_socket: Cell<u64>,
 }

@@ -1,4 +1,4 @@
-//! This shard's end of the control mesh: asking the control core and collecting its answers.
+//! This shard's end of the control star: asking the control core and collecting its answers.
 //!
 //! A question goes into the shard's SPSC ring toward the control core; the answer comes back
 //! in the ring from it and is handed to the waiting task through the same registry as
@@ -27,12 +27,12 @@ const OVERFLOW_RETRY: Duration = Duration::from_millis(1);
 pub struct ControlLink {
     ring: RefCell<Endpoint<ControlMsg>>,
     bell: BellHandle,
-    /// The control core's index in the control mesh (the last one).
+    /// The control core's index in the control star (the last one).
     core: usize,
 }
 
 impl ControlLink {
-    /// The link over `ring`, this shard's endpoint of the control mesh.
+    /// The link over `ring`, this shard's endpoint of the control star.
     pub fn new(ring: Endpoint<ControlMsg>) -> Self {
         ControlLink {
             bell: ring.bell(),
