@@ -413,3 +413,43 @@ fn published_events_are_delivered_signed_and_retried_with_the_same_id() {
     codes.sort_unstable();
     assert_eq!(codes, [200, 200, 500], "{log}");
 }
+
+#[test]
+fn a_receiver_answering_410_disables_its_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let mut receiver = spawn_client("webhook_receiver.py", &[secret, "410", "1"], &server);
+    let line = receiver.wait_for_line("listening ", Duration::from_secs(10));
+    let url = format!("http://127.0.0.1:{}/hook", &line["listening ".len()..]);
+    let hook = json!({"name": "gone", "url": url, "events": ["*"], "secret": secret});
+    let (status, created) = call(&server, "POST", "", &hook.to_string());
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let event = json!({"name": "order.paid", "channels": ["orders"], "data": "{}"});
+    assert_eq!(publish(&server, "events", &event), 200);
+    let got = receiver.finish().ok_json();
+    assert_eq!(got[0]["status"], 410, "{got}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, shown) = call(&server, "GET", &format!("/{id}"), "");
+        assert_eq!(status, 200, "{shown}");
+        if shown["is_active"] == false {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still active after a 410: {shown}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, stats) = call(&server, "GET", "/stats", "");
+    assert_eq!(stats["endpoints"][0]["attempts"], 1, "{stats}");
+    assert_eq!(stats["endpoints"][0]["successes"], 0, "{stats}");
+    // A disabled endpoint gets nothing more: the log keeps its one attempt.
+    assert_eq!(publish(&server, "events", &event), 200);
+    // Three polls of the delivery loop (every 100 ms).
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, log) = call(&server, "GET", &format!("/{id}/deliveries"), "");
+    assert_eq!(log["deliveries"].as_array().unwrap().len(), 1, "{log}");
+}
