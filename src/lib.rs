@@ -33,12 +33,15 @@
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
 //!   trait; SQLite in WAL mode by default.
 //! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
+//! - [`control`]: the control core, one more thread that owns the store and answers the
+//!   shards' requests over its own ring mesh; the only place SQL runs.
 
 #![forbid(unsafe_code)]
 
 mod api;
 pub mod broker;
 pub mod config;
+pub mod control;
 pub mod proto;
 pub mod ratelimit;
 pub mod ring;

@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("ringcast: {e}");
-            ExitCode::from(1)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -14,8 +14,10 @@ use raw_client::Subscriber;
 /// Runs the binary with `env` (and nothing from the caller's REVERB_*/RINGCAST_* variables)
 /// until it exits or 10 s pass; returns (exit code, stderr).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    // The default data directory is relative: keep it out of the source tree.
+    let cwd = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
-    cmd.args(args);
+    cmd.args(args).current_dir(cwd.path());
     for (k, _) in std::env::vars() {
         if k.starts_with("REVERB_") || k.starts_with("RINGCAST_") {
             cmd.env_remove(k);
@@ -89,7 +91,9 @@ fn port_in_use_exits_1_with_a_clear_error() {
 #[test]
 fn no_configuration_starts_the_documented_development_app() {
     let port = free_port().to_string();
+    let cwd = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
+    cmd.current_dir(cwd.path());
     for (k, _) in std::env::vars() {
         if k.starts_with("REVERB_") || k.starts_with("RINGCAST_") {
             cmd.env_remove(k);
@@ -185,4 +189,22 @@ fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
     };
     assert_eq!(code, Some(0), "{}", server.stderr());
     assert!(std::net::TcpStream::connect(("127.0.0.1", server.port)).is_err());
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_stops_startup_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory cannot be made under a regular file, even by root.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let data_dir = file.join("data");
+    let env = [
+        ("REVERB_SERVER_HOST", "127.0.0.1"),
+        ("REVERB_SERVER_PORT", "0"),
+        ("RINGCAST_DATA_DIR", data_dir.to_str().unwrap()),
+    ];
+    let (code, err) = run_to_exit(&[], &env);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid setting RINGCAST_DATA_DIR"), "{err}");
+    assert!(err.contains(data_dir.to_str().unwrap()), "{err}");
 }
