@@ -19,11 +19,13 @@ mod app;
 mod collections;
 mod conn_auth;
 mod scaling;
+mod webhooks;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
 pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
 pub use scaling::{RedisTarget, ScalingConfig};
+pub use webhooks::{WebhooksConfig, DATA_DIR_KEYS};
 
 /// The development app used when nothing is configured; printed at startup.
 pub const DEV_APP_ID: &str = "1000";
@@ -64,6 +66,10 @@ pub struct Config {
     pub dev_app: bool,
     /// Redis scaling (`REVERB_SCALING_ENABLED`); `None` when off, and then Redis is never used.
     pub scaling: Option<ScalingConfig>,
+    /// Where the control core keeps its store (`RINGCAST_DATA_DIR`, `server.data_dir`).
+    pub data_dir: PathBuf,
+    /// Webhook settings (`[webhooks]`).
+    pub webhooks: WebhooksConfig,
 }
 
 /// The I/O driver for the shard runtimes.
@@ -114,6 +120,8 @@ struct FileConfig {
     apps: Vec<AppConfig>,
     #[serde(default)]
     scaling: scaling::FileScaling,
+    #[serde(default)]
+    webhooks: webhooks::FileWebhooks,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,6 +139,7 @@ struct FileServer {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     max_request_size: Option<usize>,
+    data_dir: Option<PathBuf>,
 }
 
 /// Loads the configuration from an optional TOML file and the given environment lookup.
@@ -204,23 +213,10 @@ pub fn load(
             .max_connections_per_ip_per_minute
             .unwrap_or(100),
     };
-    let (proxies_key, proxies) = match env("RINGCAST_TRUSTED_PROXIES") {
-        Some(v) => (
-            "RINGCAST_TRUSTED_PROXIES",
-            v.split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect(),
-        ),
-        None => (
-            "server.trusted_proxies",
-            parsed.server.trusted_proxies.unwrap_or_default(),
-        ),
-    };
-    let trusted_proxies = proxies
-        .iter()
-        .map(|p| Cidr::parse(p).map_err(|e| ConfigError::new(proxies_key, e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let trusted_proxies = cidr_setting(
+        ("RINGCAST_TRUSTED_PROXIES", env("RINGCAST_TRUSTED_PROXIES")),
+        ("server.trusted_proxies", parsed.server.trusted_proxies),
+    )?;
     let handshake_timeout = match env("RINGCAST_HANDSHAKE_TIMEOUT") {
         Some(v) => parse_num("RINGCAST_HANDSHAKE_TIMEOUT", &v, "seconds")?,
         None => parsed.server.handshake_timeout.unwrap_or(10),
@@ -272,6 +268,8 @@ pub fn load(
     }
     validate_apps(&apps)?;
     let scaling = scaling::load(parsed.scaling, env)?;
+    let data_dir = webhooks::data_dir(env, parsed.server.data_dir)?;
+    let webhooks = webhooks::webhooks(env, parsed.webhooks)?;
     Ok(Config {
         host,
         port,
@@ -287,7 +285,31 @@ pub fn load(
         apps,
         dev_app,
         scaling,
+        data_dir,
+        webhooks,
     })
+}
+
+/// A list of subnets from a comma-separated environment variable, else from the file; each
+/// error names the key it came from.
+fn cidr_setting(
+    (env_key, env_value): (&str, Option<String>),
+    (file_key, file_value): (&str, Option<Vec<String>>),
+) -> Result<Vec<Cidr>, ConfigError> {
+    let (key, items) = match env_value {
+        Some(v) => (
+            env_key,
+            v.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        ),
+        None => (file_key, file_value.unwrap_or_default()),
+    };
+    items
+        .iter()
+        .map(|p| Cidr::parse(p).map_err(|e| ConfigError::new(key, e)))
+        .collect()
 }
 
 fn parse_file(text: &str) -> Result<FileConfig, ConfigError> {

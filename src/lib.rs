@@ -23,8 +23,8 @@
 //!   - `shard::lifecycle`: the sweeper (session timer ticks) and graceful shutdown.
 //! - [`ring`]: lock-free SPSC rings and doorbells between cores.
 //! - `api`: the REST handlers (events, channels, users, records, realtime subscribe, health,
-//!   metrics), given to the shards
-//!   at [`start`] and reaching them only through [`shard::Port`]; the shard never imports them.
+//!   metrics), given to the shards at [`start`] and reaching them only through
+//!   [`shard::Port`]; the shard never imports them.
 //! - [`tls`]: certificate loading for wss:// and https (rustls).
 //! - [`ratelimit`]: per-address connection windows and trusted proxies.
 //! - [`scheduler`]: the notification scheduler's pure parts (quiet hours, timing wheel, plan).
@@ -33,6 +33,8 @@
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
 //!   trait; SQLite in WAL mode by default.
 //! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
+//! - [`control`]: the control core, one more thread that owns the store and answers the
+//!   shards' requests over its own ring mesh; the only place SQL runs.
 //! - [`logging`]: the log subscriber: text or JSON lines on stderr, colour only on a terminal.
 
 #![forbid(unsafe_code)]
@@ -40,6 +42,7 @@
 mod api;
 pub mod broker;
 pub mod config;
+pub mod control;
 pub mod logging;
 pub mod proto;
 pub mod ratelimit;

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
             tracing::info!("stopped");
             ExitCode::SUCCESS
         }
-        Err(e) => fatal(log_format, &e, 1),
+        Err(e) => fatal(log_format, &e, e.exit_code()),
     }
 }
 

@@ -147,6 +147,25 @@ pub fn mesh<T>(cores: usize) -> Vec<Endpoint<T>> {
         (1..=MAX_CORES).contains(&cores),
         "a mesh spans 1 to {MAX_CORES} cores, not {cores}"
     );
+    build(cores, |src, dst| src != dst)
+}
+
+/// Builds a star: `spokes` endpoints that each talk only to one hub, the last endpoint, over
+/// `2 * spokes` rings (the control core and its shards; the spokes already share a mesh, so
+/// rings between them would only hold memory). Core sets ([`Endpoint::others`]) are not
+/// meaningful on a star, so it may span `MAX_CORES` spokes plus the hub.
+pub fn star<T>(spokes: usize) -> Vec<Endpoint<T>> {
+    assert!(
+        (1..=MAX_CORES).contains(&spokes),
+        "a star has 1 to {MAX_CORES} spokes, not {spokes}"
+    );
+    build(spokes + 1, |src, dst| {
+        src != dst && (src == spokes || dst == spokes)
+    })
+}
+
+/// `cores` endpoints with one ring for each `(src, dst)` that `linked` allows.
+fn build<T>(cores: usize, linked: impl Fn(usize, usize) -> bool) -> Vec<Endpoint<T>> {
     let bells: Arc<[Doorbell]> = (0..cores).map(|_| Doorbell::default()).collect();
     let mut endpoints: Vec<Endpoint<T>> = (0..cores)
         .map(|index| Endpoint {
@@ -160,12 +179,10 @@ pub fn mesh<T>(cores: usize) -> Vec<Endpoint<T>> {
         })
         .collect();
     for src in 0..cores {
-        for dst in 0..cores {
-            if src != dst {
-                let (producer, consumer) = RingBuffer::new(RING_CAPACITY);
-                endpoints[src].outgoing[dst] = Some(producer);
-                endpoints[dst].incoming.push(consumer);
-            }
+        for dst in (0..cores).filter(|&dst| linked(src, dst)) {
+            let (producer, consumer) = RingBuffer::new(RING_CAPACITY);
+            endpoints[src].outgoing[dst] = Some(producer);
+            endpoints[dst].incoming.push(consumer);
         }
     }
     endpoints
@@ -370,6 +387,26 @@ mod tests {
         rest[1].drain(usize::MAX, |m| got.push(m));
         assert_eq!(got, (0..10).collect::<Vec<_>>());
         assert!(!rest[0].has_incoming());
+    }
+
+    #[test]
+    fn a_star_links_each_spoke_to_the_hub_only() {
+        let mut eps = star::<usize>(MAX_CORES);
+        let mut hub = eps.pop().unwrap();
+        assert_eq!((hub.index(), hub.incoming.len()), (MAX_CORES, MAX_CORES));
+        for (i, spoke) in eps.iter_mut().enumerate() {
+            assert_eq!(spoke.incoming.len(), 1);
+            assert!(spoke.outgoing[(i + 1) % MAX_CORES].is_none());
+            spoke.send(MAX_CORES, i);
+        }
+        let mut got = Vec::new();
+        hub.drain(usize::MAX, |m| got.push(m));
+        got.sort_unstable();
+        assert_eq!(got, (0..MAX_CORES).collect::<Vec<_>>());
+        hub.send(3, 7);
+        let mut back = Vec::new();
+        eps[3].drain(usize::MAX, |m| back.push(m));
+        assert_eq!(back, [7]);
     }
 
     #[test]

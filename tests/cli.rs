@@ -12,27 +12,31 @@ use common::{http_get, ports, Server};
 use raw_client::Subscriber;
 
 /// Starts the binary with `args` and `env` and nothing from the caller's REVERB_*/RINGCAST_*
-/// variables, its stderr piped.
-fn spawn_hermetic(args: &[&str], env: &[(&str, &str)]) -> Child {
+/// variables, its stderr piped, in a fresh working directory (the default data directory is
+/// relative: it stays out of the source tree) that lives as long as the returned guard.
+fn spawn_hermetic(args: &[&str], env: &[(&str, &str)]) -> (Child, tempfile::TempDir) {
+    let cwd = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
-    cmd.args(args);
+    cmd.args(args).current_dir(cwd.path());
     for (k, _) in std::env::vars() {
         if k.starts_with("REVERB_") || k.starts_with("RINGCAST_") {
             cmd.env_remove(k);
         }
     }
-    cmd.envs(env.iter().copied())
+    let child = cmd
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
+        .unwrap();
+    (child, cwd)
 }
 
 /// Runs the binary (see [`spawn_hermetic`]) until it exits or 10 s pass; returns (exit code,
 /// stderr).
 fn run_to_exit(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
-    let mut child = spawn_hermetic(args, env);
+    let (mut child, _cwd) = spawn_hermetic(args, env);
     let deadline = Instant::now() + Duration::from_secs(10);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -106,7 +110,7 @@ fn no_configuration_starts_the_documented_development_app() {
             ("REVERB_SERVER_HOST", "127.0.0.1"),
             ("REVERB_SERVER_PORT", port.as_str()),
         ];
-        let mut child = spawn_hermetic(&[], &env);
+        let (mut child, _cwd) = spawn_hermetic(&[], &env);
         let port: u16 = port.parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while child.try_wait().unwrap().is_none() && !ports::listens_alone(child.id(), port) {
@@ -269,4 +273,22 @@ fn logs_to_a_file_have_no_colour_and_json_format_is_one_object_per_line() {
         "{log}"
     );
     assert!(!lines.iter().any(|l| l["level"] == "WARN"), "{log}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_created_stops_startup_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory cannot be made under a regular file, even by root.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let data_dir = file.join("data");
+    let env = [
+        ("REVERB_SERVER_HOST", "127.0.0.1"),
+        ("REVERB_SERVER_PORT", "0"),
+        ("RINGCAST_DATA_DIR", data_dir.to_str().unwrap()),
+    ];
+    let (code, err) = run_to_exit(&[], &env);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("invalid setting RINGCAST_DATA_DIR"), "{err}");
+    assert!(err.contains(data_dir.to_str().unwrap()), "{err}");
 }

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use super::channels::info_for;
 use super::records;
+use super::webhooks;
 use crate::proto::api::{parse_batch, parse_event, EventRequest, Limits};
 use crate::proto::http::Response;
 use crate::proto::pusher::{self, SocketId};
@@ -27,6 +28,9 @@ pub async fn trigger(port: &Port, app: usize, body: &[u8]) -> Response {
     };
     if !port.take_backend_budget(app, 1) {
         return over_budget(port, app);
+    }
+    if let Err(resp) = webhooks::record_deliveries(port, app, &[&event]).await {
+        return resp;
     }
     port.catch_up();
     send(port, app, &event, except);
@@ -55,6 +59,10 @@ pub async fn trigger_batch(port: &Port, app: usize, body: &[u8]) -> Response {
     }
     if !port.take_backend_budget(app, checked.len() as u32) {
         return over_budget(port, app);
+    }
+    let all: Vec<&EventRequest> = checked.iter().map(|(e, _, _)| *e).collect();
+    if let Err(resp) = webhooks::record_deliveries(port, app, &all).await {
+        return resp;
     }
     port.catch_up();
     for (event, except, changes) in checked {

@@ -12,6 +12,8 @@ mod metrics;
 mod realtime;
 mod records;
 mod users;
+mod webhooks;
+mod webhooks_json;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -79,6 +81,9 @@ async fn route(port: &Port, head: &RequestHead, body: &[u8], now_unix: u64) -> R
         ("GET", ["channels", name, "users"]) => channels::users(port, app, &decoded(name)).await,
         ("POST", ["users", user, "terminate_connections"]) => {
             users::terminate(port, app, &decoded(user))
+        }
+        (method, ["webhooks", rest @ ..]) => {
+            webhooks::route(port, app, method, rest, &params, body).await
         }
         _ => not_found(head),
     }

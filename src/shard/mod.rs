@@ -33,6 +33,7 @@ pub use state::{ChannelFilter, Query, QueryPart, Shared};
 use state::{CoreMsg, Shard};
 
 use crate::config::{Config, Driver};
+use crate::control::{ControlCore, ControlError, ControlMsg};
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -49,6 +50,18 @@ pub enum StartError {
     Runtime(std::io::Error),
     /// `driver = "io_uring"` was configured but the kernel refuses io_uring.
     IoUringUnavailable,
+    /// The control core (its store) could not start.
+    Control(ControlError),
+}
+
+impl StartError {
+    /// The process exit code: 2 for a setting the user must change, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Control(ControlError::DataDir { .. }) => 2,
+            _ => 1,
+        }
+    }
 }
 
 impl fmt::Display for StartError {
@@ -62,6 +75,7 @@ impl fmt::Display for StartError {
             StartError::IoUringUnavailable => f.write_str(
                 "io_uring is unavailable on this kernel (or blocked by seccomp); set RINGCAST_DRIVER=auto or epoll",
             ),
+            StartError::Control(e) => write!(f, "{e}"),
         }
     }
 }
@@ -75,6 +89,7 @@ const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10
 pub struct Server {
     threads: Vec<thread::JoinHandle<()>>,
     bells: Vec<crate::ring::BellHandle>,
+    control: ControlCore,
     /// The counters shared by all shards.
     pub shared: Arc<Shared>,
 }
@@ -98,11 +113,13 @@ impl Server {
         }
     }
 
-    /// Blocks until every shard thread has ended.
+    /// Blocks until every shard thread has ended, then stops the control core (shards may
+    /// still ask it while they drain).
     pub fn join(self) {
         for t in self.threads {
             let _ = t.join();
         }
+        self.control.stop();
     }
 }
 
@@ -154,14 +171,24 @@ pub fn start(
     let mut threads = Vec::new();
     let endpoints = crate::ring::mesh::<CoreMsg>(config.workers);
     let bells = endpoints.iter().map(|e| e.bell()).collect();
-    for endpoint in endpoints {
+    // The control star: one endpoint per shard, and the hub (the last) for the control core.
+    let mut control_ends = crate::ring::star::<ControlMsg>(config.workers);
+    let control_end = control_ends
+        .pop()
+        .expect("the mesh has the control endpoint");
+    let control = crate::control::start(&config, shared.clone(), uring, control_end)
+        .map_err(StartError::Control)?;
+    for (endpoint, control_end) in endpoints.into_iter().zip(control_ends) {
         let config = config.clone();
         let shared = shared.clone();
         let ready = ready_tx.clone();
         let id = endpoint.index();
         let handle = thread::Builder::new()
             .name(format!("ringcast-shard-{id}"))
-            .spawn(move || run_shard(config, shared, endpoint, addr, uring, rest, ready))
+            .spawn(move || {
+                let ends = (endpoint, control_end);
+                run_shard(config, shared, ends, addr, uring, rest, ready)
+            })
             .map_err(StartError::Runtime)?;
         threads.push(handle);
     }
@@ -180,6 +207,7 @@ pub fn start(
     Ok(Server {
         threads,
         bells,
+        control,
         shared,
     })
 }
@@ -191,7 +219,10 @@ fn addr_of(config: &Config) -> SocketAddr {
 fn run_shard(
     config: Arc<Config>,
     shared: Arc<Shared>,
-    endpoint: crate::ring::Endpoint<CoreMsg>,
+    (endpoint, control): (
+        crate::ring::Endpoint<CoreMsg>,
+        crate::ring::Endpoint<ControlMsg>,
+    ),
     addr: SocketAddr,
     uring: bool,
     rest: RestHandler,
@@ -216,26 +247,16 @@ fn run_shard(
                 return;
             }
         };
-        let shard = Shard::new(config, shared, endpoint, rest);
+        let shard = Shard::new(config, shared, endpoint, control, rest);
         monoio::spawn(cores::fanout::drain_task(shard.clone()));
+        monoio::spawn(cores::control::drain_task(shard.clone()));
         monoio::spawn(lifecycle::sweeper::sweeper_task(shard.clone()));
         let _ = ready.send(Ok(()));
         tracing::debug!(shard = id, %addr, "shard listening");
         io::conn::accept_loop(shard.clone(), listener).await;
         lifecycle::shutdown::drained(shard, SHUTDOWN_DEADLINE).await;
     };
-    let built = if uring {
-        monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
-            .enable_timer()
-            .with_entries(4096)
-            .build()
-            .map(|mut rt| rt.block_on(body))
-    } else {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .map(|mut rt| rt.block_on(body))
-    };
+    let built = lifecycle::runtime::block_on(uring, body);
     if let Err(e) = built {
         tracing::error!(shard = id, error = %e, "cannot build the shard runtime");
     }

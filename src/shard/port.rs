@@ -1,5 +1,6 @@
 //! The narrow interface the REST API gets to a shard: which apps exist, the counters, the
-//! per-app publish budget, publishing, cross-core reads and terminating a user.
+//! per-app publish budget, publishing, cross-core reads, terminating a user and asking the
+//! control core.
 //!
 //! The handlers live in `api`, which the shard never imports: [`start`](super::start) is given
 //! a [`RestHandler`] and calls it for each request with a [`Port`]. Nothing here exposes the
@@ -13,13 +14,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use super::cores::collections::Registration;
-use super::cores::{collections, fanout, gather, owner};
+use super::cores::{collections, control, fanout, gather, owner};
 use super::state::{CoreMsg, Query, QueryPart, Shard, Shared};
 use crate::config::Config;
+use crate::control::{Answer, Request};
 use crate::proto::api::realtime::RealtimeError;
 use crate::proto::api::records::RecordChange;
 use crate::proto::http::{RequestHead, Response};
 use crate::proto::pusher::SocketId;
+use crate::store::StoreError;
 
 /// Answers one REST request (head, complete body, Unix time in seconds) through a [`Port`].
 pub type RestHandler = for<'a> fn(
@@ -87,6 +90,16 @@ impl Port {
         except: Option<SocketId>,
     ) {
         collections::publish(&self.0, app, changes, except);
+    }
+
+    /// Whether the app has webhook endpoints for published events (see [`Shared`]).
+    pub fn has_webhooks(&self, app: usize) -> bool {
+        self.0.shared.webhook_apps[app].load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Runs `request` on the control core; `None` when it did not answer in time.
+    pub async fn ask_control(&self, request: Request) -> Option<Result<Answer, StoreError>> {
+        control::ask(&self.0, request).await
     }
 
     /// Closes every connection of `user_id` in `app`, on every core.

@@ -15,10 +15,12 @@ use slab::Slab;
 
 use super::port::RestHandler;
 use crate::config::{AppConfig, Config};
+use crate::control::ControlMsg;
 use crate::proto::pusher::session::{Effect, Input, Millis, Rules, Session, Window};
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
+use crate::shard::cores::control::ControlLink;
 use crate::shard::cores::gather::Asks;
 use crate::shard::io::effects;
 use crate::shard::io::outbox::Outbox;
@@ -40,6 +42,10 @@ pub struct Shared {
     pub app_connections: Vec<AtomicU64>,
     /// Set once by the main thread when a shutdown signal arrives.
     pub shutting_down: AtomicBool,
+    /// Per app: whether it has a webhook endpoint that receives published events. Written by
+    /// the control core after each endpoint change, read by the REST publish path so an app
+    /// without endpoints never waits for the control core.
+    pub webhook_apps: Vec<AtomicBool>,
     /// Counters per shard, for `/metrics`.
     pub stats: Vec<ShardStats>,
     /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
@@ -54,6 +60,7 @@ impl Shared {
             connections: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
+            webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
         })
@@ -140,6 +147,8 @@ pub struct Shard {
     pub accept_cancel: RefCell<Option<Canceller>>,
     /// Answers REST requests (the `api` handlers, given at start).
     pub rest: RestHandler,
+    /// This shard's end of the control star.
+    pub control: ControlLink,
     next_socket: Cell<u64>,
 }
 
@@ -149,6 +158,7 @@ impl Shard {
         config: Arc<Config>,
         shared: Arc<Shared>,
         ring: Endpoint<CoreMsg>,
+        control: Endpoint<ControlMsg>,
         rest: RestHandler,
     ) -> Rc<Self> {
         let apps = config.apps.len();
@@ -184,6 +194,7 @@ impl Shard {
             bell,
             accept_cancel: RefCell::new(None),
             rest,
+            control: ControlLink::new(control),
             config,
             next_socket: Cell::new(0),
         })

@@ -130,6 +130,10 @@ fn try_start(port: u16) -> Result<ringcast::shard::Server, String> {
             "REVERB_APP_SECRET" => Some(crate::common::APP_SECRET.into()),
             "RINGCAST_WORKERS" => Some("1".into()),
             "RINGCAST_MAX_CONNECTIONS_PER_IP_PER_MINUTE" => Some("0".into()),
+            // The default data directory is relative to the source tree.
+            "RINGCAST_DATA_DIR" => {
+                Some(concat!(env!("CARGO_TARGET_TMPDIR"), "/shard-alloc").into())
+            }
             _ => None,
         }
     };

@@ -12,8 +12,10 @@ use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use super::owner::send;
+use crate::control::Answer;
 use crate::proto::api::realtime::RealtimeError;
 use crate::shard::state::{ChannelFilter, CoreMsg, Query, QueryPart, Shard};
+use crate::store::StoreError;
 
 /// How long a REST read waits for the other cores.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -40,6 +42,8 @@ pub enum Reply {
     Admit(Result<(), Duration>),
     /// A collection registration: the channel to subscribe to, or the refusal.
     Registered(Result<String, RealtimeError>),
+    /// The control core's answer (see `cores::control`).
+    Control(Box<Result<Answer, StoreError>>),
 }
 
 /// Asks every core (this one included) and returns all parts, or `None` on timeout.
@@ -56,7 +60,7 @@ pub async fn ask_all(shard: &Rc<Shard>, query: Query) -> Option<Vec<QueryPart>> 
             .into_iter()
             .filter_map(|r| match r {
                 Reply::Query(part) => Some(part),
-                Reply::Admit(_) | Reply::Registered(_) => None,
+                Reply::Admit(_) | Reply::Registered(_) | Reply::Control(_) => None,
             })
             .collect(),
     )
@@ -68,24 +72,32 @@ pub async fn ask(
     cores: impl ExactSizeIterator<Item = usize>,
     make: impl Fn(usize, usize, usize) -> CoreMsg,
 ) -> Option<Vec<Reply>> {
-    let expected = cores.len();
-    let id = {
-        let mut asks = shard.asks.borrow_mut();
-        asks.next += 1;
-        let id = asks.next;
-        asks.pending.insert(
-            id,
-            PendingAsk {
-                remaining: expected,
-                parts: Vec::with_capacity(expected),
-                waker: None,
-            },
-        );
-        id
-    };
+    let id = open(shard, cores.len());
     for dst in cores {
         send(shard, dst, make(shard.id, id, dst));
     }
+    wait(shard, id, ASK_TIMEOUT).await
+}
+
+/// Registers a question expecting `expected` replies; returns its id for [`on_answer`].
+pub fn open(shard: &Shard, expected: usize) -> usize {
+    let mut asks = shard.asks.borrow_mut();
+    asks.next += 1;
+    let id = asks.next;
+    asks.pending.insert(
+        id,
+        PendingAsk {
+            remaining: expected,
+            parts: Vec::with_capacity(expected),
+            waker: None,
+        },
+    );
+    id
+}
+
+/// Waits for every reply to question `id`, or `None` after `timeout` (the question is then
+/// forgotten, and late replies are dropped).
+pub async fn wait(shard: &Shard, id: usize, timeout: Duration) -> Option<Vec<Reply>> {
     let wait = poll_fn(|cx| {
         let mut asks = shard.asks.borrow_mut();
         let Some(ask) = asks.pending.get_mut(&id) else {
@@ -97,10 +109,7 @@ pub async fn ask(
         ask.waker = Some(cx.waker().clone());
         Poll::Pending
     });
-    let result = monoio::time::timeout(ASK_TIMEOUT, wait)
-        .await
-        .ok()
-        .flatten();
+    let result = monoio::time::timeout(timeout, wait).await.ok().flatten();
     shard.asks.borrow_mut().pending.remove(&id);
     result
 }

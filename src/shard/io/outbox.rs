@@ -219,11 +219,41 @@ impl Batch {
     }
 }
 
+thread_local! {
+    /// Writer tasks alive on this thread. One shard runs per thread, so this is the shard's
+    /// count; shutdown waits for it to reach zero so close frames are flushed, not dropped
+    /// with the runtime.
+    static LIVE_WRITERS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How many connections on this shard still have a writer task (queued bytes, or a socket
+/// not yet shut down).
+pub fn live_writers() -> usize {
+    LIVE_WRITERS.with(Cell::get)
+}
+
+/// Counts a writer task for as long as it lives, however it ends.
+struct LiveWriter;
+
+impl LiveWriter {
+    fn enter() -> Self {
+        LIVE_WRITERS.with(|n| n.set(n.get() + 1));
+        LiveWriter
+    }
+}
+
+impl Drop for LiveWriter {
+    fn drop(&mut self) {
+        LIVE_WRITERS.with(|n| n.set(n.get() - 1));
+    }
+}
+
 async fn write_loop(
     outbox: Rc<Outbox>,
     mut writer: OwnedWriteHalf<TcpStream>,
     cancel: CancelHandle,
 ) {
+    let _live = LiveWriter::enter();
     // The coalescing buffer, handed back by each write and kept while it is small.
     let mut spare: Option<Vec<u8>> = None;
     loop {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::proto::pusher::session::Input;
-use crate::shard::io::effects;
+use crate::shard::io::{effects, outbox};
 use crate::shard::state::Shard;
 
 /// How often the shard checks whether its connections are gone.
@@ -34,12 +34,12 @@ pub fn begin(shard: &Shard) {
     }
 }
 
-/// Waits until this shard has no connections left, or `deadline` passes.
+/// Waits until this shard has no connections left and every writer has flushed its last
+/// frames (the 4200 notice and close frame), or `deadline` passes. Ending the runtime earlier
+/// would drop writers mid-flush, and a client would see the socket close with no reason.
 pub async fn drained(shard: Rc<Shard>, deadline: Duration) {
     let end = Instant::now() + deadline;
-    while !shard.conns.borrow().is_empty() && Instant::now() < end {
+    while (!shard.conns.borrow().is_empty() || outbox::live_writers() > 0) && Instant::now() < end {
         monoio::time::sleep(POLL).await;
     }
-    // Let the writers flush the close frames they already have.
-    monoio::time::sleep(POLL).await;
 }

@@ -1,0 +1,24 @@
+//! The control core: one more thread with its own monoio runtime that owns the store, records
+//! the webhook deliveries of published events and delivers them (later also the scheduler).
+//!
+//! Shards reach it only by message over the control star ([`msg::ControlMsg`] in
+//! [`crate::ring`] rings: one endpoint per shard plus one for this core) and never wait on it
+//! beyond a bounded timeout. SQLite runs here and nowhere else: a shard never opens the store,
+//! and this module never touches a shard's connections or channel index.
+
+mod deliver;
+mod directory;
+pub mod msg;
+mod ops;
+mod record;
+mod thread;
+
+pub use msg::{Answer, ControlMsg, Published, Request};
+pub use thread::{start, ControlCore, ControlError};
+
+/// Unix milliseconds: the control core's clock.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,128 @@
+//! What shards ask the control core and what it answers: the complete list of control-core
+//! operations.
+//!
+//! Payloads are boxed so that a ring slot stays two words plus a tag, whatever an operation
+//! carries. Everything here is plain data; it performs no I/O.
+
+use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
+use crate::webhook::endpoint::EndpointPatch;
+
+/// A message on the control star.
+pub enum ControlMsg {
+    /// Shard → control core: run `request` and answer `id` to core `from`.
+    Request {
+        /// The asking shard.
+        from: usize,
+        /// The asking shard's id for this question.
+        id: usize,
+        /// What to do.
+        request: Box<Request>,
+    },
+    /// Control core → shard: the answer to question `id`.
+    Reply {
+        /// The question's id.
+        id: usize,
+        /// The outcome.
+        reply: Box<Result<Answer, StoreError>>,
+    },
+}
+
+/// An operation on the store, always scoped to one app.
+#[derive(Debug)]
+pub enum Request {
+    /// Store a new endpoint (validated, with its id and secret chosen by the shard).
+    CreateEndpoint(NewEndpoint),
+    /// The app's endpoints.
+    ListEndpoints {
+        /// The app.
+        app_id: String,
+    },
+    /// One endpoint.
+    GetEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+    },
+    /// Apply a validated partial update.
+    UpdateEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+        /// The change.
+        patch: EndpointPatch,
+    },
+    /// Remove an endpoint with its deliveries.
+    DeleteEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+    },
+    /// A page of an endpoint's delivery log, newest first.
+    DeliveryLog {
+        /// The app (the endpoint must be its own).
+        app_id: String,
+        /// The endpoint.
+        id: String,
+        /// The previous page's cursor.
+        before: Option<i64>,
+        /// Page size.
+        limit: usize,
+    },
+    /// Record the deliveries of published events (answered once they are committed).
+    Publish {
+        /// The app.
+        app_id: String,
+        /// The events, as accepted.
+        events: Vec<Published>,
+    },
+    /// Per-endpoint monitoring figures since `since_ms`.
+    Stats {
+        /// The app.
+        app_id: String,
+        /// Start of the window, unix ms.
+        since_ms: i64,
+    },
+}
+
+/// A successful outcome.
+#[derive(Debug)]
+pub enum Answer {
+    /// One endpoint (created, shown or updated); boxed, being far larger than the others.
+    Endpoint(Box<Endpoint>),
+    /// A listing.
+    Endpoints(Vec<Endpoint>),
+    /// The endpoint is gone.
+    Deleted,
+    /// A page of the delivery log.
+    Log(Page<LogEntry>),
+    /// Monitoring figures.
+    Stats(Vec<EndpointStats>),
+    /// Deliveries recorded for a publish.
+    Recorded(usize),
+}
+
+impl Request {
+    /// Whether a success changes the endpoints (the directory is then reloaded).
+    pub fn changes_endpoints(&self) -> bool {
+        matches!(
+            self,
+            Request::CreateEndpoint(_)
+                | Request::UpdateEndpoint { .. }
+                | Request::DeleteEndpoint { .. }
+        )
+    }
+}
+
+/// An event published through the REST API, as the webhooks see it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The event name.
+    pub name: String,
+    /// Its channels.
+    pub channels: Vec<String>,
+    /// Its `data` string.
+    pub data: String,
+}

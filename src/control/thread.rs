@@ -1,0 +1,246 @@
+//! The control core's thread: opens the store, then answers shard requests until shutdown.
+//!
+//! [`start`] returns only after the store is open (or with the reason it is not), so a bad
+//! data directory stops the server before it accepts anything. The loop sleeps on its doorbell
+//! and handles requests one at a time: each store call is short, and a shard that asked waits
+//! with its own timeout, never blocking its core.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+use super::deliver::{self, Deliverer};
+use super::directory::Directory;
+use super::msg::ControlMsg;
+use super::{now_ms, ops};
+use crate::config::{Config, DATA_DIR_KEYS};
+use crate::ratelimit::Cidr;
+use crate::ring::{BellHandle, Endpoint};
+use crate::shard::Shared;
+use crate::store::{SqliteStore, StoreError};
+
+/// Requests handled before the loop checks for shutdown and flushes its replies.
+const BATCH: usize = 64;
+/// How long the loop waits before retrying replies that found a shard's ring full.
+const OVERFLOW_RETRY: Duration = Duration::from_millis(1);
+
+/// Why the control core could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The store could not be created or opened in the data directory.
+    DataDir {
+        /// The configured directory.
+        path: PathBuf,
+        /// The store's reason.
+        source: StoreError,
+    },
+    /// The thread or its runtime could not be created.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for ControlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ControlError::DataDir { path, source } => write!(
+                f,
+                "invalid setting {DATA_DIR_KEYS}: cannot open the store in {}: {source}; point \
+                 it at a directory ringcast may create and write",
+                path.display()
+            ),
+            ControlError::Runtime(e) => write!(f, "cannot start the control core: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// The running control core.
+pub struct ControlCore {
+    thread: thread::JoinHandle<()>,
+    bell: BellHandle,
+    stop: Arc<AtomicBool>,
+}
+
+impl ControlCore {
+    /// Stops the loop and waits for the thread; call after the shards have stopped, since they
+    /// may still ask while draining.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        self.bell.ring();
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts the control core on `endpoint` (its end of the control star) and returns once the
+/// store is open. It is pinned to the first core beyond the shards when pinning is on and such
+/// a core exists; otherwise it floats.
+pub fn start(
+    config: &Config,
+    shared: Arc<Shared>,
+    uring: bool,
+    endpoint: Endpoint<ControlMsg>,
+) -> Result<ControlCore, ControlError> {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let setup = Setup {
+        dir: config.data_dir.clone(),
+        allowed: config.webhooks.allowed_subnets.clone(),
+        flags: Flags {
+            apps: config.apps.iter().map(|a| a.id.clone()).collect(),
+            shared,
+        },
+        pin: (config.pinning && cores > config.workers).then_some(config.workers),
+        uring,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let bell = endpoint.bell();
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let flag = stop.clone();
+    let thread = thread::Builder::new()
+        .name("ringcast-control".into())
+        .spawn(move || run(setup, endpoint, flag, ready_tx))
+        .map_err(ControlError::Runtime)?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(ControlCore { thread, bell, stop }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(ControlError::Runtime(std::io::Error::other(
+            "the control core died during startup",
+        ))),
+    }
+}
+
+/// What the control thread is started with.
+struct Setup {
+    /// The data directory.
+    dir: PathBuf,
+    /// `webhooks.allowed_subnets`.
+    allowed: Vec<Cidr>,
+    flags: Flags,
+    /// The core to pin to, if any.
+    pin: Option<usize>,
+    /// io_uring (else epoll).
+    uring: bool,
+}
+
+fn run(
+    Setup {
+        dir,
+        allowed,
+        flags,
+        pin,
+        uring,
+    }: Setup,
+    endpoint: Endpoint<ControlMsg>,
+    stop: Arc<AtomicBool>,
+    ready: mpsc::Sender<Result<(), ControlError>>,
+) {
+    if let Some(core) = pin {
+        if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
+            tracing::warn!(core, error = ?e, "could not pin the control core");
+        }
+    }
+    let store = match SqliteStore::open(&dir) {
+        Ok(s) => s,
+        Err(source) => {
+            let _ = ready.send(Err(ControlError::DataDir { path: dir, source }));
+            return;
+        }
+    };
+    let store = Rc::new(store);
+    let body = async {
+        let endpoints = match Directory::load(store.as_ref()).await {
+            Ok(d) => {
+                flags.publish(&d);
+                Rc::new(RefCell::new(d))
+            }
+            Err(source) => {
+                let path = dir.clone();
+                let _ = ready.send(Err(ControlError::DataDir { path, source }));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
+        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
+        let flag = stop.clone();
+        monoio::spawn(deliver::run(deliverer, move || {
+            flag.load(Ordering::Acquire)
+        }));
+        serve(&store, &endpoints, &flags, endpoint, &stop).await;
+    };
+    if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
+        tracing::error!(error = %e, "cannot build the control core runtime");
+    }
+}
+
+/// Tells the shards which apps have endpoints for published events.
+struct Flags {
+    /// App ids, in `Config::apps` order.
+    apps: Vec<String>,
+    shared: Arc<Shared>,
+}
+
+impl Flags {
+    fn publish(&self, dir: &Directory) {
+        for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
+            flag.store(dir.receives_events(app), Ordering::Release);
+        }
+    }
+}
+
+/// Answers requests until `stop` is set.
+async fn serve(
+    store: &SqliteStore,
+    dir: &RefCell<Directory>,
+    flags: &Flags,
+    mut endpoint: Endpoint<ControlMsg>,
+    stop: &AtomicBool,
+) {
+    let bell = endpoint.bell();
+    loop {
+        bell.wait(|| endpoint.has_incoming() || stop.load(Ordering::Acquire))
+            .await;
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        let mut batch = Vec::with_capacity(BATCH);
+        endpoint.drain(BATCH, |m| batch.push(m));
+        for msg in batch {
+            let ControlMsg::Request { from, id, request } = msg else {
+                continue;
+            };
+            let reloads = request.changes_endpoints();
+            let reply = ops::execute(store, dir, *request, now_ms()).await;
+            if reloads && reply.is_ok() {
+                match Directory::load(store).await {
+                    Ok(d) => {
+                        flags.publish(&d);
+                        *dir.borrow_mut() = d;
+                    }
+                    Err(e) => tracing::error!(error = %e, "cannot reload the endpoints"),
+                }
+            }
+            if let Err(e) = &reply {
+                tracing::debug!(shard = from, error = %e, "control request refused");
+            }
+            endpoint.send(
+                from,
+                ControlMsg::Reply {
+                    id,
+                    reply: Box::new(reply),
+                },
+            );
+        }
+        while endpoint.flush_overflow() && !stop.load(Ordering::Acquire) {
+            monoio::time::sleep(OVERFLOW_RETRY).await;
+        }
+    }
+}
