@@ -9,11 +9,12 @@
 mod deliver;
 mod directory;
 pub mod msg;
+mod notify;
 mod ops;
 mod record;
 mod thread;
 
-pub use msg::{Answer, ControlMsg, Published, Request};
+pub use msg::{Answer, ControlMsg, Notify, Published, Request};
 pub use thread::{start, ControlCore, ControlError};
 
 /// Unix milliseconds: the control core's clock.
