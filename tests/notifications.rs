@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{http_request, signed_path, spawn_client, spawn_client_env, Server};
+use common::{signed_call, spawn_client, spawn_client_env, Server};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -29,16 +29,8 @@ fn start(data_dir: &Path, extra: &[(&str, &str)]) -> Server {
 
 /// A signed request to `/apps/{id}/notifications{rest}`: (status, parsed body or Null).
 fn call(server: &Server, method: &str, rest: &str, body: &str) -> (u16, Value) {
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let params: Vec<(&str, &str)> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .collect();
     let path = format!("/apps/{}/notifications{rest}", server.app_id);
-    let signed = signed_path(server, method, &path, &params, body);
-    let headers = [("Content-Type", "application/json")];
-    let (status, text) = http_request(server.port, method, &signed, &headers, body.as_bytes());
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    signed_call(server, method, &path, body)
 }
 
 /// RFC 3339 for `ms` milliseconds from now.

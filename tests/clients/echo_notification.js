@@ -9,30 +9,7 @@ const [userId] = process.argv.slice(2);
 if (!userId) c.fail('usage: echo_notification.js <user_id>');
 
 c.main(async () => {
-  // laravel-echo 2.x: load the ESM build (its CommonJS build does not load in Node).
-  const { default: Echo } = await import('laravel-echo');
-  const server = c.sdk();
-  const echo = new Echo({
-    broadcaster: 'reverb',
-    Pusher: c.PusherJS,
-    key: c.env.key,
-    wsHost: c.env.host,
-    wsPort: c.env.port,
-    wssPort: c.env.port,
-    forceTLS: c.env.tls,
-    enabledTransports: ['ws'],
-    enableStats: false,
-    authorizer: (channel) => ({
-      authorize: (socketId, callback) => {
-        try {
-          callback(null, server.authorizeChannel(socketId, channel.name));
-        } catch (e) {
-          callback(e, null);
-        }
-      },
-    }),
-  });
-  c.watchConnection(echo.connector.pusher, 'echo');
+  const echo = await c.echo(c.sdk());
   c.step(`subscribing to private-App.Models.User.${userId} through Echo`);
   const channel = echo.private(`App.Models.User.${userId}`);
   const got = new Promise((resolve) => channel.notification(resolve));
