@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{signed_call, spawn_client, spawn_client_env, Server};
+use common::{http_get, signed_call, spawn_client, spawn_client_env, Server};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
@@ -173,6 +173,16 @@ fn create_is_idempotent_and_only_a_pending_one_can_be_cancelled() {
         .as_str()
         .unwrap()
         .contains("already delivered"));
+
+    let (_, metrics) = http_get(server.port, "/metrics");
+    for line in [
+        "ringcast_notifications_delivered_total 1",
+        "ringcast_notifications_failed_total 0",
+        "ringcast_notification_lateness_seconds_count 1",
+        "ringcast_notifications_pending{app=",
+    ] {
+        assert!(metrics.contains(line), "no {line:?} in\n{metrics}");
+    }
 }
 
 #[test]

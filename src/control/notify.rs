@@ -11,14 +11,21 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::msg::{ControlMsg, Notify};
+use super::directory::Directory;
+use super::msg::{ControlMsg, Notify, Published};
 use super::now_ms;
+use super::record::record;
 use crate::proto::pusher;
 use crate::ring::Endpoint;
 use crate::scheduler::{plan_claims, AfterFailure, Claim, Payload, RetryPolicy, Wheel, HORIZON_MS};
-use crate::store::{Notification, NotificationOutcome, NotificationStatus, NotificationStore};
+use crate::shard::Shared;
+use crate::store::{
+    DeliveryStore, Notification, NotificationOutcome, NotificationStatus, NotificationStore,
+};
 
 /// How far ahead notifications are claimed onto the wheel.
 const LOOKAHEAD_MS: i64 = 2_000;
@@ -30,6 +37,13 @@ const CHUNK: usize = 1_000;
 /// Longest sleep between claims: a notification created due sooner than the lookahead waits
 /// at most this long to be claimed.
 const POLL: Duration = Duration::from_millis(100);
+/// How long delivered, failed and cancelled notifications are kept.
+const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+/// How often old notifications are pruned, and how many rows one pass removes.
+const PRUNE_EVERY_MS: i64 = 60_000;
+const PRUNE_BATCH: usize = 1_000;
+/// How often the pending gauge is recounted.
+const COUNT_EVERY_MS: i64 = 5_000;
 /// How soon frames waiting for room in a shard's ring are pushed again.
 const OVERFLOW_RETRY: Duration = Duration::from_millis(1);
 
@@ -39,6 +53,10 @@ pub struct Notifier {
     pub ring: Rc<RefCell<Endpoint<ControlMsg>>>,
     /// App ids in `Config::apps` order: a shard names apps by index.
     pub apps: Vec<String>,
+    /// The webhook endpoints, which receive delivered notifications like published events.
+    pub dir: Rc<RefCell<Directory>>,
+    /// Where `/metrics` reads the scheduler's figures.
+    pub shared: Arc<Shared>,
 }
 
 /// The loop's own state.
@@ -50,7 +68,11 @@ struct Pending {
 }
 
 /// Delivers due notifications until `stop` says so.
-pub async fn run<S: NotificationStore>(store: Rc<S>, ctx: Notifier, stop: impl Fn() -> bool) {
+pub async fn run<S: NotificationStore + DeliveryStore>(
+    store: Rc<S>,
+    ctx: Notifier,
+    stop: impl Fn() -> bool,
+) {
     let mut state = Pending {
         wheel: Wheel::new(now_ms().max(0) as u64),
         held: HashSet::new(),
@@ -58,7 +80,16 @@ pub async fn run<S: NotificationStore>(store: Rc<S>, ctx: Notifier, stop: impl F
     };
     // The first pass may take over the previous run's leases: no one else holds them.
     let mut restarted = true;
+    let (mut pruned_at, mut counted_at) = (0, 0);
     while !stop() {
+        if now_ms() - pruned_at >= PRUNE_EVERY_MS {
+            pruned_at = now_ms();
+            prune(store.as_ref(), pruned_at).await;
+        }
+        if now_ms() - counted_at >= COUNT_EVERY_MS {
+            counted_at = now_ms();
+            count_pending(store.as_ref(), &ctx).await;
+        }
         fire(store.as_ref(), &ctx, &mut state).await;
         claim(store.as_ref(), &ctx, &mut state, restarted).await;
         restarted = false;
@@ -76,8 +107,44 @@ pub async fn run<S: NotificationStore>(store: Rc<S>, ctx: Notifier, stop: impl F
     }
 }
 
+/// Removes finished notifications older than the retention period, a batch at a time.
+async fn prune<S: NotificationStore>(store: &S, now: i64) {
+    loop {
+        match store
+            .prune_notifications(now - RETENTION_MS, PRUNE_BATCH)
+            .await
+        {
+            Ok(n) if n as usize == PRUNE_BATCH => monoio::time::sleep(Duration::ZERO).await,
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(removed = n, "pruned old notifications");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot prune old notifications");
+                return;
+            }
+        }
+    }
+}
+
+/// Refreshes the pending gauge of every app.
+async fn count_pending<S: NotificationStore>(store: &S, ctx: &Notifier) {
+    for (app, gauge) in ctx.apps.iter().zip(&ctx.shared.notifications.pending) {
+        match store.count_pending_notifications(app).await {
+            Ok(n) => gauge.store(n, Ordering::Relaxed),
+            Err(e) => tracing::warn!(app = %app, error = %e, "cannot count pending notifications"),
+        }
+    }
+}
+
 /// Publishes what the wheel says is due, in due-time order.
-async fn fire<S: NotificationStore>(store: &S, ctx: &Notifier, state: &mut Pending) {
+async fn fire<S: NotificationStore + DeliveryStore>(
+    store: &S,
+    ctx: &Notifier,
+    state: &mut Pending,
+) {
     let mut due = Vec::new();
     state.wheel.advance(now_ms().max(0) as u64, &mut due);
     for (_, n) in due {
@@ -88,7 +155,7 @@ async fn fire<S: NotificationStore>(store: &S, ctx: &Notifier, state: &mut Pendi
 
 /// Claims chunks of notifications due within the lookahead: overdue ones go out at once, the
 /// rest onto the wheel.
-async fn claim<S: NotificationStore>(
+async fn claim<S: NotificationStore + DeliveryStore>(
     store: &S,
     ctx: &Notifier,
     state: &mut Pending,
@@ -135,7 +202,7 @@ async fn claim<S: NotificationStore>(
 }
 
 /// Hands `n` to a shard and records the outcome; a failure is retried, then failed.
-async fn deliver<S: NotificationStore>(
+async fn deliver<S: NotificationStore + DeliveryStore>(
     store: &S,
     ctx: &Notifier,
     state: &Pending,
@@ -152,9 +219,11 @@ async fn deliver<S: NotificationStore>(
         }
     }
     let now = now_ms();
-    let outcome = match publish(ctx, &n) {
+    let outcome = match publish(store, ctx, &n, now).await {
         Ok(()) => {
-            tracing::debug!(id = %n.id, channel = %n.channel, late_ms = now - n.due_at_ms, "notification delivered");
+            let late_ms = (now - n.due_at_ms).max(0);
+            tracing::debug!(id = %n.id, channel = %n.channel, late_ms, "notification delivered");
+            ctx.shared.notifications.delivered(late_ms as u64);
             NotificationOutcome::Delivered
         }
         Err(why) => {
@@ -166,7 +235,13 @@ async fn deliver<S: NotificationStore>(
                 AfterFailure::Retry { at_ms } => NotificationOutcome::Reschedule {
                     at_ms: at_ms as i64,
                 },
-                AfterFailure::Fail { reason } => NotificationOutcome::Failed { reason },
+                AfterFailure::Fail { reason } => {
+                    ctx.shared
+                        .notifications
+                        .failed
+                        .fetch_add(1, Ordering::Relaxed);
+                    NotificationOutcome::Failed { reason }
+                }
             }
         }
     };
@@ -175,9 +250,15 @@ async fn deliver<S: NotificationStore>(
     }
 }
 
-/// Encodes `n`'s frame and sends it to the shard that publishes its channel (always the same
-/// one, so a channel's notifications stay in order through the FIFO rings).
-fn publish(ctx: &Notifier, n: &Notification) -> Result<(), String> {
+/// Records `n`'s webhook deliveries, then encodes its frame and sends it to the shard that
+/// publishes its channel (always the same one, so a channel's notifications stay in order
+/// through the FIFO rings). Every check comes before the send: an error sends nothing.
+async fn publish<S: DeliveryStore>(
+    store: &S,
+    ctx: &Notifier,
+    n: &Notification,
+    now: i64,
+) -> Result<(), String> {
     let app = ctx
         .apps
         .iter()
@@ -185,13 +266,21 @@ fn publish(ctx: &Notifier, n: &Notification) -> Result<(), String> {
         .ok_or_else(|| format!("app '{}' is no longer configured", n.app_id))?;
     let payload =
         Payload::decode(&n.payload).map_err(|e| format!("stored payload is unreadable: {e}"))?;
-    let json = pusher::channel_event(&n.event, &n.channel, &payload.data_literal, None);
-    let mut ring = ctx.ring.borrow_mut();
-    let shards = ring.cores() - 1;
+    let shards = ctx.ring.borrow().cores() - 1;
     if shards == 0 {
         return Err("no shard is running".to_owned());
     }
-    ring.send(
+    let event = Published {
+        name: n.event.clone(),
+        channels: vec![n.channel.clone()],
+        // The literal was checked as a JSON string when the notification was accepted.
+        data: serde_json::from_str(&payload.data_literal).unwrap_or_default(),
+    };
+    record(store, &ctx.dir, &n.app_id, &[event], now)
+        .await
+        .map_err(|e| format!("cannot record its webhook deliveries: {e}"))?;
+    let json = pusher::channel_event(&n.event, &n.channel, &payload.data_literal, None);
+    ctx.ring.borrow_mut().send(
         shard_for(&n.channel, shards),
         ControlMsg::Notify(Box::new(Notify {
             app,

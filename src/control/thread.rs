@@ -179,6 +179,8 @@ fn run(
         let notifier = notify::Notifier {
             ring: ring.clone(),
             apps: flags.apps.clone(),
+            dir: endpoints.clone(),
+            shared: flags.shared.clone(),
         };
         let flag = stop.clone();
         monoio::spawn(notify::run(store.clone(), notifier, move || {
