@@ -310,3 +310,42 @@ fn overdue_leased_notifications_go_out_at_once_after_a_restart() {
         assert_eq!(shown["attempts"], 1, "{shown}");
     }
 }
+
+/// A delivered notification also goes to the managed webhooks whose patterns match its event.
+#[test]
+fn a_delivered_notification_reaches_a_matching_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let subnets = ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8");
+    let server = start(dir.path(), &[subnets]);
+    // Nothing listens on port 9: the attempt fails, and the delivery log shows it.
+    let hook =
+        json!({"name": "reminders", "url": "http://127.0.0.1:9/hook", "events": ["reminder"]});
+    let path = format!("/apps/{}/webhooks", server.app_id);
+    let (code, endpoint) = signed_call(&server, "POST", &path, &hook.to_string());
+    assert_eq!(code, 201, "{endpoint}");
+    let (code, created) = call(
+        &server,
+        "POST",
+        "",
+        &soon("private-notification.9", 300).to_string(),
+    );
+    assert_eq!(code, 201, "{created}");
+    wait_status(
+        &server,
+        created["id"].as_str().unwrap(),
+        "delivered",
+        Duration::from_secs(5),
+    );
+    let log_path = format!("{path}/{}/deliveries", endpoint["id"].as_str().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (code, log) = signed_call(&server, "GET", &log_path, "");
+        assert_eq!(code, 200, "{log}");
+        if let Some(first) = log["deliveries"].as_array().and_then(|d| d.first()) {
+            assert_eq!(first["event"], "reminder", "{log}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no webhook delivery: {log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
