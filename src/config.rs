@@ -18,12 +18,14 @@ use crate::ring::MAX_CORES;
 mod app;
 mod collections;
 mod conn_auth;
+mod notifications;
 mod scaling;
 mod webhooks;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
 pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
+pub use notifications::settings as notification_settings;
 pub use scaling::{RedisTarget, ScalingConfig};
 pub use webhooks::{WebhooksConfig, DATA_DIR_KEYS};
 

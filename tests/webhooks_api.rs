@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{http_request, run_client, signed_path, spawn_client, Server};
+use common::{http_request, run_client, signed_call, signed_path, spawn_client, Server};
 use serde_json::{json, Value};
 
 /// Starts two workers on `data_dir`, with loopback receivers allowed.
@@ -25,16 +25,8 @@ fn start(data_dir: &Path) -> Server {
 /// A signed request to `/apps/{id}/webhooks{rest}` (`rest` may end in `?k=v&…`): (status,
 /// parsed body or Null).
 fn call(server: &Server, method: &str, rest: &str, body: &str) -> (u16, Value) {
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let params: Vec<(&str, &str)> = query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .collect();
     let path = format!("/apps/{}/webhooks{rest}", server.app_id);
-    let signed = signed_path(server, method, &path, &params, body);
-    let headers = [("Content-Type", "application/json")];
-    let (status, text) = http_request(server.port, method, &signed, &headers, body.as_bytes());
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    signed_call(server, method, &path, body)
 }
 
 /// The Node SDK's `get`/`post` on `path` (relative to the app): (status, body).

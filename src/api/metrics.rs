@@ -6,6 +6,7 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::control::LATENESS_BUCKETS;
 use crate::proto::http::Response;
 use crate::shard::{codes, Port, ShardStats, Shared, LATENCY_BUCKETS};
 
@@ -16,6 +17,7 @@ pub fn render(port: &Port) -> Response {
     counters(&mut out, port.shared());
     errors(&mut out, port.shared());
     latency(&mut out, port.shared());
+    notifications(&mut out, port);
     Response::new(200)
         .with_header("Content-Type", "text/plain; version=0.0.4")
         .with_body(out)
@@ -116,36 +118,84 @@ fn errors(out: &mut String, shared: &Shared) {
 
 /// The delivery-latency histogram, summed over shards.
 fn latency(out: &mut String, shared: &Shared) {
+    let sum_ns: u64 = shared.stats.iter().map(|s| load(&s.latency_sum_ns)).sum();
+    histogram(
+        out,
+        (
+            "ringcast_delivery_latency_seconds",
+            "From a publish to its frame queued on every local subscriber's socket writer, per core.",
+        ),
+        &LATENCY_BUCKETS,
+        |i| shared.stats.iter().map(|s| load(&s.latency_buckets[i])).sum(),
+        sum_ns as f64 / 1e9,
+    );
+}
+
+/// The notification scheduler: pending per app, delivered and failed totals, lateness.
+fn notifications(out: &mut String, port: &Port) {
+    let stats = &port.shared().notifications;
     header(
         out,
-        "ringcast_delivery_latency_seconds",
-        "histogram",
-        "From a publish to its frame queued on every local subscriber's socket writer, per core.",
+        "ringcast_notifications_pending",
+        "gauge",
+        "Scheduled notifications not yet delivered, per app (recounted every few seconds).",
     );
+    for (app, c) in port.config().apps.iter().zip(&stats.pending) {
+        let _ = writeln!(
+            out,
+            "ringcast_notifications_pending{{app=\"{}\"}} {}",
+            app.id,
+            load(c)
+        );
+    }
+    for (name, help, c) in [
+        (
+            "ringcast_notifications_delivered_total",
+            "Notifications published at their due time.",
+            &stats.delivered,
+        ),
+        (
+            "ringcast_notifications_failed_total",
+            "Notifications given up on after their retries.",
+            &stats.failed,
+        ),
+    ] {
+        header(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {}", load(c));
+    }
+    histogram(
+        out,
+        (
+            "ringcast_notification_lateness_seconds",
+            "From a notification's deliver_at to its frame handed to the fan-out.",
+        ),
+        &LATENESS_BUCKETS,
+        |i| load(&stats.lateness_buckets[i]),
+        load(&stats.lateness_sum_ms) as f64 / 1e3,
+    );
+}
+
+/// A cumulative Prometheus histogram from per-bucket counts (`count(i)`, the last is +Inf).
+fn histogram(
+    out: &mut String,
+    (name, help): (&str, &str),
+    bounds: &[f64],
+    count: impl Fn(usize) -> u64,
+    sum: f64,
+) {
+    header(out, name, "histogram", help);
     let mut cumulative = 0u64;
-    for (i, le) in LATENCY_BUCKETS
+    for (i, le) in bounds
         .iter()
         .map(|b| b.to_string())
         .chain(["+Inf".to_owned()])
         .enumerate()
     {
-        cumulative += shared
-            .stats
-            .iter()
-            .map(|s| load(&s.latency_buckets[i]))
-            .sum::<u64>();
-        let _ = writeln!(
-            out,
-            "ringcast_delivery_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
-        );
+        cumulative += count(i);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
     }
-    let sum_ns: u64 = shared.stats.iter().map(|s| load(&s.latency_sum_ns)).sum();
-    let _ = writeln!(
-        out,
-        "ringcast_delivery_latency_seconds_sum {}",
-        sum_ns as f64 / 1e9
-    );
-    let _ = writeln!(out, "ringcast_delivery_latency_seconds_count {cumulative}");
+    let _ = writeln!(out, "{name}_sum {sum}");
+    let _ = writeln!(out, "{name}_count {cumulative}");
 }
 
 /// A per-shard metric: name, help text, and how to read it from a shard's counters.

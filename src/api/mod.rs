@@ -9,6 +9,7 @@ mod channels;
 mod events;
 mod health;
 mod metrics;
+mod notifications;
 mod realtime;
 mod records;
 mod users;
@@ -81,6 +82,9 @@ async fn route(port: &Port, head: &RequestHead, body: &[u8], now_unix: u64) -> R
         ("GET", ["channels", name, "users"]) => channels::users(port, app, &decoded(name)).await,
         ("POST", ["users", user, "terminate_connections"]) => {
             users::terminate(port, app, &decoded(user))
+        }
+        (method, ["notifications", rest @ ..]) => {
+            notifications::route(port, app, method, rest, &params, body).await
         }
         (method, ["webhooks", rest @ ..]) => {
             webhooks::route(port, app, method, rest, &params, body).await

@@ -220,8 +220,9 @@ async fn answer(port: &Port, request: Request, status: u16) -> Response {
     }
 }
 
-/// The response for a refusal, a store failure or a silent control core.
-fn failure(outcome: Option<Result<Answer, StoreError>>) -> Response {
+/// The response for a refusal, a store failure or a silent control core (shared with the
+/// notifications API).
+pub(super) fn failure(outcome: Option<Result<Answer, StoreError>>) -> Response {
     match outcome {
         None => Response::error(
             503,

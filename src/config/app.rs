@@ -80,6 +80,15 @@ pub struct AppConfig {
     /// Collections clients may subscribe to with a filter.
     #[serde(default)]
     pub collections: Vec<super::CollectionConfig>,
+    /// Channel of notifications sent to a `user_id`, with `{user_id}` where the id goes.
+    #[serde(default = "super::notifications::default_channel")]
+    pub notification_channel: String,
+    /// Quiet hours for notifications, `HH:MM-HH:MM` in local time, or `off`.
+    #[serde(default = "super::notifications::default_quiet_hours")]
+    pub quiet_hours: String,
+    /// IANA zone for the quiet hours of notifications that name none.
+    #[serde(default = "super::notifications::default_zone")]
+    pub quiet_hours_zone: String,
 }
 
 mod defaults {
@@ -148,6 +157,9 @@ impl AppConfig {
             realtime_prefix: super::collections::default_realtime_prefix(),
             realtime_leaves: super::collections::default_realtime_leaves(),
             collections: Vec::new(),
+            notification_channel: super::notifications::default_channel(),
+            quiet_hours: super::notifications::default_quiet_hours(),
+            quiet_hours_zone: super::notifications::default_zone(),
         }
     }
 }
@@ -247,6 +259,7 @@ pub(super) fn env_app(
     }
     super::conn_auth::apply_env(&mut app, env)?;
     super::collections::apply_env(&mut app, env)?;
+    super::notifications::apply_env(&mut app, env);
     Ok(Some(app))
 }
 
@@ -293,6 +306,7 @@ pub(super) fn validate_apps(apps: &[AppConfig]) -> Result<(), ConfigError> {
         }
         super::conn_auth::validate(app, &at)?;
         super::collections::validate(app, &at)?;
+        super::notifications::validate(app, &at)?;
     }
     Ok(())
 }

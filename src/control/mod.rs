@@ -9,11 +9,14 @@
 mod deliver;
 mod directory;
 pub mod msg;
+mod notify;
 mod ops;
 mod record;
+mod stats;
 mod thread;
 
-pub use msg::{Answer, ControlMsg, Published, Request};
+pub use msg::{Answer, ControlMsg, Notify, Published, Request};
+pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};
 
 /// Unix milliseconds: the control core's clock.

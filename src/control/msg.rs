@@ -4,7 +4,10 @@
 //! Payloads are boxed so that a ring slot stays two words plus a tag, whatever an operation
 //! carries. Everything here is plain data; it performs no I/O.
 
+use bytes::Bytes;
+
 use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
+use crate::store::{Inserted, NewNotification, Notification, NotificationStatus};
 use crate::webhook::endpoint::EndpointPatch;
 
 /// A message on the control star.
@@ -25,6 +28,19 @@ pub enum ControlMsg {
         /// The outcome.
         reply: Box<Result<Answer, StoreError>>,
     },
+    /// Control core → shard: publish a due notification's frame through the fan-out.
+    Notify(Box<Notify>),
+}
+
+/// A notification the control core hands a shard to publish.
+#[derive(Debug)]
+pub struct Notify {
+    /// The app's index in `Config::apps`.
+    pub app: usize,
+    /// The channel.
+    pub channel: String,
+    /// The encoded `pusher` event frame.
+    pub frame: Bytes,
 }
 
 /// An operation on the store, always scoped to one app.
@@ -85,6 +101,35 @@ pub enum Request {
         /// Start of the window, unix ms.
         since_ms: i64,
     },
+    /// Store validated notifications (idempotent by client id) before answering 201.
+    ScheduleNotifications(Vec<NewNotification>),
+    /// One notification.
+    GetNotification {
+        /// The app.
+        app_id: String,
+        /// The notification.
+        id: String,
+    },
+    /// Cancel a pending notification.
+    CancelNotification {
+        /// The app.
+        app_id: String,
+        /// The notification.
+        id: String,
+    },
+    /// A page of an app's notifications, newest first.
+    ListNotifications {
+        /// The app.
+        app_id: String,
+        /// Only this status.
+        status: Option<NotificationStatus>,
+        /// Only this user.
+        user_id: Option<String>,
+        /// The previous page's cursor.
+        before: Option<i64>,
+        /// Page size.
+        limit: usize,
+    },
 }
 
 /// A successful outcome.
@@ -102,6 +147,12 @@ pub enum Answer {
     Stats(Vec<EndpointStats>),
     /// Deliveries recorded for a publish.
     Recorded(usize),
+    /// Stored notifications, in request order.
+    Scheduled(Vec<Inserted>),
+    /// One notification (shown or cancelled).
+    Notification(Box<Notification>),
+    /// A page of notifications.
+    Notifications(Page<Notification>),
 }
 
 impl Request {

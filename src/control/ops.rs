@@ -8,10 +8,12 @@ use std::cell::RefCell;
 use super::directory::Directory;
 use super::msg::{Answer, Request};
 use super::record::record;
-use crate::store::{DeliveryStore, EndpointStore, StoreError};
+use crate::store::{
+    DeliveryStore, EndpointStore, NotificationFilter, NotificationStore, StoreError,
+};
 
 /// Executes `request` at `now_ms` (unix milliseconds); publishes are matched against `dir`.
-pub async fn execute<S: EndpointStore + DeliveryStore>(
+pub async fn execute<S: EndpointStore + DeliveryStore + NotificationStore>(
     store: &S,
     dir: &RefCell<Directory>,
     request: Request,
@@ -49,6 +51,29 @@ pub async fn execute<S: EndpointStore + DeliveryStore>(
         }
         Request::Publish { app_id, events } => {
             Answer::Recorded(record(store, dir, &app_id, &events, now_ms).await?)
+        }
+        Request::ScheduleNotifications(batch) => {
+            Answer::Scheduled(store.insert_notifications(&batch, now_ms).await?)
+        }
+        Request::GetNotification { app_id, id } => {
+            Answer::Notification(Box::new(store.get_notification(&app_id, &id).await?))
+        }
+        Request::CancelNotification { app_id, id } => Answer::Notification(Box::new(
+            store.cancel_notification(&app_id, &id, now_ms).await?,
+        )),
+        Request::ListNotifications {
+            app_id,
+            status,
+            user_id,
+            before,
+            limit,
+        } => {
+            let filter = NotificationFilter {
+                status,
+                user_id: user_id.as_deref(),
+            };
+            let page = store.list_notifications(&app_id, &filter, before, limit);
+            Answer::Notifications(page.await?)
         }
     })
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
+use super::notify;
 use super::{now_ms, ops};
 use crate::config::{Config, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
@@ -174,7 +175,18 @@ fn run(
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)
         }));
-        serve(&store, &endpoints, &flags, endpoint, &stop).await;
+        let ring = Rc::new(RefCell::new(endpoint));
+        let notifier = notify::Notifier {
+            ring: ring.clone(),
+            apps: flags.apps.clone(),
+            dir: endpoints.clone(),
+            shared: flags.shared.clone(),
+        };
+        let flag = stop.clone();
+        monoio::spawn(notify::run(store.clone(), notifier, move || {
+            flag.load(Ordering::Acquire)
+        }));
+        serve(&store, &endpoints, &flags, &ring, &stop).await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
@@ -201,18 +213,18 @@ async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
-    mut endpoint: Endpoint<ControlMsg>,
+    endpoint: &RefCell<Endpoint<ControlMsg>>,
     stop: &AtomicBool,
 ) {
-    let bell = endpoint.bell();
+    let bell = endpoint.borrow().bell();
     loop {
-        bell.wait(|| endpoint.has_incoming() || stop.load(Ordering::Acquire))
+        bell.wait(|| endpoint.borrow().has_incoming() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
             return;
         }
         let mut batch = Vec::with_capacity(BATCH);
-        endpoint.drain(BATCH, |m| batch.push(m));
+        endpoint.borrow_mut().drain(BATCH, |m| batch.push(m));
         for msg in batch {
             let ControlMsg::Request { from, id, request } = msg else {
                 continue;
@@ -231,7 +243,7 @@ async fn serve(
             if let Err(e) = &reply {
                 tracing::debug!(shard = from, error = %e, "control request refused");
             }
-            endpoint.send(
+            endpoint.borrow_mut().send(
                 from,
                 ControlMsg::Reply {
                     id,
@@ -239,7 +251,7 @@ async fn serve(
                 },
             );
         }
-        while endpoint.flush_overflow() && !stop.load(Ordering::Acquire) {
+        while endpoint.borrow_mut().flush_overflow() && !stop.load(Ordering::Acquire) {
             monoio::time::sleep(OVERFLOW_RETRY).await;
         }
     }

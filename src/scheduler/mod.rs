@@ -5,11 +5,13 @@
 //! any day, DST nights included, in microseconds.
 
 pub mod error;
+pub mod payload;
 pub mod plan;
 pub mod quiet_hours;
 pub mod wheel;
 
 pub use error::SchedulerError;
+pub use payload::Payload;
 pub use plan::{plan_claims, AfterFailure, Claim, Plan, RetryPolicy};
 pub use quiet_hours::{time_zone, QuietHours, QuietPolicy};
 pub use wheel::{TimerId, TooFar, Wheel, HORIZON_MS};

@@ -51,6 +51,8 @@ pub struct Shared {
     /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
     /// connection, never on the message path, so an uncontended lock is fine here.
     pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
+    /// The notification scheduler's figures, written by the control core.
+    pub notifications: crate::control::NotifyStats,
 }
 
 impl Shared {
@@ -63,6 +65,7 @@ impl Shared {
             webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
+            notifications: crate::control::NotifyStats::new(apps),
         })
     }
 

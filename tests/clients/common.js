@@ -389,6 +389,39 @@ function within(ms, what, message) {
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * laravel-echo with `broadcaster: 'reverb'` over pusher-js, private channels authorised through
+ * Echo's `authorizer` option with the server SDK; its connection is watched (and closed by main).
+ */
+async function echo(server) {
+  // laravel-echo 2.x ships "type": "module" with a CommonJS `require` build (echo.common.js)
+  // that Node refuses to load ("exports is not defined in ES module scope"): import the ESM build.
+  const { default: Echo } = await import('laravel-echo');
+  const instance = new Echo({
+    broadcaster: 'reverb',
+    Pusher: PusherJS, // Echo 2.x takes the client class here; no `window.Pusher` needed in Node
+    key: env.key,
+    wsHost: env.host,
+    wsPort: env.port,
+    wssPort: env.port,
+    forceTLS: env.tls,
+    enabledTransports: ['ws'],
+    enableStats: false,
+    // pusher-js 8 callback signature: (error | null, authData)
+    authorizer: (channel) => ({
+      authorize: (socketId, callback) => {
+        try {
+          callback(null, server.authorizeChannel(socketId, channel.name));
+        } catch (e) {
+          callback(e, null);
+        }
+      },
+    }),
+  });
+  watchConnection(instance.connector.pusher, 'echo');
+  return instance;
+}
+
 module.exports = {
   PusherJS,
   PusherSDK,
@@ -419,4 +452,5 @@ module.exports = {
   once,
   until,
   within,
+  echo,
 };

@@ -5,32 +5,8 @@
 const c = require('./common');
 
 c.main(async () => {
-  // laravel-echo 2.x ships "type": "module" with a CommonJS `require` build (echo.common.js)
-  // that Node refuses to load ("exports is not defined in ES module scope"): import the ESM build.
-  const { default: Echo } = await import('laravel-echo');
   const server = c.sdk();
-  const echo = new Echo({
-    broadcaster: 'reverb',
-    Pusher: c.PusherJS, // Echo 2.x takes the client class here; no `window.Pusher` needed in Node
-    key: c.env.key,
-    wsHost: c.env.host,
-    wsPort: c.env.port,
-    wssPort: c.env.port,
-    forceTLS: c.env.tls,
-    enabledTransports: ['ws'],
-    enableStats: false,
-    // pusher-js 8 callback signature: (error | null, authData)
-    authorizer: (channel) => ({
-      authorize: (socketId, callback) => {
-        try {
-          callback(null, server.authorizeChannel(socketId, channel.name));
-        } catch (e) {
-          callback(e, null);
-        }
-      },
-    }),
-  });
-  c.watchConnection(echo.connector.pusher, 'echo');
+  const echo = await c.echo(server);
 
   c.step('subscribing to private-tenant.1 through Echo');
   const channel = echo.private('tenant.1');

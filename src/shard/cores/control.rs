@@ -76,8 +76,15 @@ pub async fn drain_task(shard: Rc<Shard>) {
             .borrow_mut()
             .drain(DRAIN_BATCH, |m| replies.push(m));
         for msg in replies {
-            if let ControlMsg::Reply { id, reply } = msg {
-                gather::on_answer(&shard, id, Reply::Control(reply));
+            match msg {
+                ControlMsg::Reply { id, reply } => {
+                    gather::on_answer(&shard, id, Reply::Control(reply));
+                }
+                // A due notification: published like a REST event.
+                ControlMsg::Notify(n) => {
+                    super::fanout::publish_event(&shard, n.app, &n.channel, n.frame, None);
+                }
+                ControlMsg::Request { .. } => {}
             }
         }
     }

@@ -135,7 +135,8 @@ pub struct NotificationView {
 }
 
 impl NotificationView {
-    fn to_json(&self) -> Value {
+    /// The JSON object the GET and list answers show.
+    pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,
             "status": self.status.as_str(),
