@@ -11,9 +11,10 @@ mod directory;
 pub mod msg;
 mod ops;
 mod record;
+mod relay;
 mod thread;
 
-pub use msg::{Answer, ControlMsg, Published, Request};
+pub use msg::{Answer, ControlMsg, Published, Relayed, Request};
 pub use thread::{start, ControlCore, ControlError};
 
 /// Unix milliseconds: the control core's clock.

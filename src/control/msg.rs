@@ -4,6 +4,7 @@
 //! Payloads are boxed so that a ring slot stays two words plus a tag, whatever an operation
 //! carries. Everything here is plain data; it performs no I/O.
 
+pub use super::relay::Relayed;
 use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
 use crate::webhook::endpoint::EndpointPatch;
 
@@ -25,6 +26,10 @@ pub enum ControlMsg {
         /// The outcome.
         reply: Box<Result<Answer, StoreError>>,
     },
+    /// Shard → control core, no answer: send this event to the other nodes (scaling on).
+    Forward(Box<Relayed>),
+    /// Control core → shard: another node's event, to publish on this node.
+    Remote(Box<Relayed>),
 }
 
 /// An operation on the store, always scoped to one app.

@@ -17,8 +17,10 @@ use std::time::Duration;
 use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
+use super::relay::{self, Relay};
 use super::{now_ms, ops};
-use crate::config::{Config, DATA_DIR_KEYS};
+use crate::broker::BrokerError;
+use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
@@ -42,6 +44,8 @@ pub enum ControlError {
     },
     /// The thread or its runtime could not be created.
     Runtime(std::io::Error),
+    /// Scaling is on and Redis could not be reached (the error names the address).
+    Broker(BrokerError),
 }
 
 impl fmt::Display for ControlError {
@@ -54,6 +58,7 @@ impl fmt::Display for ControlError {
                 path.display()
             ),
             ControlError::Runtime(e) => write!(f, "cannot start the control core: {e}"),
+            ControlError::Broker(e) => write!(f, "scaling is enabled but {e}"),
         }
     }
 }
@@ -90,6 +95,7 @@ pub fn start(
     let setup = Setup {
         dir: config.data_dir.clone(),
         allowed: config.webhooks.allowed_subnets.clone(),
+        scaling: config.scaling.clone(),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -123,6 +129,8 @@ struct Setup {
     dir: PathBuf,
     /// `webhooks.allowed_subnets`.
     allowed: Vec<Cidr>,
+    /// The Redis link's settings, when scaling is on.
+    scaling: Option<ScalingConfig>,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -134,6 +142,7 @@ fn run(
     Setup {
         dir,
         allowed,
+        scaling,
         flags,
         pin,
         uring,
@@ -167,6 +176,16 @@ fn run(
                 return;
             }
         };
+        let relay = match &scaling {
+            None => None,
+            Some(scaling) => match start_relay(scaling, &flags, &endpoint).await {
+                Ok(relay) => Some(relay),
+                Err(e) => {
+                    let _ = ready.send(Err(ControlError::Broker(e)));
+                    return;
+                }
+            },
+        };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
         let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
@@ -174,7 +193,15 @@ fn run(
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)
         }));
-        serve(&store, &endpoints, &flags, endpoint, &stop).await;
+        serve(
+            &store,
+            &endpoints,
+            &flags,
+            relay.as_deref(),
+            endpoint,
+            &stop,
+        )
+        .await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
@@ -196,17 +223,37 @@ impl Flags {
     }
 }
 
+/// Connects to Redis and starts the link's tasks (see [`relay`]).
+async fn start_relay(
+    scaling: &ScalingConfig,
+    flags: &Flags,
+    endpoint: &Endpoint<ControlMsg>,
+) -> Result<Rc<Relay>, BrokerError> {
+    let me = relay::node_id();
+    let link = relay::connect(scaling, &me).await?;
+    tracing::info!(node = %me, redis = %scaling.redis.address(), channel = %scaling.channel, "scaling: joined the other nodes through Redis");
+    let shared = flags.shared.clone();
+    Ok(Relay::start(
+        flags.apps.clone(),
+        link,
+        shared,
+        endpoint.bell(),
+    ))
+}
+
 /// Answers requests until `stop` is set.
 async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
+    relay: Option<&Relay>,
     mut endpoint: Endpoint<ControlMsg>,
     stop: &AtomicBool,
 ) {
     let bell = endpoint.bell();
     loop {
-        bell.wait(|| endpoint.has_incoming() || stop.load(Ordering::Acquire))
+        let inbound = || relay.is_some_and(Relay::has_inbound);
+        bell.wait(|| endpoint.has_incoming() || inbound() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
             return;
@@ -214,6 +261,13 @@ async fn serve(
         let mut batch = Vec::with_capacity(BATCH);
         endpoint.drain(BATCH, |m| batch.push(m));
         for msg in batch {
+            // The link's messages (forwards) go to the relay; the rest are requests.
+            let Some(msg) = (match relay {
+                Some(r) => r.take(msg),
+                None => Some(msg),
+            }) else {
+                continue;
+            };
             let ControlMsg::Request { from, id, request } = msg else {
                 continue;
             };
@@ -238,6 +292,9 @@ async fn serve(
                     reply: Box::new(reply),
                 },
             );
+        }
+        if let Some(relay) = relay {
+            relay.deliver(&mut endpoint);
         }
         while endpoint.flush_overflow() && !stop.load(Ordering::Acquire) {
             monoio::time::sleep(OVERFLOW_RETRY).await;

@@ -60,6 +60,12 @@ pub async fn ask(shard: &Shard, request: Request) -> Option<Result<Answer, Store
     }
 }
 
+/// Sends the control core a message that wants no answer.
+pub fn tell(shard: &Shard, msg: ControlMsg) {
+    let link = &shard.control;
+    link.ring.borrow_mut().send(link.core, msg);
+}
+
 /// Hands the control core's replies to the tasks waiting for them, forever.
 pub async fn drain_task(shard: Rc<Shard>) {
     let link = &shard.control;
@@ -76,8 +82,12 @@ pub async fn drain_task(shard: Rc<Shard>) {
             .borrow_mut()
             .drain(DRAIN_BATCH, |m| replies.push(m));
         for msg in replies {
-            if let ControlMsg::Reply { id, reply } = msg {
-                gather::on_answer(&shard, id, Reply::Control(reply));
+            match msg {
+                ControlMsg::Reply { id, reply } => {
+                    gather::on_answer(&shard, id, Reply::Control(reply))
+                }
+                ControlMsg::Remote(event) => super::relay::on_remote(&shard, *event),
+                _ => {}
             }
         }
     }
