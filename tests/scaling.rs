@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{free_port, http_get, http_post, Server, APP_ID, APP_KEY, APP_SECRET};
-use raw_client::Subscriber;
+use raw_client::{RawClient, Subscriber};
 use redis_server::RedisServer;
 
 const CHANNEL: &str = "news";
@@ -230,4 +230,41 @@ fn while_redis_is_down_a_publish_answers_503_and_traffic_resumes_after() {
         // No "lost" event was published anywhere: it was refused, not half-delivered.
         assert!(!seen.contains_key("lost"), "subscriber {i}: {seen:?}");
     }
+}
+
+/// A client on `node` subscribed to private `channel`, signed as an auth endpoint would.
+fn private_client(node: &Server, channel: &str) -> RawClient {
+    let mut client = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
+    let socket_id = client.established();
+    let auth =
+        ringcast::proto::pusher::channel_auth(APP_KEY, APP_SECRET, &socket_id, channel, None);
+    client.send_text(
+        &serde_json::json!({"event": "pusher:subscribe", "data": {"channel": channel, "auth": auth}})
+            .to_string(),
+    );
+    let msg = client.recv_json();
+    assert_eq!(
+        msg["event"], "pusher_internal:subscription_succeeded",
+        "{msg}"
+    );
+    client
+}
+
+#[test]
+fn a_client_event_reaches_the_other_nodes_and_never_its_sender() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3);
+    let channel = "private-chat";
+    let mut clients: Vec<RawClient> = nodes.iter().map(|n| private_client(n, channel)).collect();
+    let typing =
+        serde_json::json!({"event": "client-typing", "channel": channel, "data": {"who": "a"}});
+    clients[0].send_text(&typing.to_string());
+    for (i, client) in clients.iter_mut().enumerate().skip(1) {
+        let got = client.recv_json();
+        assert_eq!(got["event"], "client-typing", "client on node {i}: {got}");
+        assert_eq!(got["data"], serde_json::json!({"who": "a"}));
+    }
+    // The sender's next message answers its ping: its own event did not come back by Redis.
+    clients[0].send_text(r#"{"event":"pusher:ping","data":{}}"#);
+    assert_eq!(clients[0].recv_json()["event"], "pusher:pong");
 }

@@ -7,7 +7,7 @@
 //!   shards) and PUBLISHes what accumulated in one pipelined write, so a burst costs one round
 //!   trip; while idle it PINGs every [`PROBE_EVERY`], so a Redis that went away is noticed
 //!   (and a reconnect attempted) without waiting for the next event;
-//! - the subscriber hands each other node's event to the shards in turn as
+//! - the subscriber hands each other node's event to its channel's owner shard as
 //!   [`ControlMsg::Remote`]; the shard then publishes it through its normal fan-out.
 //!
 //! The link state reaches the shards through one atomic flag, [`Shared::broker_down`], which
@@ -32,6 +32,7 @@ use crate::config::ScalingConfig;
 use crate::proto::pusher::SocketId;
 use crate::proto::ws::parse_header;
 use crate::ring::Endpoint;
+use crate::shard::cores::owner::owner_of;
 use crate::shard::Shared;
 
 /// How often an idle publisher PINGs Redis (and, while down, tries to reconnect).
@@ -63,8 +64,6 @@ pub struct Relay {
     waiting: Cell<Option<Waker>>,
     /// Other nodes' events waiting for the serve loop to hand them to a shard.
     inbound: RefCell<Vec<Relayed>>,
-    /// The shard the next inbound event goes to.
-    next_shard: Cell<usize>,
 }
 
 /// Connects the publisher and the subscriber of node `me`; the error names Redis's address.
@@ -92,7 +91,6 @@ impl Relay {
             outbound: RefCell::new(Vec::new()),
             waiting: Cell::new(None),
             inbound: RefCell::new(Vec::new()),
-            next_shard: Cell::new(0),
         });
         let (publisher, subscriber) = link;
         monoio::spawn(publish_task(relay.clone(), publisher, shared));
@@ -122,12 +120,12 @@ impl Relay {
         !self.inbound.borrow().is_empty()
     }
 
-    /// Hands waiting inbound events to the shards, one after the other in turn.
+    /// Hands waiting inbound events to the shards: each to its channel's owner, so the events
+    /// of one channel keep their order (two shards would each fan out at their own pace).
     pub fn deliver(&self, endpoint: &mut Endpoint<ControlMsg>) {
         let shards = endpoint.cores() - 1;
         for relayed in self.inbound.borrow_mut().drain(..) {
-            let dst = self.next_shard.get() % shards;
-            self.next_shard.set(dst + 1);
+            let dst = owner_of(&relayed.channel, shards);
             endpoint.send(dst, ControlMsg::Remote(Box::new(relayed)));
         }
     }
