@@ -3,7 +3,8 @@
 //! REST API of any node.
 //!
 //! Covered: every event reaches every node exactly once (a node never re-delivers its own),
-//! `socket_id` exclusion across nodes, a node that cannot reach Redis at start exits naming
+//! a batch keeps its order on every node, client events cross nodes but never come back to
+//! their sender, `socket_id` exclusion across nodes, a node that cannot reach Redis at start exits naming
 //! the address, and a Redis restart: 503 (counted in /metrics) while it is down, traffic again
 //! once it is back. Everything is bounded in time.
 
@@ -44,8 +45,12 @@ fn publish(node: &Server, name: &str, socket_id: Option<&str>) -> u16 {
     if let Some(id) = socket_id {
         body["socket_id"] = id.into();
     }
-    let body = body.to_string();
-    let path = format!("/apps/{APP_ID}/events");
+    signed_post(node, "events", &body.to_string())
+}
+
+/// POSTs `body` to `/apps/{id}/{endpoint}` of `node`, signed as the server SDKs sign.
+fn signed_post(node: &Server, endpoint: &str, body: &str) -> u16 {
+    let path = format!("/apps/{APP_ID}/{endpoint}");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -59,7 +64,7 @@ fn publish(node: &Server, name: &str, socket_id: Option<&str>) -> u16 {
         APP_SECRET,
         now,
     );
-    http_post(node.port, &format!("{path}?{query}"), &body).0
+    http_post(node.port, &format!("{path}?{query}"), body).0
 }
 
 /// Two subscribers of [`CHANNEL`] per node (so more than one core takes part).
@@ -267,4 +272,22 @@ fn a_client_event_reaches_the_other_nodes_and_never_its_sender() {
     // The sender's next message answers its ping: its own event did not come back by Redis.
     clients[0].send_text(r#"{"event":"pusher:ping","data":{}}"#);
     assert_eq!(clients[0].recv_json()["event"], "pusher:pong");
+}
+
+#[test]
+fn a_batch_published_on_one_node_arrives_in_order_on_every_node() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3);
+    let mut subs = subscribers(&nodes);
+    let batch: Vec<_> = (0..5)
+        .map(|i| serde_json::json!({"name": format!("b{i}"), "channel": CHANNEL, "data": "{}"}))
+        .collect();
+    let body = serde_json::json!({ "batch": batch }).to_string();
+    assert_eq!(signed_post(&nodes[1], "batch_events", &body), 200);
+    for (i, sub) in subs.iter_mut().enumerate() {
+        let names: Vec<String> = (0..5)
+            .map(|_| sub.next_event()["event"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(names, ["b0", "b1", "b2", "b3", "b4"], "subscriber {i}");
+    }
 }

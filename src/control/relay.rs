@@ -221,3 +221,58 @@ async fn subscribe_task(
 pub fn node_id() -> String {
     envelope::node_id(fastrand::u64(..))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::pusher::{channel_event, text_frame};
+
+    fn relay() -> Relay {
+        Relay {
+            apps: vec!["1".into(), "424242".into()],
+            outbound: RefCell::new(Vec::new()),
+            waiting: Cell::new(None),
+            inbound: RefCell::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn a_frame_crosses_nodes_byte_for_byte_with_its_app_and_exclusion() {
+        let relay = relay();
+        // Over 125 bytes, so the frame has the longer header.
+        let data = format!("\"{}\"", "x".repeat(300));
+        let json = channel_event("order.shipped", "private-orders", &data, Some("u7"));
+        let sent = Relayed {
+            app: 1,
+            channel: "private-orders".into(),
+            frame: text_frame(&json),
+            except: Some(SocketId::new(12, 34)),
+        };
+        let frame = sent.frame.clone();
+        let event = relay.to_event(sent).expect("a readable frame");
+        assert_eq!(
+            (event.app_id.as_str(), event.name.as_str()),
+            ("424242", "order.shipped")
+        );
+        assert_eq!(event.except_socket.as_deref(), Some("12.34"));
+        let got = relay
+            .relayed(Envelope::new("peer", 1, event))
+            .expect("a known app");
+        assert_eq!((got.app, got.channel.as_str()), (1, "private-orders"));
+        assert_eq!(got.frame, frame);
+        assert_eq!(got.except, Some(SocketId::new(12, 34)));
+    }
+
+    #[test]
+    fn an_event_for_an_app_this_node_lacks_is_skipped() {
+        let relay = relay();
+        let event = Event {
+            app_id: "999".into(),
+            channel: "c".into(),
+            name: "e".into(),
+            data: "{}".into(),
+            except_socket: None,
+        };
+        assert!(relay.relayed(Envelope::new("peer", 1, event)).is_none());
+    }
+}
