@@ -67,7 +67,7 @@ pub struct Relay {
 }
 
 /// Connects the publisher and the subscriber of node `me`; the error names Redis's address.
-pub async fn connect(
+async fn connect(
     scaling: &ScalingConfig,
     me: &str,
 ) -> Result<(Publisher, Subscriber), BrokerError> {
@@ -79,8 +79,24 @@ pub async fn connect(
 }
 
 impl Relay {
+    /// Connects to Redis as a fresh node and starts the link's tasks; the error names Redis's
+    /// address. `endpoint` is the control core's end of the star (its doorbell wakes the
+    /// serve loop for inbound events).
+    pub async fn launch(
+        scaling: &ScalingConfig,
+        apps: &[String],
+        shared: &Arc<Shared>,
+        endpoint: &Endpoint<ControlMsg>,
+    ) -> Result<Rc<Relay>, BrokerError> {
+        let me = node_id();
+        let link = connect(scaling, &me).await?;
+        tracing::info!(node = %me, redis = %scaling.redis.address(), channel = %scaling.channel, "scaling: joined the other nodes through Redis");
+        let relay = Relay::start(apps.to_vec(), link, shared.clone(), endpoint.bell());
+        Ok(relay)
+    }
+
     /// Starts the two tasks; `wake` is the serve loop's doorbell, rung when events arrive.
-    pub fn start(
+    fn start(
         apps: Vec<String>,
         link: (Publisher, Subscriber),
         shared: Arc<Shared>,
@@ -218,7 +234,7 @@ async fn subscribe_task(
 }
 
 /// A fresh node id for this process.
-pub fn node_id() -> String {
+fn node_id() -> String {
     envelope::node_id(fastrand::u64(..))
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
-use super::relay::{self, Relay};
+use super::relay::Relay;
 use super::{now_ms, ops};
 use crate::broker::BrokerError;
 use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
@@ -178,13 +178,15 @@ fn run(
         };
         let relay = match &scaling {
             None => None,
-            Some(scaling) => match start_relay(scaling, &flags, &endpoint).await {
-                Ok(relay) => Some(relay),
-                Err(e) => {
-                    let _ = ready.send(Err(ControlError::Broker(e)));
-                    return;
+            Some(scaling) => {
+                match Relay::launch(scaling, &flags.apps, &flags.shared, &endpoint).await {
+                    Ok(relay) => Some(relay),
+                    Err(e) => {
+                        let _ = ready.send(Err(ControlError::Broker(e)));
+                        return;
+                    }
                 }
-            },
+            }
         };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
@@ -221,24 +223,6 @@ impl Flags {
             flag.store(dir.receives_events(app), Ordering::Release);
         }
     }
-}
-
-/// Connects to Redis and starts the link's tasks (see [`relay`]).
-async fn start_relay(
-    scaling: &ScalingConfig,
-    flags: &Flags,
-    endpoint: &Endpoint<ControlMsg>,
-) -> Result<Rc<Relay>, BrokerError> {
-    let me = relay::node_id();
-    let link = relay::connect(scaling, &me).await?;
-    tracing::info!(node = %me, redis = %scaling.redis.address(), channel = %scaling.channel, "scaling: joined the other nodes through Redis");
-    let shared = flags.shared.clone();
-    Ok(Relay::start(
-        flags.apps.clone(),
-        link,
-        shared,
-        endpoint.bell(),
-    ))
 }
 
 /// Answers requests until `stop` is set.
