@@ -2,6 +2,8 @@
 //!
 //! Each channel's frame is encoded once here and then shared by every subscriber on every core.
 
+use std::sync::atomic::Ordering;
+
 use serde_json::{json, Value};
 
 use super::channels::info_for;
@@ -26,6 +28,9 @@ pub async fn trigger(port: &Port, app: usize, body: &[u8]) -> Response {
         Ok(changes) => changes,
         Err(resp) => return resp,
     };
+    if port.link_down() {
+        return unforwarded(port, app, 1);
+    }
     if !port.take_backend_budget(app, 1) {
         return over_budget(port, app);
     }
@@ -56,6 +61,9 @@ pub async fn trigger_batch(port: &Port, app: usize, body: &[u8]) -> Response {
             (Ok(except), Ok(changes)) => checked.push((event, except, changes)),
             (Err(resp), _) | (_, Err(resp)) => return resp,
         }
+    }
+    if port.link_down() {
+        return unforwarded(port, app, checked.len());
     }
     if !port.take_backend_budget(app, checked.len() as u32) {
         return over_budget(port, app);
@@ -92,6 +100,24 @@ pub(super) fn over_budget(port: &Port, app: usize) -> Response {
     Response::error(
         429,
         &format!("too many events: this app may publish {limit} per second (max_backend_events_per_second)"),
+    )
+    .with_header("Retry-After", "1")
+}
+
+/// The answer while the Redis link is down: nothing was published (not even locally, so a
+/// retry cannot deliver twice here), counted for `/metrics` and logged.
+fn unforwarded(port: &Port, app: usize, events: usize) -> Response {
+    let shared = port.shared();
+    let total = shared
+        .unforwarded
+        .fetch_add(events as u64, Ordering::Relaxed)
+        + events as u64;
+    let app_id = &port.config().apps[app].id;
+    tracing::warn!(app_id = %app_id, events, unforwarded_total = total, "REST publish refused: the Redis link to the other nodes is down");
+    Response::error(
+        503,
+        "the link to the other nodes (Redis) is down, so the event cannot reach every \
+         subscriber; nothing was published: retry once Redis is reachable",
     )
     .with_header("Retry-After", "1")
 }

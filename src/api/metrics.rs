@@ -16,6 +16,7 @@ pub fn render(port: &Port) -> Response {
     connections(&mut out, port);
     counters(&mut out, port.shared());
     errors(&mut out, port.shared());
+    scaling(&mut out, port.shared());
     latency(&mut out, port.shared());
     notifications(&mut out, port);
     Response::new(200)
@@ -100,6 +101,18 @@ fn counters(out: &mut String, shared: &Shared) {
             let _ = writeln!(out, "{name}{{shard=\"{i}\"}} {}", get(s));
         }
     }
+}
+
+/// The Redis link between nodes: REST events refused while it was down.
+fn scaling(out: &mut String, shared: &Shared) {
+    let name = "ringcast_scaling_unforwarded_events_total";
+    header(
+        out,
+        name,
+        "counter",
+        "REST events refused with 503 because the Redis link to the other nodes was down.",
+    );
+    let _ = writeln!(out, "{name} {}", load(&shared.unforwarded));
 }
 
 /// Errors and close codes sent, by code.

@@ -28,7 +28,8 @@ pub struct Event {
     /// Event name.
     #[serde(rename = "event")]
     pub name: String,
-    /// Event data, exactly as the publisher sent it (a string in the Pusher protocol).
+    /// The payload the receiving nodes send their subscribers. The server puts here the whole
+    /// Pusher message as the publishing node's clients got it, so it is not encoded twice.
     pub data: String,
     /// `socket_id` of the connection that must not receive it (the publisher's own client).
     #[serde(rename = "except", default, skip_serializing_if = "Option::is_none")]

@@ -121,6 +121,38 @@ impl Publisher {
         }
     }
 
+    /// Whether the connection is up (as of the last publish or probe).
+    pub fn is_up(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Checks the link while no event is sent: PINGs an open connection (dropping it when
+    /// Redis does not answer) and redials a closed one once its backoff delay has passed.
+    pub async fn probe(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            self.redial_if_due().await;
+            return;
+        };
+        // A Redis that stopped answering (not closed) is down too; the connection is dropped
+        // on a timeout, so losing the half-read reply does not matter.
+        let limit = self.redial.options.connect_timeout;
+        let reply = match monoio::time::timeout(limit, conn.call(&[b"PING"])).await {
+            Ok(reply) => reply,
+            Err(_) => Err(BrokerError::Lost {
+                address: self.redial.target.address(),
+                reason: format!("no answer to PING within {} ms", limit.as_millis()),
+            }),
+        };
+        match reply {
+            Ok(redis_protocol::resp2::types::OwnedFrame::SimpleString(_)) => {}
+            Ok(other) => {
+                let e = BrokerError::Protocol(format!("PING answered {other:?}"));
+                self.drop_connection(&e);
+            }
+            Err(e) => self.drop_connection(&e),
+        }
+    }
+
     /// Reconnects when there is no connection and the backoff delay has passed.
     async fn redial_if_due(&mut self) {
         if self.conn.is_none() && self.retry_at.map_or(true, |t| Instant::now() >= t) {

@@ -12,10 +12,11 @@ pub mod msg;
 mod notify;
 mod ops;
 mod record;
+mod relay;
 mod stats;
 mod thread;
 
-pub use msg::{Answer, ControlMsg, Notify, Published, Request};
+pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};
 

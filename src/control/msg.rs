@@ -6,6 +6,7 @@
 
 use bytes::Bytes;
 
+pub use super::relay::Relayed;
 use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
 use crate::store::{Inserted, NewNotification, Notification, NotificationStatus};
 use crate::webhook::endpoint::EndpointPatch;
@@ -28,6 +29,10 @@ pub enum ControlMsg {
         /// The outcome.
         reply: Box<Result<Answer, StoreError>>,
     },
+    /// Shard → control core, no answer: send this event to the other nodes (scaling on).
+    Forward(Box<Relayed>),
+    /// Control core → shard: another node's event, to publish on this node.
+    Remote(Box<Relayed>),
     /// Control core → shard: publish a due notification's frame through the fan-out.
     Notify(Box<Notify>),
 }

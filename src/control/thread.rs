@@ -18,8 +18,10 @@ use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
+use super::relay::Relay;
 use super::{now_ms, ops};
-use crate::config::{Config, DATA_DIR_KEYS};
+use crate::broker::BrokerError;
+use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
@@ -43,6 +45,8 @@ pub enum ControlError {
     },
     /// The thread or its runtime could not be created.
     Runtime(std::io::Error),
+    /// Scaling is on and Redis could not be reached (the error names the address).
+    Broker(BrokerError),
 }
 
 impl fmt::Display for ControlError {
@@ -55,6 +59,7 @@ impl fmt::Display for ControlError {
                 path.display()
             ),
             ControlError::Runtime(e) => write!(f, "cannot start the control core: {e}"),
+            ControlError::Broker(e) => write!(f, "scaling is enabled but {e}"),
         }
     }
 }
@@ -91,6 +96,7 @@ pub fn start(
     let setup = Setup {
         dir: config.data_dir.clone(),
         allowed: config.webhooks.allowed_subnets.clone(),
+        scaling: config.scaling.clone(),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -124,6 +130,8 @@ struct Setup {
     dir: PathBuf,
     /// `webhooks.allowed_subnets`.
     allowed: Vec<Cidr>,
+    /// The Redis link's settings, when scaling is on.
+    scaling: Option<ScalingConfig>,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -135,6 +143,7 @@ fn run(
     Setup {
         dir,
         allowed,
+        scaling,
         flags,
         pin,
         uring,
@@ -168,6 +177,18 @@ fn run(
                 return;
             }
         };
+        let relay = match &scaling {
+            None => None,
+            Some(scaling) => {
+                match Relay::launch(scaling, &flags.apps, &flags.shared, &endpoint).await {
+                    Ok(relay) => Some(relay),
+                    Err(e) => {
+                        let _ = ready.send(Err(ControlError::Broker(e)));
+                        return;
+                    }
+                }
+            }
+        };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
         let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
@@ -186,7 +207,7 @@ fn run(
         monoio::spawn(notify::run(store.clone(), notifier, move || {
             flag.load(Ordering::Acquire)
         }));
-        serve(&store, &endpoints, &flags, &ring, &stop).await;
+        serve(&store, &endpoints, &flags, relay.as_deref(), &ring, &stop).await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
@@ -213,12 +234,14 @@ async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
+    relay: Option<&Relay>,
     endpoint: &RefCell<Endpoint<ControlMsg>>,
     stop: &AtomicBool,
 ) {
     let bell = endpoint.borrow().bell();
     loop {
-        bell.wait(|| endpoint.borrow().has_incoming() || stop.load(Ordering::Acquire))
+        let inbound = || relay.is_some_and(Relay::has_inbound);
+        bell.wait(|| endpoint.borrow().has_incoming() || inbound() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
             return;
@@ -226,6 +249,13 @@ async fn serve(
         let mut batch = Vec::with_capacity(BATCH);
         endpoint.borrow_mut().drain(BATCH, |m| batch.push(m));
         for msg in batch {
+            // The link's messages (forwards) go to the relay; the rest are requests.
+            let Some(msg) = (match relay {
+                Some(r) => r.take(msg),
+                None => Some(msg),
+            }) else {
+                continue;
+            };
             let ControlMsg::Request { from, id, request } = msg else {
                 continue;
             };
@@ -250,6 +280,9 @@ async fn serve(
                     reply: Box::new(reply),
                 },
             );
+        }
+        if let Some(relay) = relay {
+            relay.deliver(&mut endpoint.borrow_mut());
         }
         while endpoint.borrow_mut().flush_overflow() && !stop.load(Ordering::Acquire) {
             monoio::time::sleep(OVERFLOW_RETRY).await;

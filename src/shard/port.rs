@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 pub use super::cores::collections::Registration;
-use super::cores::{collections, control, fanout, gather, owner};
+use super::cores::{collections, control, fanout, gather, owner, relay};
 use super::state::{CoreMsg, Query, QueryPart, Shard, Shared};
 use crate::config::Config;
 use crate::control::{Answer, Request};
@@ -69,7 +69,7 @@ impl Port {
 
     /// Publishes an encoded event frame on `channel`, skipping the connection `except`.
     pub fn publish(&self, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
-        fanout::publish_event(&self.0, app, channel, frame, except);
+        relay::publish_event(&self.0, app, channel, frame, except);
     }
 
     /// Every core's part of the answer to `query`, or `None` when one did not answer in time.
@@ -90,6 +90,16 @@ impl Port {
         except: Option<SocketId>,
     ) {
         collections::publish(&self.0, app, changes, except);
+    }
+
+    /// Scaling on and the Redis link down: a publish would not reach the other nodes.
+    pub fn link_down(&self) -> bool {
+        self.0.config.scaling.is_some()
+            && self
+                .0
+                .shared
+                .broker_down
+                .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether the app has webhook endpoints for published events (see [`Shared`]).

@@ -46,6 +46,11 @@ pub struct Shared {
     /// the control core after each endpoint change, read by the REST publish path so an app
     /// without endpoints never waits for the control core.
     pub webhook_apps: Vec<AtomicBool>,
+    /// Scaling on: set by the control core while its Redis link is down, read by the REST
+    /// publish path, which then answers 503 (see `control::relay`).
+    pub broker_down: AtomicBool,
+    /// REST events refused (503) because the Redis link was down, for `/metrics`.
+    pub unforwarded: AtomicU64,
     /// Counters per shard, for `/metrics`.
     pub stats: Vec<ShardStats>,
     /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
@@ -63,6 +68,8 @@ impl Shared {
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
             webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
+            broker_down: AtomicBool::new(false),
+            unforwarded: AtomicU64::new(0),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
             notifications: crate::control::NotifyStats::new(apps),

@@ -60,6 +60,12 @@ pub async fn ask(shard: &Shard, request: Request) -> Option<Result<Answer, Store
     }
 }
 
+/// Sends the control core a message that wants no answer.
+pub fn tell(shard: &Shard, msg: ControlMsg) {
+    let link = &shard.control;
+    link.ring.borrow_mut().send(link.core, msg);
+}
+
 /// Hands the control core's replies to the tasks waiting for them, forever.
 pub async fn drain_task(shard: Rc<Shard>) {
     let link = &shard.control;
@@ -84,7 +90,8 @@ pub async fn drain_task(shard: Rc<Shard>) {
                 ControlMsg::Notify(n) => {
                     super::fanout::publish_event(&shard, n.app, &n.channel, n.frame, None);
                 }
-                ControlMsg::Request { .. } => {}
+                ControlMsg::Remote(event) => super::relay::on_remote(&shard, *event),
+                ControlMsg::Request { .. } | ControlMsg::Forward(_) => {}
             }
         }
     }

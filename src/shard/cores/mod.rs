@@ -10,5 +10,6 @@ pub(crate) mod interest;
 pub(crate) mod msg;
 pub(crate) mod owner;
 pub(crate) mod presence;
+pub(crate) mod relay;
 pub(crate) mod watchlist;
 pub(crate) mod yield_now;

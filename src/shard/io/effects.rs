@@ -13,8 +13,9 @@ use std::sync::Arc;
 use super::outbox::Outbox;
 use crate::proto::pusher::session::{Effect, Input, OwnerRequest};
 use crate::proto::pusher::{close_frame_for, error_for, text_frame, PusherError, SocketId};
-use crate::shard::cores::fanout::{catch_up, publish_event};
+use crate::shard::cores::fanout::catch_up;
 use crate::shard::cores::owner::send_to_owner;
+use crate::shard::cores::relay::publish_event;
 use crate::shard::cores::{collections, interest, watchlist};
 use crate::shard::state::{Conn, ConnRef, CoreMsg, Shard};
 
