@@ -18,12 +18,14 @@ use crate::ring::MAX_CORES;
 mod app;
 mod collections;
 mod conn_auth;
+mod pusher_webhooks;
 mod scaling;
 mod webhooks;
 pub use app::AppConfig;
 use app::{env_app, validate_apps};
 pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
+pub use pusher_webhooks::{ChannelFilter, PusherWebhookConfig};
 pub use scaling::{RedisTarget, ScalingConfig};
 pub use webhooks::{WebhooksConfig, DATA_DIR_KEYS};
 
@@ -270,6 +272,7 @@ pub fn load(
     let scaling = scaling::load(parsed.scaling, env)?;
     let data_dir = webhooks::data_dir(env, parsed.server.data_dir)?;
     let webhooks = webhooks::webhooks(env, parsed.webhooks)?;
+    pusher_webhooks::validate(&apps, &webhooks.allowed_subnets)?;
     Ok(Config {
         host,
         port,

@@ -80,6 +80,9 @@ pub struct AppConfig {
     /// Collections clients may subscribe to with a filter.
     #[serde(default)]
     pub collections: Vec<super::CollectionConfig>,
+    /// Receivers of the app's Pusher channel webhooks.
+    #[serde(default)]
+    pub webhooks: Vec<super::PusherWebhookConfig>,
 }
 
 mod defaults {
@@ -148,6 +151,7 @@ impl AppConfig {
             realtime_prefix: super::collections::default_realtime_prefix(),
             realtime_leaves: super::collections::default_realtime_leaves(),
             collections: Vec::new(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -247,6 +251,7 @@ pub(super) fn env_app(
     }
     super::conn_auth::apply_env(&mut app, env)?;
     super::collections::apply_env(&mut app, env)?;
+    super::pusher_webhooks::apply_env(&mut app, env)?;
     Ok(Some(app))
 }
 

@@ -10,6 +10,7 @@ mod deliver;
 mod directory;
 pub mod msg;
 mod ops;
+mod pusher_hooks;
 mod record;
 mod thread;
 

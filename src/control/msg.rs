@@ -25,6 +25,14 @@ pub enum ControlMsg {
         /// The outcome.
         reply: Box<Result<Answer, StoreError>>,
     },
+    /// Shard → control core, fire-and-forget: a Pusher channel webhook event of app `app`
+    /// (index in `Config::apps`), decided by the core that owns the channel.
+    PusherEvent {
+        /// The app.
+        app: usize,
+        /// The event.
+        event: Box<crate::webhook::body::PusherEvent>,
+    },
 }
 
 /// An operation on the store, always scoped to one app.

@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
+use super::pusher_hooks::{self, PusherHooks};
 use super::{now_ms, ops};
 use crate::config::{Config, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
@@ -90,6 +91,7 @@ pub fn start(
     let setup = Setup {
         dir: config.data_dir.clone(),
         allowed: config.webhooks.allowed_subnets.clone(),
+        hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -123,6 +125,8 @@ struct Setup {
     dir: PathBuf,
     /// `webhooks.allowed_subnets`.
     allowed: Vec<Cidr>,
+    /// The apps' Pusher channel webhook receivers.
+    hooks: PusherHooks,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -134,6 +138,7 @@ fn run(
     Setup {
         dir,
         allowed,
+        hooks,
         flags,
         pin,
         uring,
@@ -174,7 +179,8 @@ fn run(
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)
         }));
-        serve(&store, &endpoints, &flags, endpoint, &stop).await;
+        let hooks = Rc::new(hooks);
+        serve(&store, &endpoints, &flags, &hooks, endpoint, &stop).await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
@@ -201,6 +207,7 @@ async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
+    hooks: &Rc<PusherHooks>,
     mut endpoint: Endpoint<ControlMsg>,
     stop: &AtomicBool,
 ) {
@@ -214,6 +221,10 @@ async fn serve(
         let mut batch = Vec::with_capacity(BATCH);
         endpoint.drain(BATCH, |m| batch.push(m));
         for msg in batch {
+            if let ControlMsg::PusherEvent { app, event } = msg {
+                pusher_hooks::on_event(hooks, app, *event);
+                continue;
+            }
             let ControlMsg::Request { from, id, request } = msg else {
                 continue;
             };

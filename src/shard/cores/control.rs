@@ -60,6 +60,16 @@ pub async fn ask(shard: &Shard, request: Request) -> Option<Result<Answer, Store
     }
 }
 
+/// Hands a Pusher channel webhook event to the control core, without waiting for anything.
+pub fn notify(shard: &Shard, app: usize, event: crate::webhook::body::PusherEvent) {
+    let link = &shard.control;
+    let msg = ControlMsg::PusherEvent {
+        app,
+        event: Box::new(event),
+    };
+    link.ring.borrow_mut().send(link.core, msg);
+}
+
 /// Hands the control core's replies to the tasks waiting for them, forever.
 pub async fn drain_task(shard: Rc<Shard>) {
     let link = &shard.control;

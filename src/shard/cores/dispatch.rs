@@ -36,7 +36,7 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             channel,
             core,
             on,
-        } => shard.interest.borrow_mut().set(app, channel, core, on),
+        } => super::occupancy::apply_interest(shard, app, channel, core, on),
         msg @ CoreMsg::PresenceJoin { .. } => presence::on_join(shard, msg),
         CoreMsg::PresenceJoined {
             app,

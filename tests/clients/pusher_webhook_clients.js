@@ -1,0 +1,46 @@
+'use strict';
+// Drives the occupancy and membership transitions that Pusher channel webhooks report, with
+// connections spread over every shard: users u1 (two connections on different shards), u2 and
+// u3 join and leave presence-hooks-<id> twice, and four connections join and leave
+// hooks-<id> twice. Each step waits long enough for the cores to exchange their announcements.
+// Usage: node pusher_webhook_clients.js <id>     Prints progress lines, then `ok`.
+const c = require('./common');
+
+const STEP_MS = 150;
+
+c.main(async () => {
+  const id = process.argv[2];
+  const server = c.sdk();
+  const conns = await c.pool(server, 12, 'hooks');
+  const [a, b, d, e] = c.takeSpread(conns, 4, ['u1 tab 1', 'u1 tab 2', 'u2', 'u3']);
+  const users = new Map([[a, 'u1'], [b, 'u1'], [d, 'u2'], [e, 'u3']]);
+  for (const [cl, user] of users) cl.presenceUser = { user_id: user, user_info: {} };
+  c.say(`placement ${JSON.stringify([a, b, d, e].map((cl) => `${cl.label}@shard${c.shardOf(cl)}`))}`);
+
+  async function join(cl, name) {
+    c.step(`${cl.label} joining ${name}`);
+    const ch = cl.subscribe(name);
+    await c.within(5000, c.once(ch, 'pusher:subscription_succeeded'), `${cl.label}: no subscription_succeeded on ${name}`);
+    await c.sleep(STEP_MS);
+  }
+  async function leave(cl, name) {
+    c.step(`${cl.label} leaving ${name}`);
+    cl.unsubscribe(name);
+    await c.sleep(STEP_MS);
+  }
+
+  const presence = `presence-hooks-${id}`;
+  for (const cl of [a, b, d, e]) await join(cl, presence);
+  for (const cl of [a, d, b, e]) await leave(cl, presence);
+  for (const cl of [e, b]) await join(cl, presence);
+  for (const cl of [b, e]) await leave(cl, presence);
+  c.say('presence rounds done');
+
+  const open = `hooks-${id}`;
+  for (const cl of [a, b, d, e]) await join(cl, open);
+  for (const cl of [b, a, e, d]) await leave(cl, open);
+  await join(b, open);
+  await leave(b, open);
+  c.say('public rounds done');
+  return 'ok';
+});
