@@ -2,7 +2,8 @@
 // Drives the occupancy and membership transitions that Pusher channel webhooks report, with
 // connections spread over every shard: users u1 (two connections on different shards), u2 and
 // u3 join and leave presence-hooks-<id> twice, and four connections join and leave
-// hooks-<id> twice. Each step waits long enough for the cores to exchange their announcements.
+// hooks-<id> twice. Each step waits for the cores to exchange their announcements, and each
+// round ends only once the REST API reports the channel vacant (an unsubscribe has no answer).
 // Usage: node pusher_webhook_clients.js <id>     Prints progress lines, then `ok`.
 const c = require('./common');
 
@@ -28,19 +29,31 @@ c.main(async () => {
     cl.unsubscribe(name);
     await c.sleep(STEP_MS);
   }
+  async function vacant(name) {
+    c.step(`waiting for ${name} to be vacant`);
+    for (;;) {
+      const info = await (await server.get({ path: `/channels/${name}` })).json();
+      if (info.occupied === false) return;
+      await c.sleep(20);
+    }
+  }
 
   const presence = `presence-hooks-${id}`;
   for (const cl of [a, b, d, e]) await join(cl, presence);
   for (const cl of [a, d, b, e]) await leave(cl, presence);
+  await vacant(presence);
   for (const cl of [e, b]) await join(cl, presence);
   for (const cl of [b, e]) await leave(cl, presence);
+  await vacant(presence);
   c.say('presence rounds done');
 
   const open = `hooks-${id}`;
   for (const cl of [a, b, d, e]) await join(cl, open);
   for (const cl of [b, a, e, d]) await leave(cl, open);
+  await vacant(open);
   await join(b, open);
   await leave(b, open);
+  await vacant(open);
   c.say('public rounds done');
   return 'ok';
 });
