@@ -2,7 +2,8 @@
 //! receiver checks every request with the Python `pusher` SDK's `validate_webhook`, and the
 //! events are counted exactly: one channel_occupied and one channel_vacated per cluster-wide
 //! transition, member_added / member_removed once per user, never one per core; a receiver's
-//! channel filter keeps the other channels' events away from it.
+//! channel filter keeps the other channels' events away from it, and a client event is reported
+//! once, by the sender's core, with its socket and user.
 
 mod common;
 
@@ -41,6 +42,7 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
         {"url": format!("http://127.0.0.1:{port}/presence"),
          "event_types": ["channel_occupied", "member_added"],
          "filter": {"channel_name_starts_with": "presence-"}},
+        {"url": format!("http://127.0.0.1:{port}/client"), "event_types": ["client_event"]},
     ])
     .to_string();
     let workers = std::env::var("RINGCAST_WORKERS").unwrap_or_else(|_| "2".into());
@@ -52,12 +54,19 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
     let port_s = port.to_string();
     let mut receiver = spawn_client(
         "pusher_webhook_receiver.py",
-        &[&port_s, "/all=18", "/presence=7"],
+        &[&port_s, "/all=18", "/presence=7", "/client=1"],
         &server,
     );
     receiver.wait_for_line("listening", Duration::from_secs(10));
     let id = format!("{port}");
-    run_client("pusher_webhook_clients.js", &[&id], &server).assert_ok();
+    let clients = run_client("pusher_webhook_clients.js", &[&id], &server);
+    clients.assert_ok();
+    let sender = clients
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("client event sent by "))
+        .expect("the sender's socket id")
+        .to_owned();
     let out = receiver.finish();
     assert!(out.success(), "{out}");
 
@@ -103,6 +112,14 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
             ("member_added", &p, "u3", 2),
         ]),
         "the filter and event_types of /presence\n{out}"
+    );
+    assert_eq!(
+        by_path["/client"],
+        [
+            json!({"name": "client_event", "channel": p, "event": "client-hi",
+                "data": "{\"n\":1}", "socket_id": sender, "user_id": "u2"})
+        ],
+        "{out}"
     );
     // A join's channel_occupied and member_added fall in one 50 ms window: one request.
     assert!(largest_batch >= 2, "no request carried a batch\n{out}");

@@ -1,7 +1,7 @@
 'use strict';
 // Drives the occupancy and membership transitions that Pusher channel webhooks report, with
 // connections spread over every shard: users u1 (two connections on different shards), u2 and
-// u3 join and leave presence-hooks-<id> twice, and four connections join and leave
+// u3 join and leave presence-hooks-<id> twice (u2 sends one client event meanwhile), and four connections join and leave
 // hooks-<id> twice. Each step waits for the cores to exchange their announcements, and each
 // round ends only once the REST API reports the channel vacant (an unsubscribe has no answer).
 // Usage: node pusher_webhook_clients.js <id>     Prints progress lines, then `ok`.
@@ -40,6 +40,11 @@ c.main(async () => {
 
   const presence = `presence-hooks-${id}`;
   for (const cl of [a, b, d, e]) await join(cl, presence);
+  c.step('u2 sending client-hi; waiting for u1 to receive it');
+  const heard = c.once(a.channel(presence), 'client-hi');
+  d.channel(presence).trigger('client-hi', { n: 1 });
+  await c.within(5000, heard, 'u1 did not receive client-hi');
+  c.say(`client event sent by ${d.connection.socket_id}`);
   for (const cl of [a, d, b, e]) await leave(cl, presence);
   await vacant(presence);
   for (const cl of [e, b]) await join(cl, presence);
