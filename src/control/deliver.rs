@@ -101,14 +101,7 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     }
     let started = Instant::now();
     let sent = post(&ctx, &ep, &d, now).await;
-    let outcome = match &sent {
-        Ok(code) => Outcome::Status {
-            code: *code,
-            retry_after: None,
-        },
-        Err(SendError::Timeout) => Outcome::Timeout,
-        Err(SendError::Connect(why)) => Outcome::Connect(why),
-    };
+    let outcome = outcome_of(&sent);
     let policy = RetryPolicy {
         max_retries: ep.max_retries,
         delays: ep.retry_delays.clone(),
@@ -197,6 +190,18 @@ async fn disable(ctx: &Deliverer, ep: &Endpoint) {
 pub(super) enum SendError {
     Timeout,
     Connect(String),
+}
+
+/// What the retry rules make of a request's result.
+pub(super) fn outcome_of(sent: &Result<u16, SendError>) -> Outcome<'_> {
+    match sent {
+        Ok(code) => Outcome::Status {
+            code: *code,
+            retry_after: None,
+        },
+        Err(SendError::Timeout) => Outcome::Timeout,
+        Err(SendError::Connect(why)) => Outcome::Connect(why),
+    }
 }
 
 /// POSTs the delivery; the status code of the answer.

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::deliver::{post_to, SendError};
+use super::deliver::{outcome_of, post_to};
 use super::now_ms;
 use crate::config::{AppConfig, PusherWebhookConfig};
 use crate::ratelimit::Cidr;
@@ -18,7 +18,7 @@ use crate::webhook::batcher::Batcher;
 use crate::webhook::body::{pusher_body, PusherEvent};
 use crate::webhook::endpoint::{PUSHER_MAX_RETRIES, PUSHER_RETRY_DELAYS};
 use crate::webhook::request::{attempt_headers, Signer};
-use crate::webhook::retry::{classify, NextState, Outcome, RetryPolicy};
+use crate::webhook::retry::{classify, NextState, RetryPolicy};
 
 /// One receiver of one app, with its open batch.
 struct Receiver {
@@ -116,14 +116,7 @@ async fn deliver(hooks: Rc<PusherHooks>, app: usize, index: usize, events: Vec<P
     };
     for attempt in 1.. {
         let sent = post_to(url, &hooks.allowed, &headers, &body).await;
-        let outcome = match &sent {
-            Ok(code) => Outcome::Status {
-                code: *code,
-                retry_after: None,
-            },
-            Err(SendError::Timeout) => Outcome::Timeout,
-            Err(SendError::Connect(why)) => Outcome::Connect(why),
-        };
+        let outcome = outcome_of(&sent);
         let now = now_ms();
         match policy.next(attempt, &classify(&outcome, now), now) {
             NextState::Delivered => return,
