@@ -3,7 +3,8 @@
 //! events are counted exactly: one channel_occupied and one channel_vacated per cluster-wide
 //! transition, member_added / member_removed once per user, never one per core; a receiver's
 //! channel filter keeps the other channels' events away from it, and a client event is reported
-//! once, by the sender's core, with its socket and user.
+//! once, by the sender's core, with its socket and user; a cache miss is reported by the
+//! channel's owner.
 
 mod common;
 
@@ -34,7 +35,7 @@ fn expect(entries: &[(&str, &str, &str, usize)]) -> Counts {
 }
 
 #[test]
-fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
+fn each_channel_webhook_event_is_reported_once_across_workers() {
     let port = free_port();
     let hooks = json!([
         {"url": format!("http://127.0.0.1:{port}/all"),
@@ -43,6 +44,7 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
          "event_types": ["channel_occupied", "member_added"],
          "filter": {"channel_name_starts_with": "presence-"}},
         {"url": format!("http://127.0.0.1:{port}/client"), "event_types": ["client_event"]},
+        {"url": format!("http://127.0.0.1:{port}/cache"), "event_types": ["cache_miss"]},
     ])
     .to_string();
     let workers = std::env::var("RINGCAST_WORKERS").unwrap_or_else(|_| "2".into());
@@ -54,7 +56,7 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
     let port_s = port.to_string();
     let mut receiver = spawn_client(
         "pusher_webhook_receiver.py",
-        &[&port_s, "/all=18", "/presence=7", "/client=1"],
+        &[&port_s, "/all=20", "/presence=7", "/client=1", "/cache=1"],
         &server,
     );
     receiver.wait_for_line("listening", Duration::from_secs(10));
@@ -87,11 +89,14 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
             .extend(events.iter().cloned());
     }
     let (p, o) = (format!("presence-hooks-{id}"), format!("hooks-{id}"));
+    let cache = format!("cache-hooks-{id}");
     assert_eq!(
         counts(&by_path["/all"]),
         expect(&[
+            ("channel_occupied", &cache, "", 1),
             ("channel_occupied", &o, "", 2),
             ("channel_occupied", &p, "", 2),
+            ("channel_vacated", &cache, "", 1),
             ("channel_vacated", &o, "", 2),
             ("channel_vacated", &p, "", 2),
             ("member_added", &p, "u1", 2),
@@ -119,6 +124,11 @@ fn occupancy_and_members_are_reported_once_per_transition_across_workers() {
             json!({"name": "client_event", "channel": p, "event": "client-hi",
                 "data": "{\"n\":1}", "socket_id": sender, "user_id": "u2"})
         ],
+        "{out}"
+    );
+    assert_eq!(
+        by_path["/cache"],
+        [json!({"name": "cache_miss", "channel": cache})],
         "{out}"
     );
     // A join's channel_occupied and member_added fall in one 50 ms window: one request.

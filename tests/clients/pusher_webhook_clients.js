@@ -1,5 +1,5 @@
 'use strict';
-// Drives the occupancy and membership transitions that Pusher channel webhooks report, with
+// Drives the cache miss, occupancy and membership transitions that Pusher channel webhooks report, with
 // connections spread over every shard: users u1 (two connections on different shards), u2 and
 // u3 join and leave presence-hooks-<id> twice (u2 sends one client event meanwhile), and four connections join and leave
 // hooks-<id> twice. Each step waits for the cores to exchange their announcements, and each
@@ -37,6 +37,13 @@ c.main(async () => {
       await c.sleep(20);
     }
   }
+
+  const cache = `cache-hooks-${id}`;
+  c.step(`${a.label} subscribing to ${cache}, which has no cached event`);
+  const missed = c.once(a.subscribe(cache), 'pusher:cache_miss');
+  await c.within(5000, missed, `${a.label}: no pusher:cache_miss on ${cache}`);
+  await leave(a, cache);
+  await vacant(cache);
 
   const presence = `presence-hooks-${id}`;
   for (const cl of [a, b, d, e]) await join(cl, presence);
