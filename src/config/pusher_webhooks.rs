@@ -149,4 +149,24 @@ mod tests {
         apply_env(&mut app, &env).unwrap();
         assert!(app.webhooks[0].wants("client_event", "private-x"));
     }
+
+    #[test]
+    fn toml_apps_take_receivers_with_filters() {
+        let text = r#"
+            [[apps]]
+            id = "1"
+            key = "k"
+            secret = "s"
+            webhooks = [
+                { url = "http://127.0.0.1:9/h", event_types = ["channel_vacated"], filter = { channel_name_ends_with = "-room" } },
+            ]
+        "#;
+        let apps = super::super::parse_file(text).unwrap().apps;
+        let hook = &apps[0].webhooks[0];
+        assert!(hook.wants("channel_vacated", "presence-a-room"));
+        assert!(!hook.wants("channel_vacated", "presence-a"));
+        let bad = text.replace("channel_name_ends_with", "channel_suffix");
+        let e = super::super::parse_file(&bad).unwrap_err();
+        assert!(e.to_string().contains("channel_suffix"), "{e}");
+    }
 }
