@@ -2,11 +2,16 @@
 //! cluster-wide transition) are batched per app and receiver within a 50 ms window, then
 //! POSTed as signed `{time_ms, events}` bodies, retried on Pusher's short schedule.
 //!
+//! As Pusher does, `channel_vacated` and `member_removed` wait [`LEAVE_DELAY`] before they are
+//! batched, and are dropped together with the `channel_occupied` / `member_added` that undoes
+//! them within that time, so a page reload is not reported as a leave and a join.
+//!
 //! Each batch is sent by its own task, so a slow receiver holds up nothing else. Retries are
 //! kept in memory: these events describe live state that a restart resets anyway, unlike the
 //! business deliveries of `deliver`, which are durable.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -19,6 +24,12 @@ use crate::webhook::body::{pusher_body, PusherEvent};
 use crate::webhook::endpoint::{PUSHER_MAX_RETRIES, PUSHER_RETRY_DELAYS};
 use crate::webhook::request::{attempt_headers, Signer};
 use crate::webhook::retry::{classify, NextState, RetryPolicy};
+
+/// How long a leave waits for the join that would undo it (Pusher's delay).
+const LEAVE_DELAY: Duration = Duration::from_secs(3);
+
+/// A leave waiting out [`LEAVE_DELAY`]: app, channel and, for a member, the user.
+type LeaveKey = (usize, String, Option<String>);
 
 /// One receiver of one app, with its open batch.
 struct Receiver {
@@ -37,6 +48,9 @@ struct AppHooks {
 pub struct PusherHooks {
     apps: Vec<AppHooks>,
     allowed: Vec<Cidr>,
+    /// Leaves waiting, each with the token of the task that will release it.
+    leaves: RefCell<HashMap<LeaveKey, u64>>,
+    next_token: Cell<u64>,
 }
 
 impl PusherHooks {
@@ -57,12 +71,52 @@ impl PusherHooks {
                     .collect(),
             })
             .collect();
-        PusherHooks { apps, allowed }
+        PusherHooks {
+            apps,
+            allowed,
+            leaves: RefCell::new(HashMap::new()),
+            next_token: Cell::new(0),
+        }
     }
 }
 
-/// Adds `event` of app `app` to the batch of every receiver that wants it.
+/// Takes `event` of app `app`: a leave is held back, a join that undoes a held leave is
+/// dropped with it, anything else is batched at once.
 pub fn on_event(hooks: &Rc<PusherHooks>, app: usize, event: PusherEvent) {
+    let (key, leaving) = match &event {
+        PusherEvent::ChannelVacated { channel } => ((app, channel.clone(), None), true),
+        PusherEvent::ChannelOccupied { channel } => ((app, channel.clone(), None), false),
+        PusherEvent::MemberRemoved { channel, user_id } => {
+            ((app, channel.clone(), Some(user_id.clone())), true)
+        }
+        PusherEvent::MemberAdded { channel, user_id } => {
+            ((app, channel.clone(), Some(user_id.clone())), false)
+        }
+        _ => return batch(hooks, app, event),
+    };
+    if !leaving {
+        if hooks.leaves.borrow_mut().remove(&key).is_none() {
+            batch(hooks, app, event);
+        }
+        return;
+    }
+    let token = hooks.next_token.get();
+    hooks.next_token.set(token + 1);
+    hooks.leaves.borrow_mut().insert(key.clone(), token);
+    let hooks = hooks.clone();
+    monoio::spawn(async move {
+        monoio::time::sleep(LEAVE_DELAY).await;
+        let mut leaves = hooks.leaves.borrow_mut();
+        if leaves.get(&key) == Some(&token) {
+            leaves.remove(&key);
+            drop(leaves);
+            batch(&hooks, app, event);
+        }
+    });
+}
+
+/// Adds `event` of app `app` to the batch of every receiver that wants it.
+fn batch(hooks: &Rc<PusherHooks>, app: usize, event: PusherEvent) {
     let Some(entry) = hooks.apps.get(app) else {
         return;
     };

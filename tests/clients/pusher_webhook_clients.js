@@ -2,12 +2,14 @@
 // Drives the cache miss, occupancy and membership transitions that Pusher channel webhooks report, with
 // connections spread over every shard: users u1 (two connections on different shards), u2 and
 // u3 join and leave presence-hooks-<id> twice (u2 sends one client event meanwhile), and four connections join and leave
-// hooks-<id> twice. Each step waits for the cores to exchange their announcements, and each
+// hooks-<id> twice. The presence rounds follow each other at once (the second undoes the first's
+// held-back leaves); the public rounds are further apart than that delay. Each step waits for the cores to exchange their announcements, and each
 // round ends only once the REST API reports the channel vacant (an unsubscribe has no answer).
 // Usage: node pusher_webhook_clients.js <id>     Prints progress lines, then `ok`.
 const c = require('./common');
 
 const STEP_MS = 150;
+const LEAVE_DELAY_MS = 3000;
 
 c.main(async () => {
   const id = process.argv[2];
@@ -63,6 +65,8 @@ c.main(async () => {
   for (const cl of [a, b, d, e]) await join(cl, open);
   for (const cl of [b, a, e, d]) await leave(cl, open);
   await vacant(open);
+  c.step('waiting out the 3 s a channel_vacated is held back, so the next join is a new transition');
+  await c.sleep(LEAVE_DELAY_MS + 1000);
   await join(b, open);
   await leave(b, open);
   await vacant(open);
