@@ -19,6 +19,7 @@ mod app;
 mod collections;
 mod conn_auth;
 mod notifications;
+mod pusher_webhooks;
 mod scaling;
 mod webhooks;
 pub use app::AppConfig;
@@ -26,6 +27,7 @@ use app::{env_app, validate_apps};
 pub use collections::CollectionConfig;
 pub use conn_auth::ConnectionAuth;
 pub use notifications::settings as notification_settings;
+pub use pusher_webhooks::{ChannelFilter, PusherWebhookConfig};
 pub use scaling::{RedisTarget, ScalingConfig};
 pub use webhooks::{WebhooksConfig, DATA_DIR_KEYS};
 
@@ -272,6 +274,7 @@ pub fn load(
     let scaling = scaling::load(parsed.scaling, env)?;
     let data_dir = webhooks::data_dir(env, parsed.server.data_dir)?;
     let webhooks = webhooks::webhooks(env, parsed.webhooks)?;
+    pusher_webhooks::validate(&apps, &webhooks.allowed_subnets)?;
     Ok(Config {
         host,
         port,

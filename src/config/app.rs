@@ -89,6 +89,9 @@ pub struct AppConfig {
     /// IANA zone for the quiet hours of notifications that name none.
     #[serde(default = "super::notifications::default_zone")]
     pub quiet_hours_zone: String,
+    /// Receivers of the app's Pusher channel webhooks.
+    #[serde(default)]
+    pub webhooks: Vec<super::PusherWebhookConfig>,
 }
 
 mod defaults {
@@ -160,6 +163,7 @@ impl AppConfig {
             notification_channel: super::notifications::default_channel(),
             quiet_hours: super::notifications::default_quiet_hours(),
             quiet_hours_zone: super::notifications::default_zone(),
+            webhooks: Vec::new(),
         }
     }
 }
@@ -260,6 +264,7 @@ pub(super) fn env_app(
     super::conn_auth::apply_env(&mut app, env)?;
     super::collections::apply_env(&mut app, env)?;
     super::notifications::apply_env(&mut app, env);
+    super::pusher_webhooks::apply_env(&mut app, env)?;
     Ok(Some(app))
 }
 

@@ -101,14 +101,7 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     }
     let started = Instant::now();
     let sent = post(&ctx, &ep, &d, now).await;
-    let outcome = match &sent {
-        Ok(code) => Outcome::Status {
-            code: *code,
-            retry_after: None,
-        },
-        Err(SendError::Timeout) => Outcome::Timeout,
-        Err(SendError::Connect(why)) => Outcome::Connect(why),
-    };
+    let outcome = outcome_of(&sent);
     let policy = RetryPolicy {
         max_retries: ep.max_retries,
         delays: ep.retry_delays.clone(),
@@ -193,14 +186,45 @@ async fn disable(ctx: &Deliverer, ep: &Endpoint) {
     tracing::warn!(endpoint = %ep.id, "receiver answered 410: endpoint disabled");
 }
 
-enum SendError {
+/// Why a request got no HTTP answer.
+pub(super) enum SendError {
     Timeout,
     Connect(String),
 }
 
+/// What the retry rules make of a request's result.
+pub(super) fn outcome_of(sent: &Result<u16, SendError>) -> Outcome<'_> {
+    match sent {
+        Ok(code) => Outcome::Status {
+            code: *code,
+            retry_after: None,
+        },
+        Err(SendError::Timeout) => Outcome::Timeout,
+        Err(SendError::Connect(why)) => Outcome::Connect(why),
+    }
+}
+
 /// POSTs the delivery; the status code of the answer.
 async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<u16, SendError> {
-    let target = parse_url(&ep.url, &ctx.allowed).map_err(|e| SendError::Connect(e.to_string()))?;
+    let key = SigningKey::from_secret(&ep.secret).map_err(|e| SendError::Connect(e.to_string()))?;
+    let headers = attempt_headers(
+        Signer::Standard { key: &key },
+        &d.id,
+        now,
+        &d.body,
+        &ep.headers,
+    );
+    post_to(&ep.url, &ctx.allowed, &headers, &d.body).await
+}
+
+/// POSTs `body` with `headers` to `url` through the SSRF guard; the status code of the answer.
+pub(super) async fn post_to(
+    url: &str,
+    allowed: &[Cidr],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<u16, SendError> {
+    let target = parse_url(url, allowed).map_err(|e| SendError::Connect(e.to_string()))?;
     if target.https {
         return Err(SendError::Connect(
             "https receivers are not supported yet".into(),
@@ -211,16 +235,8 @@ async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<
         None => resolve(&target.url)?,
     };
     // The address checked is the one connected to: the name is not resolved again.
-    check_ip(ip, &ctx.allowed).map_err(|e| SendError::Connect(e.to_string()))?;
-    let key = SigningKey::from_secret(&ep.secret).map_err(|e| SendError::Connect(e.to_string()))?;
-    let headers = attempt_headers(
-        Signer::Standard { key: &key },
-        &d.id,
-        now,
-        &d.body,
-        &ep.headers,
-    );
-    let request = request_bytes(&target.url, &headers, &d.body);
+    check_ip(ip, allowed).map_err(|e| SendError::Connect(e.to_string()))?;
+    let request = request_bytes(&target.url, headers, body);
     let connect_to = HttpUrl {
         host: ip.to_string(),
         port: target.url.port,

@@ -29,6 +29,14 @@ pub enum ControlMsg {
         /// The outcome.
         reply: Box<Result<Answer, StoreError>>,
     },
+    /// Shard → control core, fire-and-forget: a Pusher channel webhook event of app `app`
+    /// (index in `Config::apps`), decided by the core that owns the channel.
+    PusherEvent {
+        /// The app.
+        app: usize,
+        /// The event.
+        event: Box<crate::webhook::body::PusherEvent>,
+    },
     /// Shard → control core, no answer: send this event to the other nodes (scaling on).
     Forward(Box<Relayed>),
     /// Control core → shard: another node's event, to publish on this node.

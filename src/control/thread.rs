@@ -18,6 +18,7 @@ use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
+use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
 use super::{now_ms, ops};
 use crate::broker::BrokerError;
@@ -97,6 +98,7 @@ pub fn start(
         dir: config.data_dir.clone(),
         allowed: config.webhooks.allowed_subnets.clone(),
         scaling: config.scaling.clone(),
+        hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -132,6 +134,8 @@ struct Setup {
     allowed: Vec<Cidr>,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
+    /// The apps' Pusher channel webhook receivers.
+    hooks: PusherHooks,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -144,6 +148,7 @@ fn run(
         dir,
         allowed,
         scaling,
+        hooks,
         flags,
         pin,
         uring,
@@ -207,7 +212,17 @@ fn run(
         monoio::spawn(notify::run(store.clone(), notifier, move || {
             flag.load(Ordering::Acquire)
         }));
-        serve(&store, &endpoints, &flags, relay.as_deref(), &ring, &stop).await;
+        let hooks = Rc::new(hooks);
+        serve(
+            &store,
+            &endpoints,
+            &flags,
+            relay.as_deref(),
+            &hooks,
+            &ring,
+            &stop,
+        )
+        .await;
     };
     if let Err(e) = crate::shard::lifecycle::runtime::block_on(uring, body) {
         tracing::error!(error = %e, "cannot build the control core runtime");
@@ -235,6 +250,7 @@ async fn serve(
     dir: &RefCell<Directory>,
     flags: &Flags,
     relay: Option<&Relay>,
+    hooks: &Rc<PusherHooks>,
     endpoint: &RefCell<Endpoint<ControlMsg>>,
     stop: &AtomicBool,
 ) {
@@ -256,6 +272,10 @@ async fn serve(
             }) else {
                 continue;
             };
+            if let ControlMsg::PusherEvent { app, event } = msg {
+                pusher_hooks::on_event(hooks, app, *event);
+                continue;
+            }
             let ControlMsg::Request { from, id, request } = msg else {
                 continue;
             };

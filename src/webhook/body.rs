@@ -81,6 +81,19 @@ impl PusherEvent {
             PusherEvent::SubscriptionCount { .. } => "subscription_count",
         }
     }
+
+    /// The channel it is about (receivers filter on it).
+    pub fn channel(&self) -> &str {
+        match self {
+            PusherEvent::ChannelOccupied { channel }
+            | PusherEvent::ChannelVacated { channel }
+            | PusherEvent::MemberAdded { channel, .. }
+            | PusherEvent::MemberRemoved { channel, .. }
+            | PusherEvent::ClientEvent { channel, .. }
+            | PusherEvent::CacheMiss { channel }
+            | PusherEvent::SubscriptionCount { channel, .. } => channel,
+        }
+    }
 }
 
 /// Every Pusher webhook event type.

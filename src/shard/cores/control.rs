@@ -60,6 +60,17 @@ pub async fn ask(shard: &Shard, request: Request) -> Option<Result<Answer, Store
     }
 }
 
+/// Hands a Pusher channel webhook event to the control core, without waiting for anything.
+pub fn notify(shard: &Shard, app: usize, event: crate::webhook::body::PusherEvent) {
+    tell(
+        shard,
+        ControlMsg::PusherEvent {
+            app,
+            event: Box::new(event),
+        },
+    );
+}
+
 /// Sends the control core a message that wants no answer.
 pub fn tell(shard: &Shard, msg: ControlMsg) {
     let link = &shard.control;
@@ -91,7 +102,9 @@ pub async fn drain_task(shard: Rc<Shard>) {
                     super::fanout::publish_event(&shard, n.app, &n.channel, n.frame, None);
                 }
                 ControlMsg::Remote(event) => super::relay::on_remote(&shard, *event),
-                ControlMsg::Request { .. } | ControlMsg::Forward(_) => {}
+                ControlMsg::Request { .. }
+                | ControlMsg::Forward(_)
+                | ControlMsg::PusherEvent { .. } => {}
             }
         }
     }

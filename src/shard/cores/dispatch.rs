@@ -15,6 +15,7 @@ use super::{collections, presence, watchlist};
 use crate::proto::pusher::session::Input;
 use crate::shard::io::effects;
 use crate::shard::state::{ConnRef, CoreMsg, Shard};
+use crate::webhook::body::PusherEvent;
 
 /// Handles one message addressed to this core.
 pub fn handle(shard: &Shard, msg: CoreMsg) {
@@ -36,7 +37,7 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             channel,
             core,
             on,
-        } => shard.interest.borrow_mut().set(app, channel, core, on),
+        } => super::occupancy::apply_interest(shard, app, channel, core, on),
         msg @ CoreMsg::PresenceJoin { .. } => presence::on_join(shard, msg),
         CoreMsg::PresenceJoined {
             app,
@@ -128,6 +129,10 @@ fn cache_fetch(shard: &Shard, app: usize, channel: Arc<str>, conn: ConnRef) {
         .cache
         .borrow_mut()
         .fetch(app, &channel, Instant::now());
+    if frame.is_none() {
+        let channel = channel.to_string();
+        super::occupancy::emit(shard, app, PusherEvent::CacheMiss { channel });
+    }
     let answer = CoreMsg::CacheFetched {
         channel,
         conn,

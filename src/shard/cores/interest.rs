@@ -18,6 +18,7 @@ pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
     let first = shard.channels.borrow_mut().subscribe(app, channel, key);
     if first {
         announce(shard, app, channel, true);
+        super::occupancy::local_changed(shard, app, channel, true);
     }
 }
 
@@ -26,6 +27,7 @@ pub fn remove_local(shard: &Shard, app: usize, channel: &str, key: usize) {
     let last = shard.channels.borrow_mut().unsubscribe(app, channel, key);
     if last {
         announce(shard, app, channel, false);
+        super::occupancy::local_changed(shard, app, channel, false);
     }
 }
 

@@ -8,6 +8,7 @@ pub(crate) mod fanout;
 pub(crate) mod gather;
 pub(crate) mod interest;
 pub(crate) mod msg;
+pub(crate) mod occupancy;
 pub(crate) mod owner;
 pub(crate) mod presence;
 pub(crate) mod relay;

@@ -7,12 +7,14 @@
 use std::sync::Arc;
 
 use super::fanout::publish_everywhere;
+use super::occupancy;
 use super::owner::send;
 use crate::proto::pusher::session::{unclaimed_presence_answer, Effect, Input};
 use crate::proto::pusher::{self, text_frame};
 use crate::shard::io::effects;
 use crate::shard::model::presence::Join;
 use crate::shard::state::{ConnRef, CoreMsg, Shard};
+use crate::webhook::body::PusherEvent;
 
 /// Owner side of [`CoreMsg::PresenceJoin`]: counts the member, announces a new one to every
 /// core and answers the joining core with the member list or the refusal.
@@ -37,6 +39,8 @@ pub fn on_join(shard: &Shard, msg: CoreMsg) {
         let added = pusher::member_added(&channel, &user_id, info.as_deref());
         let except = Some(conn.socket_id);
         publish_everywhere(shard, app, &channel, text_frame(&added), except);
+        let (channel, user_id) = (channel.to_string(), user_id.to_string());
+        occupancy::emit(shard, app, PusherEvent::MemberAdded { channel, user_id });
     }
     let result = match outcome {
         Join::Full => Err(format!(
@@ -84,6 +88,8 @@ pub fn on_leave(shard: &Shard, app: usize, channel: &str, user_id: &str) {
     if last {
         let removed = pusher::member_removed(channel, user_id);
         publish_everywhere(shard, app, channel, text_frame(&removed), None);
+        let (channel, user_id) = (channel.to_owned(), user_id.to_owned());
+        occupancy::emit(shard, app, PusherEvent::MemberRemoved { channel, user_id });
     }
 }
 

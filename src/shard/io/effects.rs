@@ -16,8 +16,9 @@ use crate::proto::pusher::{close_frame_for, error_for, text_frame, PusherError, 
 use crate::shard::cores::fanout::catch_up;
 use crate::shard::cores::owner::send_to_owner;
 use crate::shard::cores::relay::publish_event;
-use crate::shard::cores::{collections, interest, watchlist};
+use crate::shard::cores::{collections, interest, occupancy, watchlist};
 use crate::shard::state::{Conn, ConnRef, CoreMsg, Shard};
+use crate::webhook::body::PusherEvent;
 
 /// The connection effects apply to.
 struct Target {
@@ -132,6 +133,21 @@ fn apply(shard: &Shard, t: &Target, effects: &mut Vec<Effect>) {
             }
             Effect::Publish { channel, frame } => {
                 publish_event(shard, t.app, &channel, frame, Some(t.socket_id))
+            }
+            Effect::ClientEventSent {
+                channel,
+                event,
+                data,
+                user_id,
+            } => {
+                let event = PusherEvent::ClientEvent {
+                    channel: channel.to_string(),
+                    event,
+                    data,
+                    socket_id: t.socket_id.to_string(),
+                    user_id: user_id.map(|u| u.to_string()),
+                };
+                occupancy::emit(shard, t.app, event);
             }
             Effect::Owner { channel, request } => {
                 let me = shard.conn_ref(t.key, t.socket_id);

@@ -34,8 +34,17 @@ impl Session {
                 // REST publish does.
                 out.push(Effect::CatchUp);
                 out.push(Effect::Publish {
-                    channel: name,
+                    channel: name.clone(),
                     frame: text_frame(&json),
+                });
+                // Pusher's webhook carries `data` as a string: a JSON string's text, else the
+                // JSON the client sent.
+                let text = serde_json::from_str::<String>(data.get());
+                out.push(Effect::ClientEventSent {
+                    channel: name,
+                    event: event.to_owned(),
+                    data: text.unwrap_or_else(|_| data.get().to_owned()),
+                    user_id: member,
                 });
             }
             Err(err) => out.push(Effect::Error(err)),
@@ -89,10 +98,25 @@ mod tests {
         json!({"event": "client-typing", "channel": channel, "data": {"x": 1}})
     }
 
+    /// The published frame; the webhook effect that follows it must describe the same event.
     fn published(out: &[Effect]) -> serde_json::Value {
         match out {
-            [Effect::CatchUp, Effect::Publish { frame, .. }] => frame_json(frame),
-            other => panic!("expected a catch-up and one Publish, got {other:?}"),
+            [Effect::CatchUp, Effect::Publish { frame, channel }, Effect::ClientEventSent {
+                channel: hooked,
+                event,
+                data,
+                user_id,
+            }] => {
+                let msg = frame_json(frame);
+                assert_eq!((hooked, event.as_str()), (channel, "client-typing"));
+                assert_eq!(
+                    data, r#"{"x":1}"#,
+                    "object data is handed on as its JSON text"
+                );
+                assert_eq!(user_id.as_deref(), msg["user_id"].as_str());
+                msg
+            }
+            other => panic!("expected a catch-up, one Publish and its webhook, got {other:?}"),
         }
     }
 

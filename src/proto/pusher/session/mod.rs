@@ -135,6 +135,18 @@ pub enum Effect {
         /// The encoded event frame.
         frame: Bytes,
     },
+    /// A client event went out on the channel: the app's `client_event` webhook receivers
+    /// may be told.
+    ClientEventSent {
+        /// The channel.
+        channel: Rc<str>,
+        /// The event name (`client-…`).
+        event: String,
+        /// The event data as a string (a JSON string's text, else the raw JSON).
+        data: String,
+        /// The sender's user id, on presence channels.
+        user_id: Option<Arc<str>>,
+    },
     /// Ask the core that owns the channel.
     Owner {
         /// The channel whose owner is asked.
