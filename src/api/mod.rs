@@ -13,6 +13,7 @@ mod notifications;
 mod realtime;
 mod records;
 mod users;
+mod webhook_actions;
 mod webhooks;
 mod webhooks_json;
 

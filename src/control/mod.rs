@@ -8,12 +8,14 @@
 
 mod deliver;
 mod directory;
+mod manual;
 pub mod msg;
 mod notify;
 mod ops;
 mod pusher_hooks;
 mod record;
 mod relay;
+mod retention;
 mod stats;
 mod thread;
 

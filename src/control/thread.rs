@@ -20,6 +20,7 @@ use super::msg::ControlMsg;
 use super::notify;
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
+use super::retention;
 use super::{now_ms, ops};
 use crate::broker::BrokerError;
 use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
@@ -97,6 +98,7 @@ pub fn start(
     let setup = Setup {
         dir: config.data_dir.clone(),
         allowed: config.webhooks.allowed_subnets.clone(),
+        retention_days: config.webhooks.retention_days,
         scaling: config.scaling.clone(),
         hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
         flags: Flags {
@@ -132,6 +134,8 @@ struct Setup {
     dir: PathBuf,
     /// `webhooks.allowed_subnets`.
     allowed: Vec<Cidr>,
+    /// `webhooks.retention_days`.
+    retention_days: u32,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
     /// The apps' Pusher channel webhook receivers.
@@ -147,6 +151,7 @@ fn run(
     Setup {
         dir,
         allowed,
+        retention_days,
         scaling,
         hooks,
         flags,
@@ -201,6 +206,14 @@ fn run(
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)
         }));
+        let flag = stop.clone();
+        let stopped = move || flag.load(Ordering::Acquire);
+        monoio::spawn(retention::run(
+            store.clone(),
+            retention_days,
+            now_ms,
+            stopped,
+        ));
         let ring = Rc::new(RefCell::new(endpoint));
         let notifier = notify::Notifier {
             ring: ring.clone(),
