@@ -9,6 +9,7 @@ mod channels;
 mod events;
 mod health;
 mod metrics;
+mod metrics_webhooks;
 mod notifications;
 mod realtime;
 mod records;

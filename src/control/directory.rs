@@ -55,6 +55,14 @@ impl Directory {
         })
     }
 
+    /// Whether `app_id` has an active pusher-format endpoint (it then receives channel webhook
+    /// events).
+    pub fn receives_channel_events(&self, app_id: &str) -> bool {
+        self.by_id
+            .values()
+            .any(|ep| ep.app_id == app_id && ep.is_active && ep.format == Format::Pusher)
+    }
+
     /// One endpoint by id.
     pub fn get(&self, id: &str) -> Option<&Endpoint> {
         self.by_id.get(id)
@@ -119,6 +127,7 @@ mod tests {
             "pusher-format endpoints get no business events"
         );
         assert!(!dir.receives_events("c"));
+        assert!(dir.receives_channel_events("b") && !dir.receives_channel_events("a"));
         assert_eq!(dir.get("b1").map(|e| e.format), Some(Format::Pusher));
     }
 }

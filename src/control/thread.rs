@@ -18,12 +18,13 @@ use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
+use super::pusher_endpoints::{DeliveryContext, PusherEndpoints};
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
 use super::retention;
-use super::{now_ms, ops};
+use super::{now_ms, ops, webhook_stats};
 use crate::broker::BrokerError;
-use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
+use crate::config::{AppConfig, Config, ScalingConfig, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
@@ -100,7 +101,7 @@ pub fn start(
         allowed: config.webhooks.allowed_subnets.clone(),
         retention_days: config.webhooks.retention_days,
         scaling: config.scaling.clone(),
-        hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
+        apps: config.apps.clone(),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -138,8 +139,8 @@ struct Setup {
     retention_days: u32,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
-    /// The apps' Pusher channel webhook receivers.
-    hooks: PusherHooks,
+    /// The apps: their credentials and Pusher channel webhook receivers.
+    apps: Vec<AppConfig>,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -153,7 +154,7 @@ fn run(
         allowed,
         retention_days,
         scaling,
-        hooks,
+        apps,
         flags,
         pin,
         uring,
@@ -201,7 +202,21 @@ fn run(
         };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
-        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
+        let deliverer = Deliverer::new(store.clone(), endpoints.clone(), allowed.clone())
+            .with_context(DeliveryContext::new(&apps, flags.shared.clone()));
+        let mut hooks = PusherHooks::new(&apps, allowed);
+        let deliverer = Rc::new(deliverer);
+        let ids = flags.apps.clone();
+        hooks.attach(PusherEndpoints::new(store.clone(), endpoints.clone(), ids));
+        let flag = stop.clone();
+        let stopped = move || flag.load(Ordering::Acquire);
+        let shared = flags.shared.clone();
+        monoio::spawn(webhook_stats::run_gauges(
+            store.clone(),
+            shared,
+            now_ms,
+            stopped,
+        ));
         let flag = stop.clone();
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)
@@ -253,6 +268,10 @@ impl Flags {
     fn publish(&self, dir: &Directory) {
         for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
             flag.store(dir.receives_events(app), Ordering::Release);
+        }
+        let channel = self.shared.pusher_endpoint_apps.iter().zip(&self.apps);
+        for (flag, app) in channel {
+            flag.store(dir.receives_channel_events(app), Ordering::Release);
         }
     }
 }

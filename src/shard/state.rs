@@ -46,6 +46,10 @@ pub struct Shared {
     /// the control core after each endpoint change, read by the REST publish path so an app
     /// without endpoints never waits for the control core.
     pub webhook_apps: Vec<AtomicBool>,
+    /// Per app: whether it has an active pusher-format endpoint registered through the API, so
+    /// the shards hand its channel webhook events to the control core (written like
+    /// `webhook_apps`).
+    pub pusher_endpoint_apps: Vec<AtomicBool>,
     /// Scaling on: set by the control core while its Redis link is down, read by the REST
     /// publish path, which then answers 503 (see `control::relay`).
     pub broker_down: AtomicBool,
@@ -58,6 +62,8 @@ pub struct Shared {
     pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
     /// The notification scheduler's figures, written by the control core.
     pub notifications: crate::control::NotifyStats,
+    /// The webhook delivery figures, written by the control core.
+    pub webhooks: crate::control::WebhookStats,
 }
 
 impl Shared {
@@ -68,11 +74,13 @@ impl Shared {
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
             webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
+            pusher_endpoint_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
             broker_down: AtomicBool::new(false),
             unforwarded: AtomicU64::new(0),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
             notifications: crate::control::NotifyStats::new(apps),
+            webhooks: crate::control::WebhookStats::default(),
         })
     }
 

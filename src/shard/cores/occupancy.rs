@@ -9,6 +9,7 @@
 //! Nothing is sent when the app has no receiver that wants the event, so apps without channel
 //! webhooks cost nothing here.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::control;
@@ -64,11 +65,13 @@ pub fn apply_interest(shard: &Shard, app: usize, channel: Arc<str>, core: usize,
     }
 }
 
-/// Hands `event` to the control core when one of the app's receivers wants it.
+/// Hands `event` to the control core when one of the app's configured receivers wants it, or
+/// the app has pusher-format endpoints from the API (the control core matches their patterns).
 pub fn emit(shard: &Shard, app: usize, event: PusherEvent) {
     let hooks = &shard.config.apps[app].webhooks;
     let channel = event.channel();
-    if hooks.iter().any(|h| h.wants(event.kind(), channel)) {
+    let api = || shard.shared.pusher_endpoint_apps[app].load(Ordering::Acquire);
+    if hooks.iter().any(|h| h.wants(event.kind(), channel)) || api() {
         control::notify(shard, app, event);
     }
 }
