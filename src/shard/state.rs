@@ -30,6 +30,7 @@ use crate::shard::model::collections::Collections;
 use crate::shard::model::interest::Interest;
 use crate::shard::model::presence::PresenceRegistry;
 use crate::shard::model::stats::ShardStats;
+use crate::shard::model::subscription_counts::SubscriptionCounts;
 use crate::shard::model::users::UserRegistry;
 
 pub use crate::shard::cores::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
@@ -145,6 +146,8 @@ pub struct Shard {
     pub collections: RefCell<Collections>,
     /// Last events of the cache channels this core owns.
     pub cache: RefCell<EventCache>,
+    /// Per-core subscription counts of the channels this core owns (`subscription_count`).
+    pub subscription_counts: RefCell<SubscriptionCounts>,
     /// Per app: the one-second window of REST events accepted here.
     pub backend_events: RefCell<Vec<Window>>,
     /// Per app: the rules its sessions apply, shared by all of them.
@@ -201,6 +204,7 @@ impl Shard {
             presence: RefCell::new(PresenceRegistry::new(apps)),
             users: RefCell::new(UserRegistry::new(apps)),
             cache: RefCell::new(cache),
+            subscription_counts: RefCell::new(SubscriptionCounts::default()),
             collections: RefCell::new(Collections::new(&config.apps)),
             backend_events: RefCell::new(vec![Window::new(Millis(0)); apps]),
             rules: config.apps.iter().map(|a| Rc::new(rules_of(a))).collect(),
