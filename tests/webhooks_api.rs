@@ -170,7 +170,7 @@ fn every_refusal_has_its_status_and_message_and_changes_nothing() {
             String::new(),
             with("url", json!(long_url)),
             422,
-            "url is invalid",
+            "the limit is 2048",
         ),
         (
             "POST",
@@ -241,6 +241,34 @@ fn every_refusal_has_its_status_and_message_and_changes_nothing() {
             r#"{"name":null}"#.into(),
             422,
             "name must be",
+        ),
+        (
+            "PATCH",
+            format!("/{id}"),
+            "{not json".into(),
+            400,
+            "not a JSON object",
+        ),
+        (
+            "PATCH",
+            format!("/{id}"),
+            r#"{"events":["order.**"]}"#.into(),
+            422,
+            "event pattern 'order.**' is invalid",
+        ),
+        (
+            "PATCH",
+            format!("/{id}"),
+            json!({ "url": long_url }).to_string(),
+            422,
+            "the limit is 2048",
+        ),
+        (
+            "POST",
+            format!("/{id}/test/extra"),
+            String::new(),
+            404,
+            "no webhooks route for POST",
         ),
         (
             "GET",
