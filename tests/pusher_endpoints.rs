@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, signed_call, spawn_client_env, Server};
+use common::{free_port, http_get, signed_call, spawn_client, spawn_client_env, Server};
 use serde_json::{json, Value};
 
 /// The value of the sample `name` (with its labels) in a Prometheus text.
@@ -151,4 +151,60 @@ fn the_queue_depth_counts_deliveries_not_yet_finished() {
         assert!(Instant::now() < deadline, "{metrics}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("RINGCAST_WORKERS", "2"),
+        ("RINGCAST_DATA_DIR", dir.path().to_str().unwrap()),
+        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
+    ];
+    let server = Server::start(&env);
+    // Nothing listens yet: the first attempt fails and a retry is due in 1 s.
+    let port = free_port();
+    let hook = json!({"name": "channels", "url": format!("http://127.0.0.1:{port}/api"),
+                      "events": ["channel_occupied"], "format": "pusher", "retry_delays": [1]});
+    let path = format!("/apps/{}/webhooks", server.app_id);
+    let (status, created) = signed_call(&server, "POST", &path, &hook.to_string());
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let channel = format!("kept-{port}");
+    let mut holder = spawn_client_env("hold.js", &[&channel], &server, &[("HOLD_MS", "500")]);
+    holder.wait_for_line("ready", Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, log) = signed_call(&server, "GET", &format!("{path}/{id}/deliveries"), "");
+        if log["deliveries"].as_array().is_some_and(|l| !l.is_empty()) {
+            assert_eq!(log["deliveries"][0]["status"], "pending", "{log}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no attempt logged: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(holder.finish().success());
+    drop(server); // SIGKILL: the retry is only in the store
+
+    let port_s = port.to_string();
+    let server = Server::start(&env);
+    let mut receiver = spawn_client("pusher_webhook_receiver.py", &[&port_s, "/api=1"], &server);
+    let out = {
+        receiver.wait_for_line("listening", Duration::from_secs(10));
+        receiver.finish()
+    };
+    assert!(out.success(), "{out}");
+    let records: Vec<Value> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("hook "))
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect();
+    // The occupancy of the restarted server is empty; only the recorded batch arrives.
+    assert_eq!(records.len(), 1, "{out}");
+    assert_eq!(records[0]["valid"], true, "{out}");
+    assert_eq!(
+        records[0]["events"],
+        json!([{"name": "channel_occupied", "channel": channel}])
+    );
 }
