@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, signed_call, spawn_client, spawn_client_env, Server};
+use common::{free_port, http_get, signed_call, spawn_client, spawn_client_env, webhooks_server};
 use serde_json::{json, Value};
 
 /// The value of the sample `name` (with its labels) in a Prometheus text.
@@ -20,14 +20,19 @@ fn sample(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
+/// The receiver's `hook` records.
+fn hooks(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("hook "))
+        .map(|r| serde_json::from_str(r).unwrap())
+        .collect()
+}
+
 #[test]
 fn a_pusher_format_endpoint_gets_signed_channel_webhooks_retried_by_the_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&[
-        ("RINGCAST_WORKERS", "2"),
-        ("RINGCAST_DATA_DIR", dir.path().to_str().unwrap()),
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-    ]);
+    let server = webhooks_server(dir.path());
     let port = free_port();
     let port_s = port.to_string();
     // The first request is answered 500: the engine retries it 1 s later.
@@ -51,12 +56,7 @@ fn a_pusher_format_endpoint_gets_signed_channel_webhooks_retried_by_the_engine()
     holder.wait_for_line("ready", Duration::from_secs(10));
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let records: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("hook "))
-        .map(|r| serde_json::from_str(r).unwrap())
-        .collect();
+    let records = hooks(&out.stdout);
     assert_eq!(records.len(), 2, "{out}");
     for r in &records {
         assert_eq!(r["valid"], true, "pusher SDK refused {r}");
@@ -122,11 +122,7 @@ fn a_pusher_format_endpoint_gets_signed_channel_webhooks_retried_by_the_engine()
 #[test]
 fn the_queue_depth_counts_deliveries_not_yet_finished() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&[
-        ("RINGCAST_WORKERS", "2"),
-        ("RINGCAST_DATA_DIR", dir.path().to_str().unwrap()),
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-    ]);
+    let server = webhooks_server(dir.path());
     // Nothing listens on the port: each test delivery fails with a connection error and
     // waits a minute for its retry, so it stays queued.
     let hook = json!({"name": "down", "url": format!("http://127.0.0.1:{}/x", free_port()),
@@ -156,12 +152,7 @@ fn the_queue_depth_counts_deliveries_not_yet_finished() {
 #[test]
 fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let env = [
-        ("RINGCAST_WORKERS", "2"),
-        ("RINGCAST_DATA_DIR", dir.path().to_str().unwrap()),
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-    ];
-    let server = Server::start(&env);
+    let server = webhooks_server(dir.path());
     // Nothing listens yet: the first attempt fails and a retry is due in 1 s.
     let port = free_port();
     let hook = json!({"name": "channels", "url": format!("http://127.0.0.1:{port}/api"),
@@ -187,19 +178,14 @@ fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
     drop(server); // SIGKILL: the retry is only in the store
 
     let port_s = port.to_string();
-    let server = Server::start(&env);
+    let server = webhooks_server(dir.path());
     let mut receiver = spawn_client("pusher_webhook_receiver.py", &[&port_s, "/api=1"], &server);
     let out = {
         receiver.wait_for_line("listening", Duration::from_secs(10));
         receiver.finish()
     };
     assert!(out.success(), "{out}");
-    let records: Vec<Value> = out
-        .stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("hook "))
-        .map(|r| serde_json::from_str(r).unwrap())
-        .collect();
+    let records = hooks(&out.stdout);
     // The occupancy of the restarted server is empty; only the recorded batch arrives.
     assert_eq!(records.len(), 1, "{out}");
     assert_eq!(records[0]["valid"], true, "{out}");

@@ -7,23 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{signed_call, spawn_client, Server};
+use common::{spawn_client, webhooks_call as call, webhooks_server as start, Server};
 use serde_json::{json, Value};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-fn start(data_dir: &std::path::Path) -> Server {
-    Server::start(&[
-        ("RINGCAST_WORKERS", "2"),
-        ("RINGCAST_DATA_DIR", data_dir.to_str().expect("utf-8 path")),
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-    ])
-}
-
-fn call(server: &Server, method: &str, rest: &str, body: &str) -> (u16, Value) {
-    let path = format!("/apps/{}/webhooks{rest}", server.app_id);
-    signed_call(server, method, &path, body)
-}
 
 /// Polls the endpoint's delivery log until `done` holds for it (5 s at most).
 fn log_until(server: &Server, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {

@@ -67,52 +67,22 @@ pub async fn retry_delivery<S: EndpointStore + DeliveryStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{DeliveryStatus, NewEndpoint, SqliteStore};
-    use crate::webhook::endpoint::EndpointSpec;
+    use crate::store::contract::{block_on, new_endpoint};
+    use crate::store::{DeliveryStatus, SqliteStore};
     use crate::webhook::retry::NextState;
-
-    fn endpoint(id: &str, format: Format) -> NewEndpoint {
-        NewEndpoint {
-            id: id.into(),
-            app_id: "a".into(),
-            spec: EndpointSpec {
-                name: id.into(),
-                url: "http://127.0.0.1:9/".into(),
-                events: vec!["*".into()],
-                tenant_id: None,
-                is_active: true,
-                max_retries: 1,
-                retry_delays: vec![1],
-                secret: None,
-                headers: Default::default(),
-                rate_limit_per_s: None,
-                format,
-            },
-            secret: "whsec_x".into(),
-            now_ms: 1,
-        }
-    }
-
-    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .build()
-            .expect("runtime")
-            .block_on(f)
-    }
 
     #[test]
     fn a_test_delivery_is_due_now_in_the_endpoints_format() {
         let tmp = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(tmp.path()).unwrap();
-        run(async {
+        block_on(async {
             store
-                .create_endpoint(endpoint("std", Format::Standard))
+                .create_endpoint(new_endpoint("a", "std", 1))
                 .await
                 .unwrap();
-            store
-                .create_endpoint(endpoint("psh", Format::Pusher))
-                .await
-                .unwrap();
+            let mut pusher = new_endpoint("a", "psh", 1);
+            pusher.spec.format = Format::Pusher;
+            store.create_endpoint(pusher).await.unwrap();
             let d = test_delivery(&store, "a", "std", 50).await.unwrap();
             assert_eq!((d.event.as_str(), d.next_attempt_at_ms), (TEST_EVENT, 50));
             let body: serde_json::Value = serde_json::from_slice(&d.body).unwrap();
@@ -137,9 +107,9 @@ mod tests {
     fn a_retry_requeues_the_same_delivery_and_refuses_unknown_ids() {
         let tmp = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(tmp.path()).unwrap();
-        run(async {
+        block_on(async {
             store
-                .create_endpoint(endpoint("std", Format::Standard))
+                .create_endpoint(new_endpoint("a", "std", 1))
                 .await
                 .unwrap();
             let d = test_delivery(&store, "a", "std", 50).await.unwrap();

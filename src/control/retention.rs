@@ -72,55 +72,18 @@ pub async fn run<S: DeliveryStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AttemptRecord, NewDelivery, NewEndpoint, SqliteStore};
-    use crate::store::{DeliveryStatus, EndpointStore};
-    use crate::webhook::endpoint::{EndpointSpec, Format};
+    use crate::store::contract::{block_on, new_delivery, seed_endpoint};
+    use crate::store::{AttemptRecord, DeliveryStatus, SqliteStore};
     use crate::webhook::retry::NextState;
 
     const T0: i64 = 1_700_000_000_000;
 
-    fn runtime() -> monoio::Runtime<monoio::time::TimeDriver<monoio::LegacyDriver>> {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .enable_timer()
-            .build()
-            .expect("runtime")
-    }
-
-    async fn endpoint(store: &SqliteStore) {
-        let spec = EndpointSpec {
-            name: "e".into(),
-            url: "http://127.0.0.1:9/".into(),
-            events: vec!["*".into()],
-            tenant_id: None,
-            is_active: true,
-            max_retries: 5,
-            retry_delays: vec![1],
-            secret: None,
-            headers: Default::default(),
-            rate_limit_per_s: None,
-            format: Format::Standard,
-        };
-        let new = NewEndpoint {
-            id: "ep".into(),
-            app_id: "a".into(),
-            spec,
-            secret: "whsec_x".into(),
-            now_ms: T0,
-        };
-        store.create_endpoint(new).await.unwrap();
-    }
-
     /// Records delivery `id` at `at_ms` and makes one attempt ending in `next`.
     async fn delivery(store: &SqliteStore, id: &str, at_ms: i64, next: NextState) {
-        let new = NewDelivery {
-            id: id.into(),
-            endpoint_id: "ep".into(),
-            event: "order.paid".into(),
-            body: b"{}".to_vec(),
-            created_at_ms: at_ms,
-            next_attempt_at_ms: at_ms,
-        };
-        store.insert_deliveries(&[new]).await.unwrap();
+        store
+            .insert_deliveries(&[new_delivery("ep", id, at_ms)])
+            .await
+            .unwrap();
         let claimed = store.claim_due_deliveries(at_ms, 1000, 10).await.unwrap();
         assert_eq!(claimed.len(), 1);
         let record = AttemptRecord {
@@ -140,8 +103,8 @@ mod tests {
     fn finished_history_older_than_the_retention_is_removed_in_batches() {
         let tmp = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(tmp.path()).unwrap();
-        runtime().block_on(async {
-            endpoint(&store).await;
+        block_on(async {
+            seed_endpoint(&store, "a", "ep").await;
             for i in 0..5 {
                 delivery(&store, &format!("old{i}"), T0, NextState::Delivered).await;
             }
@@ -175,8 +138,8 @@ mod tests {
     fn the_job_prunes_at_start_and_stops_when_asked() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Rc::new(SqliteStore::open(tmp.path()).unwrap());
-        runtime().block_on(async {
-            endpoint(&store).await;
+        block_on(async {
+            seed_endpoint(store.as_ref(), "a", "ep").await;
             delivery(&store, "old", T0, NextState::Delivered).await;
             let polls = std::cell::Cell::new(0);
             // The injected clock stands 8 days on; the retention is 7 days.
