@@ -20,6 +20,7 @@ mod retention;
 mod stats;
 mod thread;
 mod webhook_stats;
+mod webhook_tasks;
 
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};

@@ -14,15 +14,12 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
-use super::pusher_endpoints::{DeliveryContext, PusherEndpoints};
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
-use super::retention;
-use super::{now_ms, ops, webhook_stats};
+use super::{now_ms, ops, webhook_tasks};
 use crate::broker::BrokerError;
 use crate::config::{AppConfig, Config, ScalingConfig, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
@@ -202,33 +199,15 @@ fn run(
         };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
-        let deliverer = Deliverer::new(store.clone(), endpoints.clone(), allowed.clone())
-            .with_context(DeliveryContext::new(&apps, flags.shared.clone()));
-        let mut hooks = PusherHooks::new(&apps, allowed);
-        let deliverer = Rc::new(deliverer);
-        let ids = flags.apps.clone();
-        hooks.attach(PusherEndpoints::new(store.clone(), endpoints.clone(), ids));
-        let flag = stop.clone();
-        let stopped = move || flag.load(Ordering::Acquire);
-        let shared = flags.shared.clone();
-        monoio::spawn(webhook_stats::run_gauges(
-            store.clone(),
-            shared,
-            now_ms,
-            stopped,
-        ));
-        let flag = stop.clone();
-        monoio::spawn(deliver::run(deliverer, move || {
-            flag.load(Ordering::Acquire)
-        }));
-        let flag = stop.clone();
-        let stopped = move || flag.load(Ordering::Acquire);
-        monoio::spawn(retention::run(
-            store.clone(),
+        let setup = webhook_tasks::WebhookSetup {
+            store: &store,
+            dir: &endpoints,
+            apps: &apps,
+            allowed,
             retention_days,
-            now_ms,
-            stopped,
-        ));
+            shared: &flags.shared,
+        };
+        let hooks = webhook_tasks::spawn(setup, &stop);
         let ring = Rc::new(RefCell::new(endpoint));
         let notifier = notify::Notifier {
             ring: ring.clone(),
