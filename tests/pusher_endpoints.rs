@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, signed_call, spawn_client, spawn_client_env, webhooks_server};
+use common::{free_port, http_get, signed_call, spawn_client_env, webhooks_server};
 use serde_json::{json, Value};
 
 /// The value of the sample `name` (with its labels) in a Prometheus text.
@@ -153,20 +153,28 @@ fn the_queue_depth_counts_deliveries_not_yet_finished() {
 fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = webhooks_server(dir.path());
-    // Nothing listens yet: the first attempt fails and a retry is due in 1 s.
+    // The first attempt is answered 500; its retry is due 3 s later, after the kill.
     let port = free_port();
+    let port_s = port.to_string();
+    let mut receiver = spawn_client_env(
+        "pusher_webhook_receiver.py",
+        &[&port_s, "/api=2"],
+        &server,
+        &[("STATUSES", "500")],
+    );
+    receiver.wait_for_line("listening", Duration::from_secs(10));
     let hook = json!({"name": "channels", "url": format!("http://127.0.0.1:{port}/api"),
-                      "events": ["channel_occupied"], "format": "pusher", "retry_delays": [1]});
+                      "events": ["channel_occupied"], "format": "pusher", "retry_delays": [3]});
     let path = format!("/apps/{}/webhooks", server.app_id);
     let (status, created) = signed_call(&server, "POST", &path, &hook.to_string());
     assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let log_path = format!("{path}/{}/deliveries", created["id"].as_str().unwrap());
     let channel = format!("kept-{port}");
-    let mut holder = spawn_client_env("hold.js", &[&channel], &server, &[("HOLD_MS", "500")]);
+    let mut holder = spawn_client_env("hold.js", &[&channel], &server, &[("HOLD_MS", "300")]);
     holder.wait_for_line("ready", Duration::from_secs(10));
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, log) = signed_call(&server, "GET", &format!("{path}/{id}/deliveries"), "");
+        let (_, log) = signed_call(&server, "GET", &log_path, "");
         if log["deliveries"].as_array().is_some_and(|l| !l.is_empty()) {
             assert_eq!(log["deliveries"][0]["status"], "pending", "{log}");
             break;
@@ -174,23 +182,40 @@ fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
         assert!(Instant::now() < deadline, "no attempt logged: {log}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(holder.finish().success());
     drop(server); // SIGKILL: the retry is only in the store
+                  // Its connection died with the server; only its exit is awaited.
+    let _ = holder.finish();
 
-    let port_s = port.to_string();
     let server = webhooks_server(dir.path());
-    let mut receiver = spawn_client("pusher_webhook_receiver.py", &[&port_s, "/api=1"], &server);
-    let out = {
-        receiver.wait_for_line("listening", Duration::from_secs(10));
-        receiver.finish()
-    };
+    let out = receiver.finish();
     assert!(out.success(), "{out}");
     let records = hooks(&out.stdout);
-    // The occupancy of the restarted server is empty; only the recorded batch arrives.
-    assert_eq!(records.len(), 1, "{out}");
-    assert_eq!(records[0]["valid"], true, "{out}");
+    assert_eq!(records.len(), 2, "{out}");
+    for r in &records {
+        assert_eq!(r["valid"], true, "{out}");
+        assert_eq!(
+            r["events"],
+            json!([{"name": "channel_occupied", "channel": channel}])
+        );
+    }
     assert_eq!(
-        records[0]["events"],
-        json!([{"name": "channel_occupied", "channel": channel}])
+        (&records[0]["status"], &records[1]["status"]),
+        (&json!(500), &json!(200))
     );
+    // The restarted server resumed the same delivery: its second attempt is in the same log.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, log) = signed_call(&server, "GET", &log_path, "");
+        let items = log["deliveries"].as_array().cloned().unwrap_or_default();
+        if items.len() == 2 && items[0]["status"] == "delivered" {
+            assert_eq!(items[0]["delivery_id"], items[1]["delivery_id"], "{log}");
+            assert_eq!(
+                (&items[0]["attempt"], &items[0]["status_code"]),
+                (&json!(2), &json!(200))
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the retry was not logged: {log}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
