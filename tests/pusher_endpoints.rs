@@ -1,8 +1,9 @@
 //! Pusher channel webhooks to an endpoint registered through the API with `"format": "pusher"`,
 //! against the real binary (two workers) and a local receiver that checks every request with
 //! the Python `pusher` SDK's `validate_webhook`: the events go through the durable engine, so a
-//! failed request is retried on the endpoint's schedule with the same body and both attempts
-//! are in the delivery log; `/metrics` counts the attempts by result.
+//! failed request is retried on the endpoint's schedule with the same body, both attempts are
+//! in the delivery log, and a retry pending at a `kill -9` is sent by the restarted server.
+//! `/metrics` counts the attempts by result and the deliveries still queued.
 
 mod common;
 
