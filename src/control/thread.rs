@@ -248,9 +248,9 @@ impl Flags {
         for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
             flag.store(dir.receives_events(app), Ordering::Release);
         }
-        let channel = self.shared.pusher_endpoint_apps.iter().zip(&self.apps);
-        for (flag, app) in channel {
-            flag.store(dir.receives_channel_events(app), Ordering::Release);
+        let channel = self.shared.pusher_endpoint_kinds.iter().zip(&self.apps);
+        for (mask, app) in channel {
+            mask.store(dir.channel_event_mask(app), Ordering::Release);
         }
     }
 }

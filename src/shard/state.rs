@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -47,10 +47,10 @@ pub struct Shared {
     /// the control core after each endpoint change, read by the REST publish path so an app
     /// without endpoints never waits for the control core.
     pub webhook_apps: Vec<AtomicBool>,
-    /// Per app: whether it has an active pusher-format endpoint registered through the API, so
-    /// the shards hand its channel webhook events to the control core (written like
-    /// `webhook_apps`).
-    pub pusher_endpoint_apps: Vec<AtomicBool>,
+    /// Per app: the channel webhook event types its active pusher-format endpoints (registered
+    /// through the API) receive, as a `webhook::body::kinds_mask`, so the shards hand only those
+    /// events to the control core (written like `webhook_apps`).
+    pub pusher_endpoint_kinds: Vec<AtomicU16>,
     /// Scaling on: set by the control core while its Redis link is down, read by the REST
     /// publish path, which then answers 503 (see `control::relay`).
     pub broker_down: AtomicBool,
@@ -75,7 +75,7 @@ impl Shared {
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
             webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
-            pusher_endpoint_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
+            pusher_endpoint_kinds: (0..apps).map(|_| AtomicU16::new(0)).collect(),
             broker_down: AtomicBool::new(false),
             unforwarded: AtomicU64::new(0),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),

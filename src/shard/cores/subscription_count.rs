@@ -13,14 +13,16 @@ use std::sync::Arc;
 use super::occupancy;
 use super::owner::send_to_owner;
 use crate::shard::state::{CoreMsg, Shard};
-use crate::webhook::body::PusherEvent;
+use crate::webhook::body::{kind_bit, PusherEvent};
 
 /// Whether a receiver of `app` may want `subscription_count` events of `channel`: a configured
-/// one that lists it, or any pusher-format endpoint (the control core matches its patterns).
+/// one, or a pusher-format endpoint, that lists it.
 fn wanted(shard: &Shard, app: usize, channel: &str) -> bool {
     let hooks = &shard.config.apps[app].webhooks;
     hooks.iter().any(|h| h.wants("subscription_count", channel))
-        || shard.shared.pusher_endpoint_apps[app].load(Ordering::Acquire)
+        || shard.shared.pusher_endpoint_kinds[app].load(Ordering::Acquire)
+            & kind_bit("subscription_count")
+            != 0
 }
 
 /// After this core's local subscribers of `channel` changed: reports the new local count to
