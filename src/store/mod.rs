@@ -15,7 +15,7 @@ pub mod sqlite;
 pub mod types;
 
 pub use error::StoreError;
-pub use sqlite::{SqliteStore, SyncMode};
+pub use sqlite::{SqliteStore, SyncMode, WebhookGauges};
 pub use types::*;
 
 use crate::webhook::breaker::BreakerState;
