@@ -6,6 +6,7 @@
 //! beyond a bounded timeout. SQLite runs here and nowhere else: a shard never opens the store,
 //! and this module never touches a shard's connections or channel index.
 
+mod cluster;
 mod deliver;
 mod directory;
 pub mod msg;
@@ -17,6 +18,7 @@ mod relay;
 mod stats;
 mod thread;
 
+pub use cluster::{ClusterDone, ClusterOp, Member};
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};

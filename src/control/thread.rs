@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
@@ -194,6 +195,18 @@ fn run(
                 }
             }
         };
+        let cluster = match (&scaling, &relay) {
+            (Some(scaling), Some(relay)) => {
+                match Cluster::launch(scaling, relay.node(), &flags.apps, &endpoint).await {
+                    Ok(cluster) => Some(cluster),
+                    Err(e) => {
+                        let _ = ready.send(Err(ControlError::Broker(e)));
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
         let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
@@ -217,7 +230,7 @@ fn run(
             &store,
             &endpoints,
             &flags,
-            relay.as_deref(),
+            relay.as_deref().zip(cluster.as_deref()),
             &hooks,
             &ring,
             &stop,
@@ -249,14 +262,16 @@ async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
-    relay: Option<&Relay>,
+    scaling: Option<(&Relay, &Cluster)>,
     hooks: &Rc<PusherHooks>,
     endpoint: &RefCell<Endpoint<ControlMsg>>,
     stop: &AtomicBool,
 ) {
     let bell = endpoint.borrow().bell();
+    let (relay, cluster) = (scaling.map(|s| s.0), scaling.map(|s| s.1));
     loop {
-        let inbound = || relay.is_some_and(Relay::has_inbound);
+        let inbound =
+            || relay.is_some_and(Relay::has_inbound) || cluster.is_some_and(Cluster::has_output);
         bell.wait(|| endpoint.borrow().has_incoming() || inbound() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
@@ -268,6 +283,12 @@ async fn serve(
             // The link's messages (forwards) go to the relay; the rest are requests.
             let Some(msg) = (match relay {
                 Some(r) => r.take(msg),
+                None => Some(msg),
+            }) else {
+                continue;
+            };
+            let Some(msg) = (match cluster {
+                Some(c) => c.take(msg),
                 None => Some(msg),
             }) else {
                 continue;
@@ -300,6 +321,9 @@ async fn serve(
                     reply: Box::new(reply),
                 },
             );
+        }
+        if let (Some(cluster), Some(relay)) = (cluster, relay) {
+            cluster.flush(&mut endpoint.borrow_mut(), relay, hooks);
         }
         if let Some(relay) = relay {
             relay.deliver(&mut endpoint.borrow_mut());

@@ -102,8 +102,10 @@ pub async fn drain_task(shard: Rc<Shard>) {
                     super::fanout::publish_event(&shard, n.app, &n.channel, n.frame, None);
                 }
                 ControlMsg::Remote(event) => super::relay::on_remote(&shard, *event),
+                ControlMsg::ClusterDone(done) => super::cluster::on_done(&shard, *done),
                 ControlMsg::Request { .. }
                 | ControlMsg::Forward(_)
+                | ControlMsg::Cluster(_)
                 | ControlMsg::PusherEvent { .. } => {}
             }
         }

@@ -1,0 +1,109 @@
+//! The owner core's side of presence across nodes (scaling on): a join or a last leave on
+//! this node goes to the control core, which applies it to the cluster state in Redis, and
+//! its outcome comes back here as a [`ClusterDone`].
+//!
+//! The outcome decides what goes out: `member_added` only for a user new to the whole cluster,
+//! `member_removed` only when the user's last node let go, each published here and forwarded
+//! to the other nodes by this node alone, so every client sees it once. The joining connection
+//! gets the cluster's member list. Without an answer from Redis the node falls back to what
+//! it knows itself, its own members, and announces to its own clients only.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::control;
+use super::presence::{announce_added, announce_removed, answer_join, presence_data};
+use crate::control::{ClusterDone, ClusterOp, ControlMsg, Relayed};
+use crate::proto::pusher::{self, SocketId};
+use crate::shard::state::{ConnRef, Shard};
+
+/// Hands a presence join to the control core (the outcome arrives as [`on_done`]).
+pub fn join(
+    shard: &Shard,
+    app: usize,
+    channel: Arc<str>,
+    user_id: Arc<str>,
+    info: Option<Arc<str>>,
+    conn: ConnRef,
+    new_here: bool,
+) {
+    let op = ClusterOp::Join {
+        from: shard.id,
+        app,
+        channel,
+        user_id,
+        info,
+        conn,
+        new_here,
+    };
+    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+}
+
+/// Hands the last leave of a user on this node to the control core.
+pub fn leave(shard: &Shard, app: usize, channel: &str, user_id: &str) {
+    let op = ClusterOp::Leave {
+        from: shard.id,
+        app,
+        channel: channel.into(),
+        user_id: user_id.into(),
+    };
+    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+}
+
+/// Sends a frame this core published to the other nodes.
+pub fn forward(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
+    let relayed = Relayed {
+        app,
+        channel: channel.to_owned(),
+        frame,
+        except,
+    };
+    control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
+}
+
+/// Acts on the cluster's outcome of a join or a leave.
+pub fn on_done(shard: &Shard, done: ClusterDone) {
+    match done {
+        ClusterDone::Joined {
+            app,
+            channel,
+            user_id,
+            info,
+            conn,
+            new_here,
+            cluster,
+        } => {
+            let forward = cluster.is_some();
+            let (added, data) = match cluster {
+                Some((added, members)) => {
+                    let list = members.iter().map(|(u, i)| (u.as_str(), i.as_deref()));
+                    (added, pusher::presence_data(list))
+                }
+                None => (new_here, presence_data(shard, app, &channel)),
+            };
+            if added {
+                announce_added(
+                    shard,
+                    app,
+                    &channel,
+                    &user_id,
+                    info.as_deref(),
+                    conn,
+                    forward,
+                );
+            }
+            answer_join(shard, app, channel, user_id, conn, Ok(data));
+        }
+        ClusterDone::Left {
+            app,
+            channel,
+            user_id,
+            removed,
+        } => match removed {
+            Some(true) => announce_removed(shard, app, &channel, &user_id, true),
+            Some(false) => {}
+            None => announce_removed(shard, app, &channel, &user_id, false),
+        },
+    }
+}

@@ -1,0 +1,190 @@
+//! Presence across ringcast nodes joined through a real redis-server: three nodes on one
+//! machine, raw WebSocket clients on each, so every member event on the wire is counted.
+//!
+//! Covered: a user with connections on two nodes is one member everywhere (one
+//! `member_added`, one `member_removed`, nothing when one of the two nodes lets go), every
+//! joiner's `subscription_succeeded` lists the members of all nodes, and a node killed with
+//! SIGKILL has its members removed by the survivors within 15 s, `member_removed` once.
+
+mod common;
+
+#[path = "support/raw_client.rs"]
+mod raw_client;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::{Server, APP_KEY, APP_SECRET};
+use raw_client::RawClient;
+use redis_server::RedisServer;
+use serde_json::{json, Value};
+
+const ROOM: &str = "presence-room";
+
+/// Starts `n` nodes joined through `redis`.
+fn nodes(redis: &RedisServer, n: usize) -> Vec<Server> {
+    let port = redis.port.to_string();
+    let env = [
+        ("REVERB_SCALING_ENABLED", "true"),
+        ("REDIS_HOST", "127.0.0.1"),
+        ("REDIS_PORT", port.as_str()),
+        ("RINGCAST_WORKERS", "2"),
+    ];
+    (0..n).map(|_| Server::start(&env)).collect()
+}
+
+/// A client on `node` that joined [`ROOM`] as `user`, with its `subscription_succeeded`
+/// member ids.
+struct Member {
+    client: RawClient,
+    listed: Vec<String>,
+}
+
+fn join(node: &Server, user: &str) -> Member {
+    let mut client = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
+    let socket_id = client.established();
+    let data = json!({"user_id": user, "user_info": {"name": user}}).to_string();
+    let auth =
+        ringcast::proto::pusher::channel_auth(APP_KEY, APP_SECRET, &socket_id, ROOM, Some(&data));
+    client.send_text(
+        &json!({"event": "pusher:subscribe", "data": {"channel": ROOM, "auth": auth, "channel_data": data}})
+            .to_string(),
+    );
+    let msg = client.recv_json();
+    assert_eq!(
+        msg["event"], "pusher_internal:subscription_succeeded",
+        "{msg}"
+    );
+    let presence: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
+    let mut listed: Vec<String> = presence["presence"]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        presence["presence"]["count"].as_u64(),
+        Some(listed.len() as u64)
+    );
+    assert_eq!(
+        presence["presence"]["hash"][user]["name"], user,
+        "{presence}"
+    );
+    Member { client, listed }
+}
+
+/// The next member event `client` receives: (`added` or `removed`, user id).
+fn member_event(client: &mut RawClient) -> (String, String) {
+    loop {
+        let msg = client.recv_json();
+        let event = msg["event"].as_str().unwrap_or_default();
+        let kind = match event.strip_prefix("pusher_internal:member_") {
+            Some(kind) => kind.to_owned(),
+            None => continue,
+        };
+        assert_eq!(msg["channel"], ROOM, "{msg}");
+        let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
+        return (kind, data["user_id"].as_str().unwrap().to_owned());
+    }
+}
+
+fn ev(kind: &str, user: &str) -> (String, String) {
+    (kind.to_owned(), user.to_owned())
+}
+
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn a_user_on_two_nodes_is_one_member_on_every_node() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3);
+    let mut watcher = join(&nodes[2], "w");
+    assert_eq!(watcher.listed, ids(&["w"]));
+
+    let u1_a = join(&nodes[0], "u1");
+    assert_eq!(
+        u1_a.listed,
+        ids(&["u1", "w"]),
+        "the watcher on another node is listed"
+    );
+    assert_eq!(member_event(&mut watcher.client), ev("added", "u1"));
+
+    // The same user on a second node: listed, but no second member_added anywhere.
+    let u1_b = join(&nodes[1], "u1");
+    assert_eq!(u1_b.listed, ids(&["u1", "w"]));
+    let mut u2 = join(&nodes[1], "u2");
+    assert_eq!(u2.listed, ids(&["u1", "u2", "w"]));
+    assert_eq!(
+        member_event(&mut watcher.client),
+        ev("added", "u2"),
+        "u1's second node sent nothing before u2 joined"
+    );
+
+    // u1 leaves one node: still a member, nothing sent; u2's leave is the next event.
+    drop(u1_a);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut u3 = join(&nodes[0], "u3");
+    assert_eq!(
+        u3.listed,
+        ids(&["u1", "u2", "u3", "w"]),
+        "u1 is still listed"
+    );
+    assert_eq!(member_event(&mut watcher.client), ev("added", "u3"));
+    assert_eq!(member_event(&mut u2.client), ev("added", "u3"));
+    drop(u1_b);
+    assert_eq!(member_event(&mut watcher.client), ev("removed", "u1"));
+    assert_eq!(member_event(&mut u3.client), ev("removed", "u1"));
+    assert_eq!(member_event(&mut u2.client), ev("removed", "u1"));
+}
+
+#[test]
+fn a_killed_node_has_its_members_removed_once_within_15_s() {
+    let redis = RedisServer::start(&[]);
+    let mut nodes = nodes(&redis, 3);
+    let mut watchers: Vec<Member> = vec![join(&nodes[0], "w0"), join(&nodes[1], "w1")];
+    // "k" lives only on the doomed node; "both" also on a survivor, so stays a member.
+    let _k = join(&nodes[2], "k");
+    let _both_doomed = join(&nodes[2], "both");
+    let _both_kept = join(&nodes[0], "both");
+    let mut seen: Vec<Vec<(String, String)>> = Vec::new();
+    for w in watchers.iter_mut() {
+        let mut events = Vec::new();
+        while events.len() < [3, 2][seen.len()] {
+            events.push(member_event(&mut w.client));
+        }
+        seen.push(events);
+    }
+    assert_eq!(
+        seen[0],
+        vec![ev("added", "w1"), ev("added", "k"), ev("added", "both")]
+    );
+    assert_eq!(seen[1], vec![ev("added", "k"), ev("added", "both")]);
+
+    let doomed = nodes.pop().unwrap();
+    drop(doomed); // SIGKILL: no leave reaches Redis.
+    let killed = Instant::now();
+    for w in watchers.iter_mut() {
+        w.client
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        assert_eq!(member_event(&mut w.client), ev("removed", "k"));
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "removed after {:?}",
+            killed.elapsed()
+        );
+    }
+    // Once: the next member event each watcher sees is a fresh join, not a second removal.
+    let _late = join(&nodes[1], "late");
+    let mut next = BTreeMap::new();
+    for (i, w) in watchers.iter_mut().enumerate() {
+        next.insert(i, member_event(&mut w.client));
+    }
+    assert!(next.values().all(|e| *e == ev("added", "late")), "{next:?}");
+}
