@@ -8,6 +8,8 @@
 
 mod common;
 
+#[path = "support/cluster.rs"]
+mod cluster;
 #[path = "support/raw_client.rs"]
 mod raw_client;
 #[path = "support/redis_server.rs"]
@@ -16,80 +18,8 @@ mod redis_server;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::{Server, APP_KEY, APP_SECRET};
-use raw_client::RawClient;
+use cluster::{join, member_event, nodes, Member};
 use redis_server::RedisServer;
-use serde_json::{json, Value};
-
-const ROOM: &str = "presence-room";
-
-/// Starts `n` nodes joined through `redis`.
-fn nodes(redis: &RedisServer, n: usize) -> Vec<Server> {
-    let port = redis.port.to_string();
-    let env = [
-        ("REVERB_SCALING_ENABLED", "true"),
-        ("REDIS_HOST", "127.0.0.1"),
-        ("REDIS_PORT", port.as_str()),
-        ("RINGCAST_WORKERS", "2"),
-    ];
-    (0..n).map(|_| Server::start(&env)).collect()
-}
-
-/// A client on `node` that joined [`ROOM`] as `user`, with its `subscription_succeeded`
-/// member ids.
-struct Member {
-    client: RawClient,
-    listed: Vec<String>,
-}
-
-fn join(node: &Server, user: &str) -> Member {
-    let mut client = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
-    let socket_id = client.established();
-    let data = json!({"user_id": user, "user_info": {"name": user}}).to_string();
-    let auth =
-        ringcast::proto::pusher::channel_auth(APP_KEY, APP_SECRET, &socket_id, ROOM, Some(&data));
-    client.send_text(
-        &json!({"event": "pusher:subscribe", "data": {"channel": ROOM, "auth": auth, "channel_data": data}})
-            .to_string(),
-    );
-    let msg = client.recv_json();
-    assert_eq!(
-        msg["event"], "pusher_internal:subscription_succeeded",
-        "{msg}"
-    );
-    let presence: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
-    let mut listed: Vec<String> = presence["presence"]["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
-    listed.sort();
-    assert_eq!(
-        presence["presence"]["count"].as_u64(),
-        Some(listed.len() as u64)
-    );
-    assert_eq!(
-        presence["presence"]["hash"][user]["name"], user,
-        "{presence}"
-    );
-    Member { client, listed }
-}
-
-/// The next member event `client` receives: (`added` or `removed`, user id).
-fn member_event(client: &mut RawClient) -> (String, String) {
-    loop {
-        let msg = client.recv_json();
-        let event = msg["event"].as_str().unwrap_or_default();
-        let kind = match event.strip_prefix("pusher_internal:member_") {
-            Some(kind) => kind.to_owned(),
-            None => continue,
-        };
-        assert_eq!(msg["channel"], ROOM, "{msg}");
-        let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
-        return (kind, data["user_id"].as_str().unwrap().to_owned());
-    }
-}
 
 fn ev(kind: &str, user: &str) -> (String, String) {
     (kind.to_owned(), user.to_owned())
@@ -102,7 +32,7 @@ fn ids(list: &[&str]) -> Vec<String> {
 #[test]
 fn a_user_on_two_nodes_is_one_member_on_every_node() {
     let redis = RedisServer::start(&[]);
-    let nodes = nodes(&redis, 3);
+    let nodes = nodes(&redis, 3, &[]);
     let mut watcher = join(&nodes[2], "w");
     assert_eq!(watcher.listed, ids(&["w"]));
 
@@ -145,7 +75,7 @@ fn a_user_on_two_nodes_is_one_member_on_every_node() {
 #[test]
 fn a_killed_node_has_its_members_removed_once_within_15_s() {
     let redis = RedisServer::start(&[]);
-    let mut nodes = nodes(&redis, 3);
+    let mut nodes = nodes(&redis, 3, &[]);
     let mut watchers: Vec<Member> = vec![join(&nodes[0], "w0"), join(&nodes[1], "w1")];
     // "k" lives only on the doomed node; "both" also on a survivor, so stays a member.
     let _k = join(&nodes[2], "k");

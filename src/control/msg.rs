@@ -171,6 +171,8 @@ pub enum Answer {
     Notification(Box<Notification>),
     /// A page of notifications.
     Notifications(Page<Notification>),
+    /// The cluster's channel counts (scaling on); `None` when Redis could not be asked.
+    ClusterCounts(Option<Box<super::cluster::ClusterCounts>>),
 }
 
 impl Request {

@@ -112,6 +112,17 @@ impl Port {
         control::ask(&self.0, request).await
     }
 
+    /// The cluster's counts (scaling on); `None` when Redis or the control core did not
+    /// answer.
+    pub async fn cluster_counts(
+        &self,
+        app: usize,
+        filter: super::ChannelFilter,
+        with_members: bool,
+    ) -> Option<crate::control::ClusterCounts> {
+        super::cores::cluster::query(&self.0, app, filter, with_members).await
+    }
+
     /// Closes every connection of `user_id` in `app`, on every core.
     pub fn terminate_user(&self, app: usize, user_id: &str) {
         let user_id: Arc<str> = Arc::from(user_id);

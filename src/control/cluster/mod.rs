@@ -12,6 +12,7 @@
 //! While Redis is unreachable every change is answered at once with no cluster outcome, and
 //! the shard falls back to what this node knows (its own members), so clients keep working.
 
+mod counts;
 mod scripts;
 mod task;
 
@@ -23,15 +24,15 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::msg::ControlMsg;
+use super::msg::{Answer, ControlMsg};
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::{Relay, Relayed};
 use crate::broker::{BrokerError, Connection, LinkOptions};
 use crate::config::ScalingConfig;
 use crate::ring::{BellHandle, Endpoint};
-use crate::shard::cores::msg::ConnRef;
+use crate::shard::cores::msg::{ChannelFilter, ConnRef};
 use crate::webhook::body::PusherEvent;
-pub use scripts::Member;
+pub use scripts::{Counts as ClusterCounts, Member};
 
 /// A shard's change of this node's share, for the control core to apply in Redis.
 #[derive(Debug)]
@@ -52,6 +53,28 @@ pub enum ClusterOp {
         conn: ConnRef,
         /// Whether the user is new on this node (the fallback while Redis is away).
         new_here: bool,
+    },
+    /// This node's subscriptions of `channel` changed by `delta`.
+    Count {
+        /// App index.
+        app: usize,
+        /// The channel.
+        channel: Arc<str>,
+        /// Subscriptions gained (positive) or lost.
+        delta: i64,
+    },
+    /// A REST read of the cluster's counts, answered as [`ControlMsg::Reply`] to `id`.
+    Query {
+        /// The asking shard.
+        from: usize,
+        /// The shard's id for the question.
+        id: usize,
+        /// App index.
+        app: usize,
+        /// Which channels.
+        filter: ChannelFilter,
+        /// Whether to list the exact channel's member ids.
+        with_members: bool,
     },
     /// The user's last connection on this node left `channel`.
     Leave {
@@ -105,6 +128,8 @@ pub enum ClusterDone {
 enum Output {
     /// An outcome for shard `.0`.
     Shard(usize, ClusterDone),
+    /// The answer to question `.1` of shard `.0`: `None` when Redis could not be asked.
+    Reply(usize, usize, Option<ClusterCounts>),
     /// A Pusher channel webhook event decided here.
     Hook(usize, PusherEvent),
     /// An event for every node's subscribers (this one's included).
@@ -175,6 +200,11 @@ impl Cluster {
             match output {
                 Output::Shard(dst, done) => {
                     endpoint.send(dst, ControlMsg::ClusterDone(Box::new(done)))
+                }
+                Output::Reply(dst, id, counts) => {
+                    let answer = Answer::ClusterCounts(counts.map(Box::new));
+                    let reply = Box::new(Ok(answer));
+                    endpoint.send(dst, ControlMsg::Reply { id, reply });
                 }
                 Output::Hook(app, event) => pusher_hooks::on_event(hooks, app, event),
                 Output::Broadcast(relayed) => relay.broadcast(relayed),

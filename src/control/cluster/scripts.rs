@@ -10,7 +10,10 @@
 //! - `P p:A:C:n:N`, a hash `user → user_info`: node `N`'s share (users with a connection there);
 //! - `P p:A:C:u`, a hash `user → number of nodes holding the user`;
 //! - `P p:A:C:i`, a hash `user → user_info`: the cluster's member list;
-//! - `P n:N:p`, a set of `A\nC`: the channels where node `N` holds a share, for its sweep.
+//! - `P n:N:p`, a set of `A\nC`: the channels where node `N` holds a share, for its sweep;
+//! - `P c:A:n:N`, a hash `channel → subscriptions on node N`, and `P c:A`, the same summed
+//!   over the nodes (fields at zero are deleted, so `P c:A` lists the occupied channels);
+//! - `P n:N:c`, a set of the apps whose counts node `N` holds a share of.
 //!
 //! A user is a member while some node holds them, so `member_added` goes out when the count
 //! goes 0 → 1 and `member_removed` when it goes back to 0: once per user across all nodes.
@@ -22,6 +25,13 @@ const LAYOUT: &str = r#"
 local function base(p, app, ch) return p .. 'p:' .. app .. ':' .. ch end
 local function share(p, app, ch, node) return base(p, app, ch) .. ':n:' .. node end
 local function index(p, node) return p .. 'n:' .. node .. ':p' end
+local function counts(p, app) return p .. 'c:' .. app end
+-- Adds d to field ch of hash key, deleting it at zero; answers the new value.
+local function add(key, ch, d)
+  local v = redis.call('HINCRBY', key, ch, d)
+  if v <= 0 then redis.call('HDEL', key, ch) end
+  return v
+end
 local function drop(p, app, ch, user)
   local b = base(p, app, ch)
   if redis.call('HINCRBY', b .. ':u', user, -1) <= 0 then
@@ -64,26 +74,88 @@ if drop(p, app, ch, user) then return {'1'} end
 return {'0'}
 "#;
 
+/// ARGV: prefix, node, then app, channel, delta triples. Adds each delta to the node's
+/// subscription counts and the cluster's; answers app, channel, `1`|`0` triples for the
+/// channels the cluster found occupied (0 → more) or vacated (back to 0).
+const COUNT: &str = r#"
+local p, node = ARGV[1], ARGV[2]
+local out = {}
+for i = 3, #ARGV, 3 do
+  local app, ch, d = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  redis.call('SADD', p .. 'n:' .. node .. ':c', app)
+  add(counts(p, app) .. ':n:' .. node, ch, d)
+  local total = add(counts(p, app), ch, d)
+  if total > 0 and total - d <= 0 then
+    table.insert(out, app); table.insert(out, ch); table.insert(out, '1')
+  elseif total <= 0 and total - d > 0 then
+    table.insert(out, app); table.insert(out, ch); table.insert(out, '0')
+  end
+end
+return out
+"#;
+
+/// ARGV: prefix, app, `1` for an exact channel (else a prefix), the channel or prefix, `1`
+/// to list members. Answers the number of channels, then channel, subscriptions, users
+/// triples, then the member ids of the exact channel.
+const QUERY: &str = r#"
+local p, app, exact, name, with = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local rows = {}
+local function row(ch, subs)
+  local users = 0
+  if string.sub(ch, 1, 9) == 'presence-' then users = redis.call('HLEN', base(p, app, ch) .. ':u') end
+  table.insert(rows, ch); table.insert(rows, tostring(subs)); table.insert(rows, tostring(users))
+end
+if exact == '1' then
+  local subs = redis.call('HGET', counts(p, app), name)
+  if subs then row(name, subs) end
+else
+  local all = redis.call('HGETALL', counts(p, app))
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, #name) == name then row(all[i], all[i + 1]) end
+  end
+end
+local out = {tostring(#rows / 3)}
+for _, v in ipairs(rows) do table.insert(out, v) end
+if with == '1' then
+  for _, u in ipairs(redis.call('HKEYS', base(p, app, name) .. ':u')) do table.insert(out, u) end
+end
+return out
+"#;
+
 /// ARGV: prefix, dead node, the node registry's key. Claims the node (`SREM` from the
 /// registry: only one sweeper gets 1) and, if this sweeper got it, removes its whole share in
-/// the same step; answers `1` or `0` (claimed), then the members the cluster lost as app,
-/// channel, user triples. Claim and cleanup in one script: a sweeper that fails between the
-/// two cannot leave a claimed node's share behind.
+/// the same step; answers `1` or `0` (claimed), the number of lost members, the members the
+/// cluster lost as app, channel, user triples, then the channels it vacated as app, channel
+/// pairs. Claim and cleanup in one script: a sweeper that fails between the two cannot leave
+/// a claimed node's share behind.
 const SWEEP: &str = r#"
 local p, node, registry = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('SREM', registry, node) == 0 then return {'0'} end
-local out = {'1'}
+local lost, vacated = {}, {}
 for _, ac in ipairs(redis.call('SMEMBERS', index(p, node))) do
   local app, ch = string.match(ac, '^(.-)\n(.*)$')
   local s = share(p, app, ch, node)
   for _, user in ipairs(redis.call('HKEYS', s)) do
     if drop(p, app, ch, user) then
-      table.insert(out, app); table.insert(out, ch); table.insert(out, user)
+      table.insert(lost, app); table.insert(lost, ch); table.insert(lost, user)
     end
   end
   redis.call('DEL', s)
 end
 redis.call('DEL', index(p, node))
+for _, app in ipairs(redis.call('SMEMBERS', p .. 'n:' .. node .. ':c')) do
+  local mine = redis.call('HGETALL', counts(p, app) .. ':n:' .. node)
+  for i = 1, #mine, 2 do
+    if add(counts(p, app), mine[i], -tonumber(mine[i + 1])) <= 0 then
+      table.insert(vacated, app); table.insert(vacated, mine[i])
+    end
+  end
+  redis.call('DEL', counts(p, app) .. ':n:' .. node)
+end
+redis.call('DEL', p .. 'n:' .. node .. ':c')
+local out = {'1', tostring(#lost / 3)}
+for _, v in ipairs(lost) do table.insert(out, v) end
+for _, v in ipairs(vacated) do table.insert(out, v) end
 return out
 "#;
 
@@ -117,6 +189,28 @@ impl Scope {
         eval(LEAVE, &[&self.prefix, &self.node, app, channel, user])
     }
 
+    /// The command adding `(app id, channel, delta)` changes to this node's subscription
+    /// counts; `None` when there are none.
+    pub fn count(&self, deltas: &[(String, String, i64)]) -> Option<Vec<u8>> {
+        if deltas.is_empty() {
+            return None;
+        }
+        let texts: Vec<String> = deltas.iter().map(|d| d.2.to_string()).collect();
+        let mut args: Vec<&str> = vec![&self.prefix, &self.node];
+        for ((app, channel, _), delta) in deltas.iter().zip(&texts) {
+            args.extend([app.as_str(), channel.as_str(), delta.as_str()]);
+        }
+        Some(eval(COUNT, &args))
+    }
+
+    /// The command reading the cluster's counts of app `app`'s channels: `exact` one, or all
+    /// starting with `name`; with the exact channel's member ids when `with_members`.
+    pub fn query(&self, app: &str, exact: bool, name: &str, with_members: bool) -> Vec<u8> {
+        let flag = |b: bool| if b { "1" } else { "0" };
+        let args = [&self.prefix, app, flag(exact), name, flag(with_members)];
+        eval(QUERY, &args)
+    }
+
     /// The command claiming dead node `node` (listed in `registry`) and removing its share.
     pub fn sweep(&self, node: &str, registry: &str) -> Vec<u8> {
         eval(SWEEP, &[&self.prefix, node, registry])
@@ -141,14 +235,68 @@ pub fn joined(answer: Vec<String>) -> Option<(bool, Vec<Member>)> {
     Some((added, members))
 }
 
-/// Reads [`SWEEP`]'s answer: `None` when another sweeper claimed the node, else the
-/// (app id, channel, user) members the cluster lost.
-pub fn swept(answer: Vec<String>) -> Option<Vec<(String, String, String)>> {
+/// What a sweep removed with a dead node.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// (app id, channel, user): the members the cluster lost.
+    pub members: Vec<(String, String, String)>,
+    /// (app id, channel): the channels the cluster lost its last subscriber of.
+    pub vacated: Vec<(String, String)>,
+}
+
+/// Reads [`SWEEP`]'s answer: `None` when another sweeper claimed the node.
+pub fn swept(answer: Vec<String>) -> Option<Swept> {
     let (claimed, rest) = answer.split_first()?;
-    (claimed == "1").then(|| {
-        rest.chunks_exact(3)
+    if claimed != "1" {
+        return None;
+    }
+    let (count, rest) = rest.split_first()?;
+    let split = count.parse::<usize>().ok()?.checked_mul(3)?.min(rest.len());
+    let (members, vacated) = rest.split_at(split);
+    Some(Swept {
+        members: members
+            .chunks_exact(3)
             .map(|t| (t[0].clone(), t[1].clone(), t[2].clone()))
-            .collect()
+            .collect(),
+        vacated: vacated
+            .chunks_exact(2)
+            .map(|t| (t[0].clone(), t[1].clone()))
+            .collect(),
+    })
+}
+
+/// Reads [`COUNT`]'s answer: (app id, channel, occupied) for each cluster-wide transition.
+pub fn transitions(answer: Vec<String>) -> Vec<(String, String, bool)> {
+    answer
+        .chunks_exact(3)
+        .map(|t| (t[0].clone(), t[1].clone(), t[2] == "1"))
+        .collect()
+}
+
+/// The cluster's counts of the channels a query selected.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// (channel, subscriptions, users), for the occupied channels.
+    pub channels: Vec<(String, u64, u64)>,
+    /// The member ids of the exact channel, when asked.
+    pub members: Vec<String>,
+}
+
+/// Reads [`QUERY`]'s answer.
+pub fn counts(answer: Vec<String>) -> Option<Counts> {
+    let (n, rest) = answer.split_first()?;
+    let split = n.parse::<usize>().ok()?.checked_mul(3)?;
+    if split > rest.len() {
+        return None;
+    }
+    let (rows, members) = rest.split_at(split);
+    let channels = rows
+        .chunks_exact(3)
+        .map(|r| Some((r[0].clone(), r[1].parse().ok()?, r[2].parse().ok()?)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Counts {
+        channels,
+        members: members.to_vec(),
     })
 }
 
@@ -175,19 +323,57 @@ mod tests {
     }
 
     #[test]
-    fn sweep_answer_reads_triples() {
-        let answer = ["1", "1", "presence-a", "u1", "2", "presence-b", "u9"]
-            .map(String::from)
-            .to_vec();
+    fn sweep_answer_reads_members_then_vacated_channels() {
+        let answer = [
+            "1",
+            "2",
+            "1",
+            "presence-a",
+            "u1",
+            "2",
+            "presence-b",
+            "u9",
+            "1",
+            "news",
+        ]
+        .map(String::from)
+        .to_vec();
+        let swept = swept(answer).unwrap();
         assert_eq!(
-            swept(answer),
-            Some(vec![
+            swept.members,
+            vec![
                 ("1".into(), "presence-a".into(), "u1".into()),
                 ("2".into(), "presence-b".into(), "u9".into())
-            ])
+            ]
         );
-        assert_eq!(swept(vec!["0".into()]), None);
-        assert_eq!(swept(vec!["1".into()]), Some(Vec::new()));
+        assert_eq!(swept.vacated, vec![("1".into(), "news".into())]);
+        assert_eq!(super::swept(vec!["0".into()]), None);
+        assert_eq!(
+            super::swept(vec!["1".into(), "0".into()]),
+            Some(Swept::default())
+        );
+    }
+
+    #[test]
+    fn query_and_count_answers_are_read() {
+        let answer = ["2", "news", "3", "0", "presence-x", "2", "1", "u1"]
+            .map(String::from)
+            .to_vec();
+        let got = counts(answer).unwrap();
+        assert_eq!(
+            got.channels,
+            vec![("news".into(), 3, 0), ("presence-x".into(), 2, 1)]
+        );
+        assert_eq!(got.members, vec!["u1".to_owned()]);
+        assert_eq!(counts(vec!["2".into(), "news".into()]), None);
+        let moved = transitions(["1", "a", "1", "1", "b", "0"].map(String::from).to_vec());
+        assert_eq!(
+            moved,
+            vec![
+                ("1".into(), "a".into(), true),
+                ("1".into(), "b".into(), false)
+            ]
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::counts::{self, Deltas};
 use super::scripts::{self, Scope};
 use super::{Cluster, ClusterDone, ClusterOp, Output};
 use crate::broker::heartbeat::{Membership, DEFAULT_TTL};
@@ -55,9 +56,22 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
             conn = reconnect(&mut setup.redial, &mut retry_at).await;
         }
         let ops: Vec<ClusterOp> = cluster.queue.borrow_mut().drain(..).collect();
+        let mut deltas = Deltas::default();
         for op in ops {
+            if let ClusterOp::Count {
+                app,
+                channel,
+                delta,
+            } = op
+            {
+                deltas.add(app, channel, delta);
+                continue;
+            }
+            // Counts first: a question asked after a subscribe sees it.
+            deltas.flush(&cluster, &setup.scope, &mut conn).await;
             apply(&cluster, &setup.scope, &mut conn, op).await;
         }
+        deltas.flush(&cluster, &setup.scope, &mut conn).await;
         let now = Instant::now();
         if now >= next_beat {
             next_beat = now + setup.membership.beat_every();
@@ -119,7 +133,11 @@ async fn script(conn: &mut Connection, cmd: Vec<u8>) -> Result<Vec<String>, Brok
     resp::strings(conn.read_frame().await?)
 }
 
-async fn call(conn: &mut Option<Connection>, cmd: Vec<u8>, what: &str) -> Option<Vec<String>> {
+pub(super) async fn call(
+    conn: &mut Option<Connection>,
+    cmd: Vec<u8>,
+    what: &str,
+) -> Option<Vec<String>> {
     let c = conn.as_mut()?;
     let result = timed(script(c, cmd)).await;
     keep(conn, result, what)
@@ -128,6 +146,22 @@ async fn call(conn: &mut Option<Connection>, cmd: Vec<u8>, what: &str) -> Option
 /// Applies one change and queues its outcome for the asking shard.
 async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, op: ClusterOp) {
     match op {
+        ClusterOp::Count {
+            app,
+            channel,
+            delta,
+        } => {
+            let mut one = Deltas::default();
+            one.add(app, channel, delta);
+            one.flush(cluster, scope, conn).await;
+        }
+        ClusterOp::Query {
+            from,
+            id,
+            app,
+            filter,
+            with_members,
+        } => counts::query(cluster, scope, conn, (from, id), app, &filter, with_members).await,
         ClusterOp::Join {
             from,
             app,
@@ -188,12 +222,17 @@ async fn sweep(cluster: &Cluster, setup: &Setup, conn: &mut Option<Connection>) 
         let Some(lost) = call(conn, cmd, "sweep of a dead node").await else {
             return;
         };
-        let Some(lost) = scripts::swept(lost) else {
+        let Some(swept) = scripts::swept(lost) else {
             continue;
         };
-        tracing::warn!(node = %node, members_removed = lost.len(), "node stopped beating; this node removed its share");
-        for (app_id, channel, user_id) in lost {
+        tracing::warn!(node = %node, members_removed = swept.members.len(), channels_vacated = swept.vacated.len(), "node stopped beating; this node removed its share");
+        for (app_id, channel, user_id) in swept.members {
             announce_removed(cluster, &app_id, channel, user_id);
+        }
+        for (app_id, channel) in swept.vacated {
+            if let Some(app) = cluster.app_index(&app_id) {
+                cluster.push(Output::Hook(app, PusherEvent::ChannelVacated { channel }));
+            }
         }
     }
 }

@@ -14,9 +14,9 @@ use bytes::Bytes;
 
 use super::control;
 use super::presence::{announce_added, announce_removed, answer_join, presence_data};
-use crate::control::{ClusterDone, ClusterOp, ControlMsg, Relayed};
+use crate::control::{Answer, ClusterCounts, ClusterDone, ClusterOp, ControlMsg, Relayed};
 use crate::proto::pusher::{self, SocketId};
-use crate::shard::state::{ConnRef, Shard};
+use crate::shard::state::{ChannelFilter, ConnRef, Shard};
 
 /// Hands a presence join to the control core (the outcome arrives as [`on_done`]).
 pub fn join(
@@ -105,5 +105,44 @@ pub fn on_done(shard: &Shard, done: ClusterDone) {
             Some(false) => {}
             None => announce_removed(shard, app, &channel, &user_id, false),
         },
+    }
+}
+
+/// Hands a change of this node's subscriptions of `channel` to the control core (scaling on;
+/// nothing otherwise).
+pub fn count(shard: &Shard, app: usize, channel: &str, delta: i64) {
+    if shard.config.scaling.is_none() {
+        return;
+    }
+    let op = ClusterOp::Count {
+        app,
+        channel: channel.into(),
+        delta,
+    };
+    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+}
+
+/// The cluster's counts of the channels `filter` selects; `None` when the control core or
+/// Redis did not answer.
+pub async fn query(
+    shard: &Shard,
+    app: usize,
+    filter: ChannelFilter,
+    with_members: bool,
+) -> Option<ClusterCounts> {
+    let answer = control::ask_with(shard, |from, id| {
+        let op = ClusterOp::Query {
+            from,
+            id,
+            app,
+            filter,
+            with_members,
+        };
+        ControlMsg::Cluster(Box::new(op))
+    })
+    .await?;
+    match answer {
+        Ok(Answer::ClusterCounts(counts)) => counts.map(|c| *c),
+        _ => None,
     }
 }
