@@ -4,7 +4,8 @@
 //! Covered: `/channels`, `/channels/{name}` and `/channels/{name}/users` asked on any node
 //! answer for the whole cluster (and follow unsubscribes), and channel_occupied /
 //! channel_vacated / member_added / member_removed webhooks are sent once per cluster-wide
-//! transition, whichever nodes the connections were on.
+//! transition, whichever nodes the connections were on; sendToUser events and
+//! `terminate_connections` sent to one node reach the user's connections on the others.
 
 mod common;
 
@@ -19,9 +20,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cluster::{join, nodes, ROOM};
-use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY};
-use raw_client::Subscriber;
+use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY, APP_SECRET};
+use raw_client::{RawClient, Subscriber};
 use redis_server::RedisServer;
+use ringcast::proto::ws::Message;
 use serde_json::{json, Value};
 
 const NEWS: &str = "news";
@@ -153,4 +155,69 @@ fn channel_webhooks_fire_once_per_cluster_transition() {
     .map(|(n, c, u)| ((n.to_string(), c.to_string(), u.to_string()), 1))
     .collect();
     assert_eq!(counts, want, "{out}");
+}
+
+/// A connection on `node` signed in as `user` and subscribed to its `#server-to-user-` channel.
+fn signed_in(node: &Server, user: &str) -> RawClient {
+    let mut c = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
+    let socket_id = c.established();
+    let user_data = json!({ "id": user }).to_string();
+    let sig = ringcast::proto::pusher::user_signature(APP_SECRET, &socket_id, &user_data);
+    c.send_text(
+        &json!({"event": "pusher:signin", "data": {"auth": format!("{APP_KEY}:{sig}"), "user_data": user_data}})
+            .to_string(),
+    );
+    assert_eq!(c.recv_json()["event"], "pusher:signin_success");
+    let channel = format!("#server-to-user-{user}");
+    c.send_text(&json!({"event": "pusher:subscribe", "data": {"channel": channel}}).to_string());
+    assert_eq!(
+        c.recv_json()["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    c
+}
+
+/// Reads until the server closes the connection; answers the close code.
+fn closed(c: &mut RawClient) -> u16 {
+    loop {
+        if let Message::Close(frame) = c.recv() {
+            return frame.map_or(0, |f| f.code);
+        }
+    }
+}
+
+#[test]
+fn send_to_user_and_terminate_reach_every_node() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3, &[]);
+    let mut tabs = [signed_in(&nodes[1], "u9"), signed_in(&nodes[2], "u9")];
+    let mut other = signed_in(&nodes[2], "u8");
+
+    let body = json!({"name": "hello", "channels": ["#server-to-user-u9"], "data": "{}"});
+    let (status, _) = signed_call(
+        &nodes[0],
+        "POST",
+        &format!("/apps/{APP_ID}/events"),
+        &body.to_string(),
+    );
+    assert_eq!(status, 200);
+    for tab in tabs.iter_mut() {
+        let event = tab.recv_json();
+        assert_eq!(
+            (&event["event"], &event["channel"]),
+            (&json!("hello"), &json!("#server-to-user-u9"))
+        );
+    }
+
+    let path = format!("/apps/{APP_ID}/users/u9/terminate_connections");
+    assert_eq!(signed_call(&nodes[0], "POST", &path, "{}").0, 200);
+    for tab in tabs.iter_mut() {
+        assert_eq!(closed(tab), 4009, "terminated with Pusher's code");
+    }
+    other.send_text(&json!({"event": "pusher:ping", "data": {}}).to_string());
+    assert_eq!(
+        other.recv_json()["event"],
+        "pusher:pong",
+        "another user stays"
+    );
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::control;
 use super::presence::{announce_added, announce_removed, answer_join, presence_data};
+use super::{control, owner};
 use crate::control::{Answer, ClusterCounts, ClusterDone, ClusterOp, ControlMsg, Relayed};
-use crate::proto::pusher::{self, SocketId};
-use crate::shard::state::{ChannelFilter, ConnRef, Shard};
+use crate::proto::pusher::{self, text_frame, SocketId};
+use crate::shard::state::{ChannelFilter, ConnRef, CoreMsg, Shard};
 
 /// Hands a presence join to the control core (the outcome arrives as [`on_done`]).
 pub fn join(
@@ -145,4 +145,37 @@ pub async fn query(
         Ok(Answer::ClusterCounts(counts)) => counts.map(|c| *c),
         _ => None,
     }
+}
+
+/// The channel a `terminate_connections` of a user travels on between nodes. `#` is refused
+/// in every channel a client or the REST API names (`#server-to-user-` aside), so only a
+/// node can send on it.
+const TERMINATE_PREFIX: &str = "#ringcast-terminate-";
+
+/// Closes every connection of `user_id` in `app` on every core and, with scaling on, asks the
+/// other nodes to do the same.
+pub fn terminate_everywhere(shard: &Shard, app: usize, user_id: &str) {
+    terminate_here(shard, app, user_id);
+    if shard.config.scaling.is_some() {
+        let channel = format!("{TERMINATE_PREFIX}{user_id}");
+        let frame = pusher::channel_event("ringcast:terminate", &channel, "{}", None);
+        forward(shard, app, &channel, text_frame(&frame), None);
+    }
+}
+
+fn terminate_here(shard: &Shard, app: usize, user_id: &str) {
+    let user_id: Arc<str> = Arc::from(user_id);
+    owner::broadcast(shard, || CoreMsg::TerminateUser {
+        app,
+        user_id: user_id.clone(),
+    });
+}
+
+/// Runs another node's command carried as an event; false when `event` is a plain event.
+pub fn on_remote_command(shard: &Shard, event: &Relayed) -> bool {
+    let Some(user_id) = event.channel.strip_prefix(TERMINATE_PREFIX) else {
+        return false;
+    };
+    terminate_here(shard, event.app, user_id);
+    true
 }

@@ -36,7 +36,11 @@ pub fn publish_event(
     fanout::publish_event(shard, app, channel, frame, except);
 }
 
-/// Publishes another node's event on this node (never forwarded again).
+/// Publishes another node's event on this node (never forwarded again), or runs the command
+/// it carries.
 pub fn on_remote(shard: &Shard, event: Relayed) {
+    if super::cluster::on_remote_command(shard, &event) {
+        return;
+    }
     fanout::publish_event(shard, event.app, &event.channel, event.frame, event.except);
 }
