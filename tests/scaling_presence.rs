@@ -4,7 +4,8 @@
 //! Covered: a user with connections on two nodes is one member everywhere (one
 //! `member_added`, one `member_removed`, nothing when one of the two nodes lets go), every
 //! joiner's `subscription_succeeded` lists the members of all nodes, and a node killed with
-//! SIGKILL has its members removed by the survivors within 15 s, `member_removed` once.
+//! SIGKILL has its members removed by the survivors within 15 s, `member_removed` once, and
+//! its subscriptions taken out of the channel counts.
 
 mod common;
 
@@ -18,7 +19,8 @@ mod redis_server;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cluster::{join, member_event, nodes, Member};
+use cluster::{join, member_event, nodes, Member, ROOM};
+use common::{signed_call, APP_ID};
 use redis_server::RedisServer;
 
 fn ev(kind: &str, user: &str) -> (String, String) {
@@ -110,6 +112,14 @@ fn a_killed_node_has_its_members_removed_once_within_15_s() {
             killed.elapsed()
         );
     }
+    // The dead node's subscriptions left the counts with it: w0, w1 and "both" on node 0.
+    let path = format!("/apps/{APP_ID}/channels/{ROOM}?info=subscription_count,user_count");
+    let (status, counts) = signed_call(&nodes[0], "GET", &path, "");
+    assert_eq!(status, 200, "{counts}");
+    assert_eq!(
+        counts,
+        serde_json::json!({"occupied": true, "subscription_count": 3, "user_count": 3})
+    );
     // Once: the next member event each watcher sees is a fresh join, not a second removal.
     let _late = join(&nodes[1], "late");
     let mut next = BTreeMap::new();
