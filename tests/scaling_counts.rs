@@ -5,7 +5,8 @@
 //! answer for the whole cluster (and follow unsubscribes), and channel_occupied /
 //! channel_vacated / member_added / member_removed webhooks are sent once per cluster-wide
 //! transition, whichever nodes the connections were on; sendToUser events and
-//! `terminate_connections` sent to one node reach the user's connections on the others.
+//! `terminate_connections` sent to one node reach the user's connections on the others; a
+//! watcher hears a user with connections on several nodes go online and offline once.
 
 mod common;
 
@@ -159,15 +160,7 @@ fn channel_webhooks_fire_once_per_cluster_transition() {
 
 /// A connection on `node` signed in as `user` and subscribed to its `#server-to-user-` channel.
 fn signed_in(node: &Server, user: &str) -> RawClient {
-    let mut c = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
-    let socket_id = c.established();
-    let user_data = json!({ "id": user }).to_string();
-    let sig = ringcast::proto::pusher::user_signature(APP_SECRET, &socket_id, &user_data);
-    c.send_text(
-        &json!({"event": "pusher:signin", "data": {"auth": format!("{APP_KEY}:{sig}"), "user_data": user_data}})
-            .to_string(),
-    );
-    assert_eq!(c.recv_json()["event"], "pusher:signin_success");
+    let mut c = signin(node, json!({ "id": user }));
     let channel = format!("#server-to-user-{user}");
     c.send_text(&json!({"event": "pusher:subscribe", "data": {"channel": channel}}).to_string());
     assert_eq!(
@@ -175,6 +168,57 @@ fn signed_in(node: &Server, user: &str) -> RawClient {
         "pusher_internal:subscription_succeeded"
     );
     c
+}
+
+/// A connection on `node` signed in with `user_data`.
+fn signin(node: &Server, user_data: Value) -> RawClient {
+    let mut c = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
+    let socket_id = c.established();
+    let user_data = user_data.to_string();
+    let sig = ringcast::proto::pusher::user_signature(APP_SECRET, &socket_id, &user_data);
+    c.send_text(
+        &json!({"event": "pusher:signin", "data": {"auth": format!("{APP_KEY}:{sig}"), "user_data": user_data}})
+            .to_string(),
+    );
+    assert_eq!(c.recv_json()["event"], "pusher:signin_success");
+    c
+}
+
+/// The next message `c` receives, which must be a watchlist event: (name, user ids).
+fn watch_event(c: &mut RawClient) -> (String, Value) {
+    let msg = c.recv_json();
+    assert_eq!(msg["event"], "pusher_internal:watchlist_events", "{msg}");
+    let event = &msg["data"]["events"][0];
+    (
+        event["name"].as_str().unwrap().to_owned(),
+        event["user_ids"].clone(),
+    )
+}
+
+/// Proves `c` has nothing queued: a ping is answered by the next message.
+fn quiet(c: &mut RawClient) {
+    c.send_text(&json!({"event": "pusher:ping", "data": {}}).to_string());
+    assert_eq!(c.recv_json()["event"], "pusher:pong");
+}
+
+#[test]
+fn watchlist_online_and_offline_once_across_nodes() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3, &[]);
+    let mut a = signin(&nodes[0], json!({"id": "a", "watchlist": ["b"]}));
+    let mut tabs = vec![signin(&nodes[1], json!({"id": "b"}))];
+    assert_eq!(watch_event(&mut a), ("online".into(), json!(["b"])));
+    tabs.push(signin(&nodes[2], json!({"id": "b"})));
+    // A watcher on a node where b has no connection learns at once that b is online.
+    let mut c = signin(&nodes[0], json!({"id": "c", "watchlist": ["b"]}));
+    assert_eq!(watch_event(&mut c), ("online".into(), json!(["b"])));
+    drop(tabs.remove(0));
+    std::thread::sleep(Duration::from_millis(300));
+    quiet(&mut a);
+    drop(tabs);
+    assert_eq!(watch_event(&mut a), ("offline".into(), json!(["b"])));
+    assert_eq!(watch_event(&mut c), ("offline".into(), json!(["b"])));
+    quiet(&mut a);
 }
 
 /// Reads until the server closes the connection; answers the close code.

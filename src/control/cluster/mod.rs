@@ -1,5 +1,6 @@
 //! The cluster state on the control core (scaling on): this node's heartbeat, the sweep of
-//! dead nodes, and this node's share of the presence members in Redis.
+//! dead nodes, and this node's share in Redis of the presence members, the subscription
+//! counts and the signed-in users (see `docs/scaling.md` for the keys).
 //!
 //! Shards hand their changes over as [`ClusterOp`]s (fire and forget); one task owns a Redis
 //! connection of its own (apart from the relay's publisher and subscriber, so a slow script
@@ -7,11 +8,13 @@
 //! outcome back to the asking shard as a [`ClusterDone`]. Between changes it beats every
 //! third of the TTL and sweeps every quarter: a node found dead is claimed by exactly one
 //! sweeper (`SREM` answers 1 once), which removes its share and announces `member_removed`
-//! for the members the cluster lost, on every node.
+//! for the members the cluster lost, on every node, `channel_vacated` for the channels it
+//! emptied and `offline` for the users it took offline.
 //!
 //! While Redis is unreachable every change is answered at once with no cluster outcome, and
 //! the shard falls back to what this node knows (its own members), so clients keep working.
 
+mod commands;
 mod counts;
 mod scripts;
 mod task;
@@ -32,6 +35,7 @@ use crate::config::ScalingConfig;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::cores::msg::{ChannelFilter, ConnRef};
 use crate::webhook::body::PusherEvent;
+pub use commands::Command;
 pub use scripts::{Counts as ClusterCounts, Member};
 
 /// A shard's change of this node's share, for the control core to apply in Redis.
@@ -76,6 +80,29 @@ pub enum ClusterOp {
         /// Whether to list the exact channel's member ids.
         with_members: bool,
     },
+    /// Signed-in user `user` got their first connection on this node (`online`) or lost
+    /// their last.
+    Status {
+        /// The user's owner core, which gets the outcome.
+        from: usize,
+        /// App index.
+        app: usize,
+        /// The user.
+        user: Arc<str>,
+        /// Online or offline on this node.
+        online: bool,
+    },
+    /// A new watcher of `user`, which is not online on this node: is it on another?
+    IsOnline {
+        /// The user's owner core, which gets the outcome.
+        from: usize,
+        /// App index.
+        app: usize,
+        /// The user.
+        user: Arc<str>,
+        /// The watching connection.
+        watcher: ConnRef,
+    },
     /// The user's last connection on this node left `channel`.
     Leave {
         /// The channel's owner core, which gets the outcome.
@@ -109,6 +136,27 @@ pub enum ClusterDone {
         new_here: bool,
         /// The cluster's answer.
         cluster: Option<(bool, Vec<Member>)>,
+    },
+    /// A status change applied: whether the user's cluster-wide status flipped, `None` when
+    /// Redis could not be asked.
+    Status {
+        /// App index.
+        app: usize,
+        /// The user.
+        user: Arc<str>,
+        /// Online or offline on this node.
+        online: bool,
+        /// The cluster's answer.
+        flipped: Option<bool>,
+    },
+    /// Whether the user a new watcher watches is online on some node (`None`: unknown).
+    IsOnline {
+        /// The user.
+        user: Arc<str>,
+        /// The watching connection.
+        watcher: ConnRef,
+        /// The cluster's answer.
+        online: Option<bool>,
     },
     /// A leave applied: whether the cluster lost the member, `None` when Redis could not
     /// be asked.

@@ -13,7 +13,9 @@
 //! - `P n:N:p`, a set of `A\nC`: the channels where node `N` holds a share, for its sweep;
 //! - `P c:A:n:N`, a hash `channel → subscriptions on node N`, and `P c:A`, the same summed
 //!   over the nodes (fields at zero are deleted, so `P c:A` lists the occupied channels);
-//! - `P n:N:c`, a set of the apps whose counts node `N` holds a share of.
+//! - `P n:N:c`, a set of the apps whose counts node `N` holds a share of;
+//! - `P w:A:n:N`, a set of the signed-in users with a connection on node `N`, `P w:A`, a hash
+//!   `user → nodes holding them` (a user is online while present), and `P n:N:w`, the apps.
 //!
 //! A user is a member while some node holds them, so `member_added` goes out when the count
 //! goes 0 → 1 and `member_removed` when it goes back to 0: once per user across all nodes.
@@ -26,6 +28,7 @@ local function base(p, app, ch) return p .. 'p:' .. app .. ':' .. ch end
 local function share(p, app, ch, node) return base(p, app, ch) .. ':n:' .. node end
 local function index(p, node) return p .. 'n:' .. node .. ':p' end
 local function counts(p, app) return p .. 'c:' .. app end
+local function online(p, app) return p .. 'w:' .. app end
 -- Adds d to field ch of hash key, deleting it at zero; answers the new value.
 local function add(key, ch, d)
   local v = redis.call('HINCRBY', key, ch, d)
@@ -122,11 +125,32 @@ end
 return out
 "#;
 
+/// ARGV: prefix, node, app, user, `1` (first connection on the node) or `0` (last one
+/// closed). Answers `{1}` when the user's cluster-wide status flipped, else `{0}`.
+const STATUS: &str = r#"
+local p, node, app, user, on = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local mine = online(p, app) .. ':n:' .. node
+if on == '1' then
+  if redis.call('SADD', mine, user) == 0 then return {'0'} end
+  redis.call('SADD', p .. 'n:' .. node .. ':w', app)
+  if redis.call('HINCRBY', online(p, app), user, 1) == 1 then return {'1'} end
+  return {'0'}
+end
+if redis.call('SREM', mine, user) == 0 then return {'0'} end
+if add(online(p, app), user, -1) <= 0 then return {'1'} end
+return {'0'}
+"#;
+
+/// ARGV: prefix, app, user. Answers `{1}` when the user is online on some node.
+const IS_ONLINE: &str = r#"
+return {tostring(redis.call('HEXISTS', online(ARGV[1], ARGV[2]), ARGV[3]))}
+"#;
+
 /// ARGV: prefix, dead node, the node registry's key. Claims the node (`SREM` from the
 /// registry: only one sweeper gets 1) and, if this sweeper got it, removes its whole share in
-/// the same step; answers `1` or `0` (claimed), the number of lost members, the members the
-/// cluster lost as app, channel, user triples, then the channels it vacated as app, channel
-/// pairs. Claim and cleanup in one script: a sweeper that fails between the two cannot leave
+/// the same step; answers `1` or `0` (claimed), the number of lost members, the number of
+/// vacated channels, the members the cluster lost as app, channel, user triples, the channels
+/// it vacated as app, channel pairs, then the users it took offline as app, user pairs. Claim and cleanup in one script: a sweeper that fails between the two cannot leave
 /// a claimed node's share behind.
 const SWEEP: &str = r#"
 local p, node, registry = ARGV[1], ARGV[2], ARGV[3]
@@ -153,9 +177,17 @@ for _, app in ipairs(redis.call('SMEMBERS', p .. 'n:' .. node .. ':c')) do
   redis.call('DEL', counts(p, app) .. ':n:' .. node)
 end
 redis.call('DEL', p .. 'n:' .. node .. ':c')
-local out = {'1', tostring(#lost / 3)}
+local out = {'1', tostring(#lost / 3), tostring(#vacated / 2)}
 for _, v in ipairs(lost) do table.insert(out, v) end
 for _, v in ipairs(vacated) do table.insert(out, v) end
+for _, app in ipairs(redis.call('SMEMBERS', p .. 'n:' .. node .. ':w')) do
+  local mine = online(p, app) .. ':n:' .. node
+  for _, user in ipairs(redis.call('SMEMBERS', mine)) do
+    if add(online(p, app), user, -1) <= 0 then table.insert(out, app); table.insert(out, user) end
+  end
+  redis.call('DEL', mine)
+end
+redis.call('DEL', p .. 'n:' .. node .. ':w')
 return out
 "#;
 
@@ -211,6 +243,17 @@ impl Scope {
         eval(QUERY, &args)
     }
 
+    /// The command recording that `user` came online (`on`) or went offline on this node.
+    pub fn status(&self, app: &str, user: &str, on: bool) -> Vec<u8> {
+        let on = if on { "1" } else { "0" };
+        eval(STATUS, &[&self.prefix, &self.node, app, user, on])
+    }
+
+    /// The command asking whether `user` is online on some node.
+    pub fn is_online(&self, app: &str, user: &str) -> Vec<u8> {
+        eval(IS_ONLINE, &[&self.prefix, app, user])
+    }
+
     /// The command claiming dead node `node` (listed in `registry`) and removing its share.
     pub fn sweep(&self, node: &str, registry: &str) -> Vec<u8> {
         eval(SWEEP, &[&self.prefix, node, registry])
@@ -242,6 +285,8 @@ pub struct Swept {
     pub members: Vec<(String, String, String)>,
     /// (app id, channel): the channels the cluster lost its last subscriber of.
     pub vacated: Vec<(String, String)>,
+    /// (app id, user): the users the cluster saw go offline.
+    pub offline: Vec<(String, String)>,
 }
 
 /// Reads [`SWEEP`]'s answer: `None` when another sweeper claimed the node.
@@ -250,18 +295,29 @@ pub fn swept(answer: Vec<String>) -> Option<Swept> {
     if claimed != "1" {
         return None;
     }
-    let (count, rest) = rest.split_first()?;
-    let split = count.parse::<usize>().ok()?.checked_mul(3)?.min(rest.len());
-    let (members, vacated) = rest.split_at(split);
+    let [members, vacated, ..] = rest else {
+        return None;
+    };
+    let members = members.parse::<usize>().ok()?.checked_mul(3)?;
+    let vacated = vacated.parse::<usize>().ok()?.checked_mul(2)?;
+    let rest = &rest[2..];
+    if members + vacated > rest.len() {
+        return None;
+    }
+    let (lost, rest) = rest.split_at(members);
+    let (vacated, offline) = rest.split_at(vacated);
+    let pairs = |list: &[String]| {
+        list.chunks_exact(2)
+            .map(|t| (t[0].clone(), t[1].clone()))
+            .collect()
+    };
     Some(Swept {
-        members: members
+        members: lost
             .chunks_exact(3)
             .map(|t| (t[0].clone(), t[1].clone(), t[2].clone()))
             .collect(),
-        vacated: vacated
-            .chunks_exact(2)
-            .map(|t| (t[0].clone(), t[1].clone()))
-            .collect(),
+        vacated: pairs(vacated),
+        offline: pairs(offline),
     })
 }
 
@@ -328,6 +384,7 @@ mod tests {
             "1",
             "2",
             "1",
+            "1",
             "presence-a",
             "u1",
             "2",
@@ -335,6 +392,8 @@ mod tests {
             "u9",
             "1",
             "news",
+            "1",
+            "u5",
         ]
         .map(String::from)
         .to_vec();
@@ -347,10 +406,15 @@ mod tests {
             ]
         );
         assert_eq!(swept.vacated, vec![("1".into(), "news".into())]);
+        assert_eq!(swept.offline, vec![("1".into(), "u5".into())]);
         assert_eq!(super::swept(vec!["0".into()]), None);
         assert_eq!(
-            super::swept(vec!["1".into(), "0".into()]),
+            super::swept(["1", "0", "0"].map(String::from).to_vec()),
             Some(Swept::default())
+        );
+        assert_eq!(
+            super::swept(["1", "1", "0"].map(String::from).to_vec()),
+            None
         );
     }
 

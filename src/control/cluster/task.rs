@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::counts::{self, Deltas};
 use super::scripts::{self, Scope};
-use super::{Cluster, ClusterDone, ClusterOp, Output};
+use super::{Cluster, ClusterDone, ClusterOp, Command, Output};
 use crate::broker::heartbeat::{Membership, DEFAULT_TTL};
 use crate::broker::link::Redial;
 use crate::broker::{liveness, resp, BrokerError, Connection, LinkOptions};
@@ -186,6 +186,37 @@ async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, 
             };
             cluster.push(Output::Shard(from, done));
         }
+        ClusterOp::Status {
+            from,
+            app,
+            user,
+            online,
+        } => {
+            let cmd = scope.status(&cluster.apps[app], &user, online);
+            let flipped = call(conn, cmd, "user status").await.map(|a| is_one(&a));
+            let done = ClusterDone::Status {
+                app,
+                user,
+                online,
+                flipped,
+            };
+            cluster.push(Output::Shard(from, done));
+        }
+        ClusterOp::IsOnline {
+            from,
+            app,
+            user,
+            watcher,
+        } => {
+            let cmd = scope.is_online(&cluster.apps[app], &user);
+            let online = call(conn, cmd, "user status").await.map(|a| is_one(&a));
+            let done = ClusterDone::IsOnline {
+                user,
+                watcher,
+                online,
+            };
+            cluster.push(Output::Shard(from, done));
+        }
         ClusterOp::Leave {
             from,
             app,
@@ -194,7 +225,7 @@ async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, 
         } => {
             let cmd = scope.leave(&cluster.apps[app], &channel, &user_id);
             let answer = call(conn, cmd, "presence leave").await;
-            let removed = answer.map(|a| a.first().is_some_and(|v| v == "1"));
+            let removed = answer.map(|a| is_one(&a));
             cluster.push(Output::Shard(
                 from,
                 ClusterDone::Left {
@@ -206,6 +237,11 @@ async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, 
             ));
         }
     }
+}
+
+/// Whether a script answered `{1}`.
+fn is_one(answer: &[String]) -> bool {
+    answer.first().is_some_and(|v| v == "1")
 }
 
 /// Finds dead nodes; claims each and, for those this node claimed, removes the share and
@@ -232,6 +268,12 @@ async fn sweep(cluster: &Cluster, setup: &Setup, conn: &mut Option<Connection>) 
         for (app_id, channel) in swept.vacated {
             if let Some(app) = cluster.app_index(&app_id) {
                 cluster.push(Output::Hook(app, PusherEvent::ChannelVacated { channel }));
+            }
+        }
+        for (app_id, user) in swept.offline {
+            if let Some(app) = cluster.app_index(&app_id) {
+                let relayed = Command::Status(&user, false).relayed(app);
+                cluster.push(Output::Broadcast(relayed));
             }
         }
     }

@@ -1,21 +1,23 @@
-//! The owner core's side of presence across nodes (scaling on): a join or a last leave on
-//! this node goes to the control core, which applies it to the cluster state in Redis, and
-//! its outcome comes back here as a [`ClusterDone`].
+//! A shard's side of the cluster state (scaling on): presence joins and last leaves, user
+//! status changes and subscription counts go to the control core, which applies them in Redis
+//! (`control::cluster`); outcomes come back here as [`ClusterDone`]. Commands from other nodes
+//! (terminate a user, a user's cluster-wide status) arrive here as relayed events.
 //!
 //! The outcome decides what goes out: `member_added` only for a user new to the whole cluster,
 //! `member_removed` only when the user's last node let go, each published here and forwarded
 //! to the other nodes by this node alone, so every client sees it once. The joining connection
-//! gets the cluster's member list. Without an answer from Redis the node falls back to what
-//! it knows itself, its own members, and announces to its own clients only.
+//! gets the cluster's member list. The watchlist works the same way: the node that flipped a
+//! user's cluster-wide status tells its watchers and the other nodes. Without an answer from
+//! Redis the node falls back to what it knows itself and tells its own clients only.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::presence::{announce_added, announce_removed, answer_join, presence_data};
-use super::{control, owner};
-use crate::control::{Answer, ClusterCounts, ClusterDone, ClusterOp, ControlMsg, Relayed};
-use crate::proto::pusher::{self, text_frame, SocketId};
+use super::{control, owner, watchlist};
+use crate::control::{Answer, ClusterCounts, ClusterDone, ClusterOp, Command, ControlMsg, Relayed};
+use crate::proto::pusher::{self, SocketId};
 use crate::shard::state::{ChannelFilter, ConnRef, CoreMsg, Shard};
 
 /// Hands a presence join to the control core (the outcome arrives as [`on_done`]).
@@ -95,6 +97,21 @@ pub fn on_done(shard: &Shard, done: ClusterDone) {
             }
             answer_join(shard, app, channel, user_id, conn, Ok(data));
         }
+        ClusterDone::Status {
+            app,
+            user,
+            online,
+            flipped,
+        } => on_status(shard, app, user, online, flipped),
+        ClusterDone::IsOnline {
+            user,
+            watcher,
+            online,
+        } => {
+            if online == Some(true) {
+                watchlist::notify(shard, watcher, true, user);
+            }
+        }
         ClusterDone::Left {
             app,
             channel,
@@ -147,19 +164,13 @@ pub async fn query(
     }
 }
 
-/// The channel a `terminate_connections` of a user travels on between nodes. `#` is refused
-/// in every channel a client or the REST API names (`#server-to-user-` aside), so only a
-/// node can send on it.
-const TERMINATE_PREFIX: &str = "#ringcast-terminate-";
-
 /// Closes every connection of `user_id` in `app` on every core and, with scaling on, asks the
 /// other nodes to do the same.
 pub fn terminate_everywhere(shard: &Shard, app: usize, user_id: &str) {
     terminate_here(shard, app, user_id);
     if shard.config.scaling.is_some() {
-        let channel = format!("{TERMINATE_PREFIX}{user_id}");
-        let frame = pusher::channel_event("ringcast:terminate", &channel, "{}", None);
-        forward(shard, app, &channel, text_frame(&frame), None);
+        let relayed = Command::Terminate(user_id).relayed(app);
+        control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
     }
 }
 
@@ -173,9 +184,56 @@ fn terminate_here(shard: &Shard, app: usize, user_id: &str) {
 
 /// Runs another node's command carried as an event; false when `event` is a plain event.
 pub fn on_remote_command(shard: &Shard, event: &Relayed) -> bool {
-    let Some(user_id) = event.channel.strip_prefix(TERMINATE_PREFIX) else {
-        return false;
+    match Command::parse(&event.channel) {
+        None => false,
+        Some(Command::Terminate(user_id)) => {
+            terminate_here(shard, event.app, user_id);
+            true
+        }
+        Some(Command::Status(user_id, online)) => {
+            let msg = CoreMsg::ClusterStatus {
+                app: event.app,
+                user_id: user_id.into(),
+                online,
+            };
+            owner::send(shard, owner::owner_of(user_id, shard.config.workers), msg);
+            true
+        }
+    }
+}
+
+/// Hands a user's first connection on this node (`online`) or last one closing to the
+/// control core; the outcome arrives as [`on_done`].
+pub fn status(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
+    let op = ClusterOp::Status {
+        from: shard.id,
+        app,
+        user,
+        online,
     };
-    terminate_here(shard, event.app, user_id);
-    true
+    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+}
+
+/// Asks the control core whether `user` is online on another node, for a new watcher.
+pub fn is_online(shard: &Shard, app: usize, user: Arc<str>, watcher: ConnRef) {
+    let op = ClusterOp::IsOnline {
+        from: shard.id,
+        app,
+        user,
+        watcher,
+    };
+    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+}
+
+/// A status outcome: the node that flipped the user's cluster-wide status tells its own
+/// watchers and the other nodes; without Redis, its own watchers only.
+fn on_status(shard: &Shard, app: usize, user: Arc<str>, online: bool, flipped: Option<bool>) {
+    if flipped == Some(false) {
+        return;
+    }
+    if flipped.is_some() {
+        let relayed = Command::Status(&user, online).relayed(app);
+        control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
+    }
+    watchlist::tell_watchers(shard, app, user, online);
 }
