@@ -5,7 +5,8 @@
 //! `member_added`, one `member_removed`, nothing when one of the two nodes lets go), every
 //! joiner's `subscription_succeeded` lists the members of all nodes, and a node killed with
 //! SIGKILL has its members removed by the survivors within 15 s, `member_removed` once, and
-//! its subscriptions taken out of the channel counts.
+//! its subscriptions taken out of the channel counts; after a Redis restart that lost every
+//! key, the nodes publish their members, counts and users again.
 
 mod common;
 
@@ -20,7 +21,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cluster::{join, member_event, nodes, Member, ROOM};
-use common::{signed_call, APP_ID};
+use common::{signed_call, APP_ID, APP_KEY};
+use raw_client::Subscriber;
 use redis_server::RedisServer;
 
 fn ev(kind: &str, user: &str) -> (String, String) {
@@ -127,4 +129,38 @@ fn a_killed_node_has_its_members_removed_once_within_15_s() {
         next.insert(i, member_event(&mut w.client));
     }
     assert!(next.values().all(|e| *e == ev("added", "late")), "{next:?}");
+}
+
+#[test]
+fn after_a_redis_restart_the_nodes_publish_their_share_again() {
+    let mut redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3, &[]);
+    let mut w = join(&nodes[0], "w");
+    let u = join(&nodes[1], "u");
+    assert_eq!(member_event(&mut w.client), ev("added", "u"));
+    let _news = Subscriber::connect(nodes[2].port, APP_KEY, &["news"]);
+    redis.restart(); // without persistence: every key is gone
+
+    // Asked on node 0, which has neither u nor the news subscriber: only the cluster knows.
+    let room = format!("/apps/{APP_ID}/channels/{ROOM}?info=subscription_count,user_count");
+    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, r) = signed_call(&nodes[0], "GET", &room, "");
+        let (_, n) = signed_call(&nodes[0], "GET", &news, "");
+        if r["user_count"] == 2 && r["subscription_count"] == 2 && n["subscription_count"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not restored: {r} {n}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let late = join(&nodes[2], "late");
+    assert_eq!(late.listed, ids(&["late", "u", "w"]));
+    assert_eq!(
+        member_event(&mut w.client),
+        ev("added", "late"),
+        "no duplicate for u"
+    );
+    drop(u);
+    assert_eq!(member_event(&mut w.client), ev("removed", "u"));
 }

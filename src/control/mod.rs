@@ -18,7 +18,7 @@ mod relay;
 mod stats;
 mod thread;
 
-pub use cluster::{ClusterCounts, ClusterDone, ClusterOp, Command, Member};
+pub use cluster::{ClusterCounts, ClusterDone, ClusterOp, Command, Member, Share};
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};

@@ -16,6 +16,7 @@
 
 mod commands;
 mod counts;
+mod resync;
 mod scripts;
 mod task;
 
@@ -58,8 +59,17 @@ pub enum ClusterOp {
         /// Whether the user is new on this node (the fallback while Redis is away).
         new_here: bool,
     },
+    /// Shard `from`'s share of the node's state, asked by [`ClusterDone::Snapshot`].
+    Snapshot {
+        /// The shard.
+        from: usize,
+        /// What it holds.
+        share: Box<Share>,
+    },
     /// This node's subscriptions of `channel` changed by `delta`.
     Count {
+        /// The shard where it changed.
+        from: usize,
         /// App index.
         app: usize,
         /// The channel.
@@ -116,9 +126,25 @@ pub enum ClusterOp {
     },
 }
 
+/// (app, presence channel, user, raw JSON info): one member in a [`Share`].
+pub type MemberRow = (usize, Arc<str>, Arc<str>, Option<Arc<str>>);
+
+/// One shard's part of this node's state, re-published after a reconnect to Redis.
+#[derive(Debug, Default)]
+pub struct Share {
+    /// (app, channel, subscriptions on this shard).
+    pub counts: Vec<(usize, Arc<str>, usize)>,
+    /// The members of the presence channels this shard owns.
+    pub members: Vec<MemberRow>,
+    /// (app, user): the signed-in users this shard owns with a connection on this node.
+    pub users: Vec<(usize, Arc<str>)>,
+}
+
 /// The outcome of a [`ClusterOp`], back to the owner core.
 #[derive(Debug)]
 pub enum ClusterDone {
+    /// To every shard after a reconnect to Redis: send your share ([`ClusterOp::Snapshot`]).
+    Snapshot,
     /// A join applied: `cluster` is whether the user is new cluster-wide and the cluster's
     /// members, `None` when Redis could not be asked.
     Joined {
@@ -194,6 +220,8 @@ pub struct Cluster {
     out: RefCell<Vec<Output>>,
     /// The serve loop's doorbell.
     wake: BellHandle,
+    /// How many shards the node runs.
+    shards: usize,
 }
 
 impl Cluster {
@@ -213,6 +241,7 @@ impl Cluster {
             waiting: Cell::new(None),
             out: RefCell::new(Vec::new()),
             wake: endpoint.bell(),
+            shards: endpoint.cores() - 1,
         });
         let setup = task::Setup::new(scaling, node, options);
         monoio::spawn(task::run(cluster.clone(), conn, setup));

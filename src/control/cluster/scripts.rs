@@ -141,6 +141,32 @@ if add(online(p, app), user, -1) <= 0 then return {'1'} end
 return {'0'}
 "#;
 
+/// ARGV: prefix, node, then app, channel, subscriptions triples: this node's whole share of
+/// the counts, after a reconnect. Sets the node's counts to these values (channels not listed
+/// go to zero) and moves the cluster totals by the differences, so running it twice, or on
+/// a share Redis kept, changes nothing.
+const RESTORE_COUNTS: &str = r#"
+local p, node = ARGV[1], ARGV[2]
+local apps = p .. 'n:' .. node .. ':c'
+local want = {}
+for i = 3, #ARGV, 3 do
+  want[ARGV[i]] = want[ARGV[i]] or {}
+  want[ARGV[i]][ARGV[i + 1]] = tonumber(ARGV[i + 2])
+end
+for _, app in ipairs(redis.call('SMEMBERS', apps)) do want[app] = want[app] or {} end
+for app, chans in pairs(want) do
+  local mine = counts(p, app) .. ':n:' .. node
+  local had = redis.call('HGETALL', mine)
+  for i = 1, #had, 2 do if chans[had[i]] == nil then chans[had[i]] = 0 end end
+  for ch, n in pairs(chans) do
+    local d = n - tonumber(redis.call('HGET', mine, ch) or '0')
+    if d ~= 0 then add(mine, ch, d); add(counts(p, app), ch, d) end
+  end
+  redis.call('SADD', apps, app)
+end
+return {}
+"#;
+
 /// ARGV: prefix, app, user. Answers `{1}` when the user is online on some node.
 const IS_ONLINE: &str = r#"
 return {tostring(redis.call('HEXISTS', online(ARGV[1], ARGV[2]), ARGV[3]))}
@@ -227,12 +253,7 @@ impl Scope {
         if deltas.is_empty() {
             return None;
         }
-        let texts: Vec<String> = deltas.iter().map(|d| d.2.to_string()).collect();
-        let mut args: Vec<&str> = vec![&self.prefix, &self.node];
-        for ((app, channel, _), delta) in deltas.iter().zip(&texts) {
-            args.extend([app.as_str(), channel.as_str(), delta.as_str()]);
-        }
-        Some(eval(COUNT, &args))
+        Some(self.per_channel(COUNT, deltas))
     }
 
     /// The command reading the cluster's counts of app `app`'s channels: `exact` one, or all
@@ -247,6 +268,22 @@ impl Scope {
     pub fn status(&self, app: &str, user: &str, on: bool) -> Vec<u8> {
         let on = if on { "1" } else { "0" };
         eval(STATUS, &[&self.prefix, &self.node, app, user, on])
+    }
+
+    /// The command setting this node's whole share of the counts to `(app id, channel,
+    /// subscriptions)`.
+    pub fn restore_counts(&self, share: &[(String, String, i64)]) -> Vec<u8> {
+        self.per_channel(RESTORE_COUNTS, share)
+    }
+
+    /// `script` with the prefix, this node, then the (app id, channel, number) triples.
+    fn per_channel(&self, script: &str, rows: &[(String, String, i64)]) -> Vec<u8> {
+        let texts: Vec<String> = rows.iter().map(|d| d.2.to_string()).collect();
+        let mut args: Vec<&str> = vec![&self.prefix, &self.node];
+        for ((app, channel, _), n) in rows.iter().zip(&texts) {
+            args.extend([app.as_str(), channel.as_str(), n.as_str()]);
+        }
+        eval(script, &args)
     }
 
     /// The command asking whether `user` is online on some node.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::counts::{self, Deltas};
+use super::resync::Resync;
 use super::scripts::{self, Scope};
 use super::{Cluster, ClusterDone, ClusterOp, Command, Output};
 use crate::broker::heartbeat::{Membership, DEFAULT_TTL};
@@ -50,28 +51,32 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
     let mut retry_at = Instant::now();
     let mut next_beat = Instant::now();
     let mut next_sweep = Instant::now() + setup.membership.sweep_every();
+    let mut resync: Option<Resync> = None;
     loop {
         cluster.ready_until(next_beat.min(next_sweep)).await;
         if conn.is_none() && Instant::now() >= retry_at {
             conn = reconnect(&mut setup.redial, &mut retry_at).await;
-        }
-        let ops: Vec<ClusterOp> = cluster.queue.borrow_mut().drain(..).collect();
-        let mut deltas = Deltas::default();
-        for op in ops {
-            if let ClusterOp::Count {
-                app,
-                channel,
-                delta,
-            } = op
-            {
-                deltas.add(app, channel, delta);
-                continue;
+            if conn.is_some() {
+                // Redis may have lost this node's share (a restart, a sweep): publish it again.
+                let deferred = resync.take().map_or_else(Vec::new, Resync::into_deferred);
+                resync = Some(Resync::new(cluster.shards, deferred));
+                for dst in 0..cluster.shards {
+                    cluster.push(Output::Shard(dst, ClusterDone::Snapshot));
+                }
             }
-            // Counts first: a question asked after a subscribe sees it.
-            deltas.flush(&cluster, &setup.scope, &mut conn).await;
-            apply(&cluster, &setup.scope, &mut conn, op).await;
         }
-        deltas.flush(&cluster, &setup.scope, &mut conn).await;
+        let mut ops: Vec<ClusterOp> = cluster.queue.borrow_mut().drain(..).collect();
+        if let Some(r) = resync.as_mut() {
+            ops = ops.into_iter().filter_map(|op| r.take(op)).collect();
+        }
+        if resync.as_ref().is_some_and(Resync::complete) {
+            if let Some(done) = resync.take() {
+                let mut deferred = done.restore(&cluster, &setup.scope, &mut conn).await;
+                deferred.append(&mut ops);
+                ops = deferred;
+            }
+        }
+        apply_all(&cluster, &setup.scope, &mut conn, ops).await;
         let now = Instant::now();
         if now >= next_beat {
             next_beat = now + setup.membership.beat_every();
@@ -85,6 +90,32 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
             sweep(&cluster, &setup, &mut conn).await;
         }
     }
+}
+
+/// Applies changes in order, the counts among them batched into one script up to the next
+/// other change (a question asked after a subscribe sees it).
+async fn apply_all(
+    cluster: &Cluster,
+    scope: &Scope,
+    conn: &mut Option<Connection>,
+    ops: Vec<ClusterOp>,
+) {
+    let mut deltas = Deltas::default();
+    for op in ops {
+        if let ClusterOp::Count {
+            app,
+            channel,
+            delta,
+            ..
+        } = op
+        {
+            deltas.add(app, channel, delta);
+            continue;
+        }
+        deltas.flush(cluster, scope, conn).await;
+        apply(cluster, scope, conn, op).await;
+    }
+    deltas.flush(cluster, scope, conn).await;
 }
 
 async fn reconnect(redial: &mut Redial, retry_at: &mut Instant) -> Option<Connection> {
@@ -146,10 +177,13 @@ pub(super) async fn call(
 /// Applies one change and queues its outcome for the asking shard.
 async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, op: ClusterOp) {
     match op {
+        // Handled by `apply_all` and `Resync`; here only if one slips through alone.
+        ClusterOp::Snapshot { .. } => {}
         ClusterOp::Count {
             app,
             channel,
             delta,
+            ..
         } => {
             let mut one = Deltas::default();
             one.add(app, channel, delta);

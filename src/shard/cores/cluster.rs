@@ -16,7 +16,9 @@ use bytes::Bytes;
 
 use super::presence::{announce_added, announce_removed, answer_join, presence_data};
 use super::{control, owner, watchlist};
-use crate::control::{Answer, ClusterCounts, ClusterDone, ClusterOp, Command, ControlMsg, Relayed};
+use crate::control::{
+    Answer, ClusterCounts, ClusterDone, ClusterOp, Command, ControlMsg, Relayed, Share,
+};
 use crate::proto::pusher::{self, SocketId};
 use crate::shard::state::{ChannelFilter, ConnRef, CoreMsg, Shard};
 
@@ -97,6 +99,14 @@ pub fn on_done(shard: &Shard, done: ClusterDone) {
             }
             answer_join(shard, app, channel, user_id, conn, Ok(data));
         }
+        ClusterDone::Snapshot => {
+            let share = Box::new(share(shard));
+            let op = ClusterOp::Snapshot {
+                from: shard.id,
+                share,
+            };
+            control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+        }
         ClusterDone::Status {
             app,
             user,
@@ -132,6 +142,7 @@ pub fn count(shard: &Shard, app: usize, channel: &str, delta: i64) {
         return;
     }
     let op = ClusterOp::Count {
+        from: shard.id,
         app,
         channel: channel.into(),
         delta,
@@ -236,4 +247,29 @@ fn on_status(shard: &Shard, app: usize, user: Arc<str>, online: bool, flipped: O
         control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
     }
     watchlist::tell_watchers(shard, app, user, online);
+}
+
+/// This shard's part of the node's state: its subscription counts, the members of the
+/// presence channels it owns, the signed-in users it owns.
+fn share(shard: &Shard) -> Share {
+    let mut share = Share::default();
+    let (channels, presence, users) = (
+        shard.channels.borrow(),
+        shard.presence.borrow(),
+        shard.users.borrow(),
+    );
+    for app in 0..shard.config.apps.len() {
+        for (channel, n) in channels.channels(app) {
+            share.counts.push((app, Arc::from(&**channel), n));
+        }
+        for (channel, _) in presence.channels(app) {
+            for (user, info) in presence.members(app, channel) {
+                share.members.push((app, channel.clone(), user, info));
+            }
+        }
+        share
+            .users
+            .extend(users.online_users(app).map(|u| (app, u)));
+    }
+    share
 }

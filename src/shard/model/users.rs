@@ -57,6 +57,14 @@ impl UserRegistry {
         self.apps[app].get(user).map_or(0, |e| e.connections)
     }
 
+    /// The users of `app` with a connection open.
+    pub fn online_users(&self, app: usize) -> impl Iterator<Item = Arc<str>> + '_ {
+        self.apps[app]
+            .iter()
+            .filter(|(_, e)| e.connections > 0)
+            .map(|(u, _)| u.clone())
+    }
+
     /// The connections watching `user`.
     pub fn watchers(&self, app: usize, user: &str) -> Vec<ConnRef> {
         self.apps[app]
