@@ -20,7 +20,7 @@ mod redis_server;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cluster::{join, member_event, nodes, Member, ROOM};
+use cluster::{join, join_channel, member_event, member_event_on, nodes, Member, ROOM};
 use common::{signed_call, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
@@ -74,6 +74,18 @@ fn a_user_on_two_nodes_is_one_member_on_every_node() {
     assert_eq!(member_event(&mut watcher.client), ev("removed", "u1"));
     assert_eq!(member_event(&mut u3.client), ev("removed", "u1"));
     assert_eq!(member_event(&mut u2.client), ev("removed", "u1"));
+
+    // A member event from another node is delivered, never kept as a cache channel's last
+    // event: a later subscriber of a presence cache channel gets a cache miss.
+    let cached = "presence-cache-room";
+    let mut first = join_channel(&nodes[0], cached, "c1");
+    let _second = join_channel(&nodes[1], cached, "c2");
+    assert_eq!(
+        member_event_on(&mut first.client, cached),
+        ev("added", "c2")
+    );
+    let mut third = join_channel(&nodes[0], cached, "c3");
+    assert_eq!(third.client.recv_json()["event"], "pusher:cache_miss");
 }
 
 #[test]

@@ -52,6 +52,9 @@ pub struct Relayed {
     pub frame: Bytes,
     /// The connection that must not receive it.
     pub except: Option<SocketId>,
+    /// A protocol event (`pusher_internal:member_added` …): delivered, never kept by a cache
+    /// channel as its last event.
+    pub internal: bool,
 }
 
 /// The link's state on the control core, shared by its tasks and the serve loop.
@@ -148,6 +151,7 @@ impl Relay {
             channel: relayed.channel.clone(),
             frame: relayed.frame.clone(),
             except: relayed.except,
+            internal: relayed.internal,
         };
         self.take(ControlMsg::Forward(Box::new(copy)));
         self.inbound.borrow_mut().push(relayed);
@@ -199,6 +203,7 @@ impl Relay {
             channel: event.channel,
             frame: crate::proto::pusher::text_frame(&event.data),
             except: event.except_socket.and_then(|s| s.parse().ok()),
+            internal: event.name.starts_with("pusher_internal:"),
         })
     }
 
@@ -286,6 +291,7 @@ mod tests {
             channel: "private-orders".into(),
             frame: text_frame(&json),
             except: Some(SocketId::new(12, 34)),
+            internal: false,
         };
         let frame = sent.frame.clone();
         let event = relay.to_event(sent).expect("a readable frame");
@@ -300,6 +306,7 @@ mod tests {
         assert_eq!((got.app, got.channel.as_str()), (1, "private-orders"));
         assert_eq!(got.frame, frame);
         assert_eq!(got.except, Some(SocketId::new(12, 34)));
+        assert!(!got.internal);
     }
 
     #[test]

@@ -30,13 +30,23 @@ pub struct Member {
 }
 
 pub fn join(node: &Server, user: &str) -> Member {
+    join_channel(node, ROOM, user)
+}
+
+/// A client on `node` that joined presence channel `channel` as `user`.
+pub fn join_channel(node: &Server, channel: &str, user: &str) -> Member {
     let mut client = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
     let socket_id = client.established();
     let data = json!({"user_id": user, "user_info": {"name": user}}).to_string();
-    let auth =
-        ringcast::proto::pusher::channel_auth(APP_KEY, APP_SECRET, &socket_id, ROOM, Some(&data));
+    let auth = ringcast::proto::pusher::channel_auth(
+        APP_KEY,
+        APP_SECRET,
+        &socket_id,
+        channel,
+        Some(&data),
+    );
     client.send_text(
-        &json!({"event": "pusher:subscribe", "data": {"channel": ROOM, "auth": auth, "channel_data": data}})
+        &json!({"event": "pusher:subscribe", "data": {"channel": channel, "auth": auth, "channel_data": data}})
             .to_string(),
     );
     let msg = client.recv_json();
@@ -63,8 +73,13 @@ pub fn join(node: &Server, user: &str) -> Member {
     Member { client, listed }
 }
 
-/// The next member event `client` receives: (`added` or `removed`, user id).
+/// The next member event `client` receives on [`ROOM`]: (`added` or `removed`, user id).
 pub fn member_event(client: &mut RawClient) -> (String, String) {
+    member_event_on(client, ROOM)
+}
+
+/// The next member event `client` receives on `channel`: (`added` or `removed`, user id).
+pub fn member_event_on(client: &mut RawClient, channel: &str) -> (String, String) {
     loop {
         let msg = client.recv_json();
         let event = msg["event"].as_str().unwrap_or_default();
@@ -72,7 +87,7 @@ pub fn member_event(client: &mut RawClient) -> (String, String) {
             Some(kind) => kind.to_owned(),
             None => continue,
         };
-        assert_eq!(msg["channel"], ROOM, "{msg}");
+        assert_eq!(msg["channel"], channel, "{msg}");
         let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
         return (kind, data["user_id"].as_str().unwrap().to_owned());
     }

@@ -35,6 +35,7 @@ impl Command<'_> {
             channel,
             frame,
             except: None,
+            internal: true,
         }
     }
 

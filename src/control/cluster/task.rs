@@ -6,7 +6,6 @@
 //! change with no cluster outcome, and the next pass reconnects with the usual backoff.
 
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::counts::{self, Deltas};
@@ -323,12 +322,12 @@ fn announce_removed(cluster: &Cluster, app_id: &str, channel: String, user_id: S
         return;
     };
     let frame = text_frame(&pusher::member_removed(&channel, &user_id));
-    let channel_name: Arc<str> = channel.as_str().into();
     cluster.push(Output::Broadcast(Relayed {
         app,
-        channel: channel_name.to_string(),
+        channel: channel.clone(),
         frame,
         except: None,
+        internal: true,
     }));
     cluster.push(Output::Hook(
         app,

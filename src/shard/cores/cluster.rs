@@ -55,13 +55,14 @@ pub fn leave(shard: &Shard, app: usize, channel: &str, user_id: &str) {
     control::tell(shard, ControlMsg::Cluster(Box::new(op)));
 }
 
-/// Sends a frame this core published to the other nodes.
+/// Sends a protocol event this core published (a member event) to the other nodes.
 pub fn forward(shard: &Shard, app: usize, channel: &str, frame: Bytes, except: Option<SocketId>) {
     let relayed = Relayed {
         app,
         channel: channel.to_owned(),
         frame,
         except,
+        internal: true,
     };
     control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
 }

@@ -30,6 +30,7 @@ pub fn publish_event(
             channel: channel.to_owned(),
             frame: frame.clone(),
             except,
+            internal: false,
         };
         control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
     }
@@ -42,5 +43,10 @@ pub fn on_remote(shard: &Shard, event: Relayed) {
     if super::cluster::on_remote_command(shard, &event) {
         return;
     }
-    fanout::publish_event(shard, event.app, &event.channel, event.frame, event.except);
+    match event.internal {
+        true => {
+            fanout::publish_everywhere(shard, event.app, &event.channel, event.frame, event.except)
+        }
+        false => fanout::publish_event(shard, event.app, &event.channel, event.frame, event.except),
+    }
 }
