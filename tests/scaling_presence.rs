@@ -1,5 +1,6 @@
 //! Presence across ringcast nodes joined through a real redis-server: three nodes on one
-//! machine, raw WebSocket clients on each, so every member event on the wire is counted.
+//! machine, raw WebSocket clients on each, so every member event on the wire is counted, and
+//! pusher-js clients (`tests/clients/presence_nodes.js`) for what an application sees.
 //!
 //! Covered: a user with connections on two nodes is one member everywhere (one
 //! `member_added`, one `member_removed`, nothing when one of the two nodes lets go), every
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cluster::{join, join_channel, member_event, member_event_on, nodes, Member, ROOM};
-use common::{signed_call, APP_ID, APP_KEY};
+use common::{run_client, signed_call, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
 
@@ -86,6 +87,14 @@ fn a_user_on_two_nodes_is_one_member_on_every_node() {
     );
     let mut third = join_channel(&nodes[0], cached, "c3");
     assert_eq!(third.client.recv_json()["event"], "pusher:cache_miss");
+}
+
+#[test]
+fn pusher_js_clients_see_one_member_for_a_user_on_two_nodes() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3, &[]);
+    let ports: Vec<String> = nodes.iter().map(|n| n.port.to_string()).collect();
+    run_client("presence_nodes.js", &[&ports.join(",")], &nodes[0]).assert_ok();
 }
 
 #[test]
