@@ -41,7 +41,7 @@ pub fn join(
         conn,
         new_here,
     };
-    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+    hand_over(shard, op);
 }
 
 /// Hands the last leave of a user on this node to the control core.
@@ -52,6 +52,11 @@ pub fn leave(shard: &Shard, app: usize, channel: &str, user_id: &str) {
         channel: channel.into(),
         user_id: user_id.into(),
     };
+    hand_over(shard, op);
+}
+
+/// Hands a change or a share to the control core's cluster task.
+fn hand_over(shard: &Shard, op: ClusterOp) {
     control::tell(shard, ControlMsg::Cluster(Box::new(op)));
 }
 
@@ -106,7 +111,7 @@ pub fn on_done(shard: &Shard, done: ClusterDone) {
                 from: shard.id,
                 share,
             };
-            control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+            hand_over(shard, op);
         }
         ClusterDone::Status {
             app,
@@ -148,7 +153,7 @@ pub fn count(shard: &Shard, app: usize, channel: &str, delta: i64) {
         channel: channel.into(),
         delta,
     };
-    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+    hand_over(shard, op);
 }
 
 /// The cluster's counts of the channels `filter` selects; `None` when the control core or
@@ -223,7 +228,7 @@ pub fn status(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
         user,
         online,
     };
-    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+    hand_over(shard, op);
 }
 
 /// Asks the control core whether `user` is online on another node, for a new watcher.
@@ -234,7 +239,7 @@ pub fn is_online(shard: &Shard, app: usize, user: Arc<str>, watcher: ConnRef) {
         user,
         watcher,
     };
-    control::tell(shard, ControlMsg::Cluster(Box::new(op)));
+    hand_over(shard, op);
 }
 
 /// A status outcome: the node that flipped the user's cluster-wide status tells its own
