@@ -13,14 +13,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::scripts::Scope;
 use super::task::call;
 use super::{Cluster, ClusterOp, Share};
 use crate::broker::Connection;
 
+/// Longest wait for the shards' shares: a shard that cannot answer (one stopping) must not
+/// hold the node's changes back for good; what arrived is restored then.
+const WAIT: Duration = Duration::from_secs(5);
+
 /// A resynchronisation in progress.
 pub struct Resync {
+    started: Instant,
     /// Which shards sent their share.
     got: Vec<bool>,
     share: Share,
@@ -32,6 +38,7 @@ impl Resync {
     /// Waits for `shards` shares; `deferred` are changes an interrupted resync held back.
     pub fn new(shards: usize, deferred: Vec<ClusterOp>) -> Resync {
         Resync {
+            started: Instant::now(),
             got: vec![false; shards],
             share: Share::default(),
             deferred,
@@ -71,9 +78,18 @@ impl Resync {
         }
     }
 
-    /// Whether every shard's share arrived.
+    /// Whether every shard's share arrived, or the wait is over.
     pub fn complete(&self) -> bool {
-        self.got.iter().all(|g| *g)
+        let all = self.got.iter().all(|g| *g);
+        if !all && self.started.elapsed() >= WAIT {
+            tracing::warn!(
+                shares = self.got.iter().filter(|g| **g).count(),
+                shards = self.got.len(),
+                "not every shard sent its share in time; restoring what arrived"
+            );
+            return true;
+        }
+        all
     }
 
     /// Writes the share; answers the held-back changes, to apply next. A failure leaves the
