@@ -6,6 +6,7 @@
 //! beyond a bounded timeout. SQLite runs here and nowhere else: a shard never opens the store,
 //! and this module never touches a shard's connections or channel index.
 
+mod cluster;
 mod deliver;
 mod directory;
 mod manual;
@@ -22,6 +23,7 @@ mod thread;
 mod webhook_stats;
 mod webhook_tasks;
 
+pub use cluster::{ClusterCounts, ClusterDone, ClusterOp, Command, Member, Share};
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};

@@ -43,6 +43,11 @@ pub enum ControlMsg {
     Remote(Box<Relayed>),
     /// Control core → shard: publish a due notification's frame through the fan-out.
     Notify(Box<Notify>),
+    /// Shard → control core, answered by [`ControlMsg::ClusterDone`]: a change of this
+    /// node's share of the cluster state (scaling on).
+    Cluster(Box<super::cluster::ClusterOp>),
+    /// Control core → shard: the cluster's outcome of a [`ControlMsg::Cluster`].
+    ClusterDone(Box<super::cluster::ClusterDone>),
 }
 
 /// A notification the control core hands a shard to publish.
@@ -184,6 +189,8 @@ pub enum Answer {
     Notification(Box<Notification>),
     /// A page of notifications.
     Notifications(Page<Notification>),
+    /// The cluster's channel counts (scaling on); `None` when Redis could not be asked.
+    ClusterCounts(Option<Box<super::cluster::ClusterCounts>>),
 }
 
 impl Request {

@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use super::cluster::Cluster;
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
@@ -197,6 +198,18 @@ fn run(
                 }
             }
         };
+        let cluster = match (&scaling, &relay) {
+            (Some(scaling), Some(relay)) => {
+                match Cluster::launch(scaling, relay.node(), &flags.apps, &endpoint).await {
+                    Ok(cluster) => Some(cluster),
+                    Err(e) => {
+                        let _ = ready.send(Err(ControlError::Broker(e)));
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
         let setup = webhook_tasks::WebhookSetup {
@@ -224,7 +237,7 @@ fn run(
             &store,
             &endpoints,
             &flags,
-            relay.as_deref(),
+            relay.as_deref().zip(cluster.as_deref()),
             &hooks,
             &ring,
             &stop,
@@ -260,14 +273,16 @@ async fn serve(
     store: &SqliteStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
-    relay: Option<&Relay>,
+    scaling: Option<(&Relay, &Cluster)>,
     hooks: &Rc<PusherHooks>,
     endpoint: &RefCell<Endpoint<ControlMsg>>,
     stop: &AtomicBool,
 ) {
     let bell = endpoint.borrow().bell();
+    let (relay, cluster) = (scaling.map(|s| s.0), scaling.map(|s| s.1));
     loop {
-        let inbound = || relay.is_some_and(Relay::has_inbound);
+        let inbound =
+            || relay.is_some_and(Relay::has_inbound) || cluster.is_some_and(Cluster::has_output);
         bell.wait(|| endpoint.borrow().has_incoming() || inbound() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
@@ -279,6 +294,12 @@ async fn serve(
             // The link's messages (forwards) go to the relay; the rest are requests.
             let Some(msg) = (match relay {
                 Some(r) => r.take(msg),
+                None => Some(msg),
+            }) else {
+                continue;
+            };
+            let Some(msg) = (match cluster {
+                Some(c) => c.take(msg),
                 None => Some(msg),
             }) else {
                 continue;
@@ -311,6 +332,9 @@ async fn serve(
                     reply: Box::new(reply),
                 },
             );
+        }
+        if let (Some(cluster), Some(relay)) = (cluster, relay) {
+            cluster.flush(&mut endpoint.borrow_mut(), relay, hooks);
         }
         if let Some(relay) = relay {
             relay.deliver(&mut endpoint.borrow_mut());

@@ -103,6 +103,11 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             user_id,
             online,
         } => watchlist::on_status(shard, app, user_id, online),
+        CoreMsg::ClusterStatus {
+            app,
+            user_id,
+            online,
+        } => watchlist::tell_watchers(shard, app, user_id, online),
         CoreMsg::Watch {
             app,
             user_id,

@@ -17,6 +17,7 @@ use crate::shard::state::{CoreMsg, Shard};
 pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
     let first = shard.channels.borrow_mut().subscribe(app, channel, key);
     super::subscription_count::local_changed(shard, app, channel);
+    super::cluster::count(shard, app, channel, 1);
     if first {
         announce(shard, app, channel, true);
         super::occupancy::local_changed(shard, app, channel, true);
@@ -27,6 +28,7 @@ pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
 pub fn remove_local(shard: &Shard, app: usize, channel: &str, key: usize) {
     let last = shard.channels.borrow_mut().unsubscribe(app, channel, key);
     super::subscription_count::local_changed(shard, app, channel);
+    super::cluster::count(shard, app, channel, -1);
     if last {
         announce(shard, app, channel, false);
         super::occupancy::local_changed(shard, app, channel, false);

@@ -1,6 +1,7 @@
 //! Between cores (and toward the control core): the ring messages, channel ownership, the drain task that handles incoming
 //! messages, fan-out of event frames, cross-core interest, watchlists and scatter-gather reads.
 
+pub(crate) mod cluster;
 pub(crate) mod collections;
 pub(crate) mod control;
 pub(crate) mod dispatch;

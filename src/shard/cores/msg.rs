@@ -170,6 +170,16 @@ pub enum CoreMsg {
         /// Start (true) or stop (false).
         on: bool,
     },
+    /// To a user's owner core (scaling on): the user came online or went offline
+    /// cluster-wide; tell this node's watchers.
+    ClusterStatus {
+        /// App index.
+        app: usize,
+        /// The user.
+        user_id: Arc<str>,
+        /// Online (true) or offline (false).
+        online: bool,
+    },
     /// To a watcher's core: a watched user came online or went offline.
     WatchlistEvent {
         /// The watching connection.

@@ -23,8 +23,10 @@ fn occupied(shard: &Shard, app: usize, channel: &str) -> bool {
         || shard.interest.borrow().cores(app, channel) != 0
 }
 
+/// Whether this core decides `channel`'s transitions: its owner, unless scaling is on (the
+/// cluster's counts in Redis decide them then, see `control::cluster`).
 fn is_owner(shard: &Shard, channel: &str) -> bool {
-    owner_of(channel, shard.config.workers) == shard.id
+    shard.config.scaling.is_none() && owner_of(channel, shard.config.workers) == shard.id
 }
 
 /// After this core gained its first (`on`) or lost its last local subscriber of `channel`:
