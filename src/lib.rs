@@ -39,6 +39,11 @@
 
 #![forbid(unsafe_code)]
 
+// Lets unit tests share the integration tests' helpers (the Redis server), which name the
+// crate `ringcast`.
+#[cfg(test)]
+extern crate self as ringcast;
+
 mod api;
 pub mod broker;
 pub mod config;

@@ -11,10 +11,12 @@
 #[cfg(test)]
 pub mod contract;
 pub mod error;
+pub mod redis;
 pub mod sqlite;
 pub mod types;
 
 pub use error::StoreError;
+pub use redis::RedisStore;
 pub use sqlite::{SqliteStore, SyncMode};
 pub use types::*;
 

@@ -1,0 +1,151 @@
+//! The Redis store against the store contract, on a real redis-server, plus what only a shared
+//! store has: a second node's claim after a lease ran out fences off the first node's outcome.
+//!
+//! One redis-server serves the tests that run at the same time; each test gets its own key
+//! prefix, so they cannot see each other's rows.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use super::RedisStore;
+use crate::store::contract::{block_on, contract_suite, new_delivery, seed_endpoint};
+use crate::store::types::{AttemptRecord, DeliveryStatus, NotificationOutcome};
+use crate::store::{
+    DeliveryStore, EndpointStore, NewNotification, NotificationStatus, NotificationStore,
+};
+use crate::webhook::retry::NextState;
+
+#[path = "../../../tests/support/redis_server.rs"]
+mod redis_server;
+use redis_server::RedisServer;
+
+/// The running server while any test holds it.
+fn server() -> Arc<RedisServer> {
+    static SHARED: Mutex<Weak<RedisServer>> = Mutex::new(Weak::new());
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(server) = shared.upgrade() {
+        return server;
+    }
+    let server = Arc::new(RedisServer::start(&[]));
+    *shared = Arc::downgrade(&server);
+    server
+}
+
+/// A store of `server` under a prefix no other test uses.
+fn store_on(server: &RedisServer, prefix: &str) -> RedisStore {
+    RedisStore::new(server.target(), prefix, Duration::from_secs(3))
+}
+
+fn fresh() -> (Arc<RedisServer>, RedisStore) {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let server = server();
+    let store = store_on(&server, &format!("t{n}:"));
+    (server, store)
+}
+
+contract_suite!(fresh());
+
+fn ok_attempt(at_ms: i64) -> AttemptRecord {
+    AttemptRecord {
+        attempt: 1,
+        status_code: Some(200),
+        latency_ms: 5,
+        error: None,
+        at_ms,
+    }
+}
+
+/// Node A's lease runs out, node B claims and delivers; A's late retry is dropped, so B's
+/// result stands and the log holds only B's attempt.
+#[test]
+fn a_stale_delivery_claim_cannot_overwrite_the_next_owner() {
+    let (server, a) = fresh();
+    let b = store_on(&server, a.prefix().trim_end_matches("store:"));
+    block_on(async {
+        seed_endpoint(&a, "app", "ep").await;
+        a.insert_deliveries(&[new_delivery("ep", "d", 0)])
+            .await
+            .unwrap();
+        assert_eq!(a.claim_due_deliveries(0, 100, 10).await.unwrap().len(), 1);
+        assert_eq!(b.claim_due_deliveries(100, 100, 10).await.unwrap().len(), 1);
+        b.finish_attempt("d", Some(&ok_attempt(150)), &NextState::Delivered, 150)
+            .await
+            .unwrap();
+        let late = AttemptRecord {
+            status_code: Some(503),
+            ..ok_attempt(160)
+        };
+        a.finish_attempt("d", Some(&late), &NextState::Retry { at_ms: 9_000 }, 160)
+            .await
+            .unwrap();
+        let d = b.get_delivery("d").await.unwrap();
+        assert_eq!(d.status, DeliveryStatus::Delivered, "B's result stands");
+        let log = b.delivery_log("ep", None, 10).await.unwrap();
+        assert_eq!(log.items.len(), 1, "A's late attempt is not logged");
+        assert!(a
+            .claim_due_deliveries(10_000, 100, 10)
+            .await
+            .unwrap()
+            .is_empty());
+    });
+}
+
+/// The same for notifications: A's late reschedule after B claimed it does not undo B's claim.
+#[test]
+fn a_stale_notification_claim_cannot_overwrite_the_next_owner() {
+    let (server, a) = fresh();
+    let b = store_on(&server, a.prefix().trim_end_matches("store:"));
+    block_on(async {
+        let note = NewNotification {
+            id: "n".into(),
+            app_id: "app".into(),
+            client_id: None,
+            channel: "news".into(),
+            user_id: None,
+            event: "reminder".into(),
+            payload: b"{}".to_vec(),
+            due_at_ms: 0,
+        };
+        a.insert_notifications(&[note], 0).await.unwrap();
+        assert_eq!(
+            a.claim_due_notifications(0, 0, 100, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            b.claim_due_notifications(0, 100, 100, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let later = NotificationOutcome::Reschedule { at_ms: 50_000 };
+        a.settle_notification("n", &later, 120).await.unwrap();
+        let n = b.get_notification("app", "n").await.unwrap();
+        assert_eq!(
+            (n.due_at_ms, n.attempts),
+            (0, 0),
+            "A's reschedule was dropped"
+        );
+        b.settle_notification("n", &NotificationOutcome::Delivered, 130)
+            .await
+            .unwrap();
+        let n = b.get_notification("app", "n").await.unwrap();
+        assert_eq!((n.status, n.attempts), (NotificationStatus::Delivered, 1));
+    });
+}
+
+/// Scripts survive a server that forgot them (a restart, SCRIPT FLUSH): NOSCRIPT falls back.
+#[test]
+fn scripts_are_reloaded_after_a_flush() {
+    let (_server, s) = fresh();
+    block_on(async {
+        seed_endpoint(&s, "app", "one").await;
+        s.command(&[b"SCRIPT", b"FLUSH"]).await.unwrap();
+        seed_endpoint(&s, "app", "two").await;
+        assert_eq!(s.all_endpoints().await.unwrap().len(), 2);
+    });
+}
