@@ -19,7 +19,7 @@ use super::now_ms;
 use crate::proto::http::HttpUrl;
 use crate::ratelimit::Cidr;
 use crate::shard::io::http_client;
-use crate::store::{AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore, SqliteStore};
+use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
 use crate::webhook::request::{attempt_headers, Signer};
@@ -41,7 +41,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// What every attempt task shares.
 pub struct Deliverer {
     /// The store.
-    pub store: Rc<SqliteStore>,
+    pub store: Rc<AnyStore>,
     /// Endpoints by id.
     pub dir: Rc<RefCell<Directory>>,
     /// `webhooks.allowed_subnets`.
@@ -52,7 +52,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     /// A loop over `store` and `dir`.
-    pub fn new(store: Rc<SqliteStore>, dir: Rc<RefCell<Directory>>, allowed: Vec<Cidr>) -> Self {
+    pub fn new(store: Rc<AnyStore>, dir: Rc<RefCell<Directory>>, allowed: Vec<Cidr>) -> Self {
         Deliverer {
             store,
             dir,

@@ -8,6 +8,7 @@
 //! unix milliseconds), so retention and leases are testable with an injected clock. A shard
 //! never calls into this module.
 
+mod any;
 #[cfg(test)]
 pub mod contract;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod redis;
 pub mod sqlite;
 pub mod types;
 
+pub use any::AnyStore;
 pub use error::StoreError;
 pub use redis::RedisStore;
 pub use sqlite::{SqliteStore, SyncMode};
