@@ -84,7 +84,7 @@ pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
 /// One gated attempt of `d`, recorded in the store.
 async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     let now = now_ms();
-    let endpoint = ctx.dir.borrow().get(&d.endpoint_id).cloned();
+    let endpoint = super::cluster::endpoint(&ctx.store, &ctx.dir, &d.endpoint_id).await;
     let Some(ep) = endpoint.filter(|ep| ep.is_active) else {
         // Removed or disabled: the delivery ends without an attempt.
         finish(&ctx, &d, None, &NextState::Failed, now).await;

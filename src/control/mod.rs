@@ -6,6 +6,7 @@
 //! beyond a bounded timeout. SQLite runs here and nowhere else: a shard never opens the store,
 //! and this module never touches a shard's connections or channel index.
 
+mod cluster;
 mod deliver;
 mod directory;
 pub mod msg;

@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use super::cluster;
 use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
@@ -215,11 +216,25 @@ fn run(
             apps: flags.apps.clone(),
             dir: endpoints.clone(),
             shared: flags.shared.clone(),
+            cluster: scaling.is_some(),
         };
         let flag = stop.clone();
         monoio::spawn(notify::run(store.clone(), notifier, move || {
             flag.load(Ordering::Acquire)
         }));
+        if scaling.is_some() {
+            let others = Flags {
+                apps: flags.apps.clone(),
+                shared: flags.shared.clone(),
+            };
+            let flag = stop.clone();
+            monoio::spawn(cluster::refresh(
+                store.clone(),
+                endpoints.clone(),
+                move |d| others.publish(d),
+                move || flag.load(Ordering::Acquire),
+            ));
+        }
         let hooks = Rc::new(hooks);
         serve(
             &store,
