@@ -31,7 +31,7 @@
 //! - [`broker`]: the Redis link between nodes (RESP, event envelope, reconnecting pub/sub).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
-//!   trait; SQLite in WAL mode by default.
+//!   trait; SQLite in WAL mode by default, Redis shared by the nodes when scaling is on.
 //! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 //! - [`control`]: the control core, one more thread that owns the store and answers the
 //!   shards' requests over its own ring mesh; the only place SQL runs.
