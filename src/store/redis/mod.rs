@@ -126,14 +126,14 @@ fn reply(frame: OwnedFrame) -> Result<OwnedFrame, StoreError> {
     let OwnedFrame::Error(line) = frame else {
         return Ok(frame);
     };
-    let words: Vec<&str> = line.split(' ').collect();
+    let words: Vec<&str> = line.splitn(4, ' ').collect();
     let what = match words.get(1).copied() {
         Some("endpoint") => "endpoint",
         Some("delivery") => "delivery",
         _ => "notification",
     };
-    let id = words.get(2).map(|s| s.to_string()).unwrap_or_default();
-    match (words.first().copied(), words.get(3)) {
+    let id = words.get(3).map(|s| s.to_string()).unwrap_or_default();
+    match (words.first().copied(), words.get(2)) {
         (Some("NOTFOUND"), _) => Err(StoreError::NotFound { what, id }),
         (Some("DUPLICATE"), _) => Err(StoreError::Duplicate { what, id }),
         (Some("CONFLICT"), Some(status)) => Err(StoreError::Conflict {

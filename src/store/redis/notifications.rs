@@ -94,6 +94,8 @@ impl NotificationStore for RedisStore {
     ) -> Result<Notification, StoreError> {
         let args = vec![arg(app_id), arg(id), arg(now_ms)];
         let row = Row::parse(self.eval(&scripts::N_CANCEL, args).await?)?;
+        // A claim of this node ends with the cancel: its loop skips cancelled ones unsettled.
+        self.notification_claims.borrow_mut().remove(id);
         Ok(notification(row)?.0)
     }
 

@@ -149,3 +149,23 @@ fn scripts_are_reloaded_after_a_flush() {
         assert_eq!(s.all_endpoints().await.unwrap().len(), 2);
     });
 }
+
+/// A script's error line becomes the typed error, with an id that holds spaces kept whole.
+#[test]
+fn error_lines_become_typed_errors() {
+    use redis_protocol::resp2::types::OwnedFrame;
+    let err = |line: &str| super::reply(OwnedFrame::Error(line.to_owned())).unwrap_err();
+    assert!(matches!(
+        err("CONFLICT notification delivered order 7"),
+        crate::store::StoreError::Conflict { what: "notification", id, status: "delivered" }
+            if id == "order 7"
+    ));
+    assert!(matches!(
+        err("NOTFOUND endpoint - ep 1"),
+        crate::store::StoreError::NotFound { what: "endpoint", id } if id == "ep 1"
+    ));
+    assert!(matches!(
+        err("ERR user_script:3: oops"),
+        crate::store::StoreError::Backend(_)
+    ));
+}

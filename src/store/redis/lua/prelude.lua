@@ -2,10 +2,10 @@
 -- every key the scripts touch starts with it, so one Redis can hold several clusters.
 local P = ARGV[1]
 local function opt(v) if v == '' then return nil end return string.sub(v, 2) end
-local function fail(kind, what, id, extra)
-  local line = kind .. ' ' .. what .. ' ' .. id
-  if extra then line = line .. ' ' .. extra end
-  return redis.error_reply(line)
+-- An error line the store turns into its typed error: `KIND what status id`, the id last so
+-- that it may hold spaces; `status` is `-` unless a conflict names one.
+local function fail(kind, what, id, status)
+  return redis.error_reply(kind .. ' ' .. what .. ' ' .. (status or '-') .. ' ' .. id)
 end
 -- A member of a due or lease set: the zero-padded insertion sequence, then the id, so that
 -- rows due at the same time come out in insertion order.
