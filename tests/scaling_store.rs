@@ -5,7 +5,8 @@
 //! Covered: a scheduled notification accepted (and claimed) by node A, which is then killed,
 //! is published by a node started afterwards once A's lease ran out, to subscribers on every
 //! surviving node, exactly once; a managed webhook endpoint created on node A receives an
-//! event published on node B once (not once per node), also when A dies right after.
+//! event published on node B once (not once per node), and a delivery node A claimed and was
+//! attempting when it was killed is made once by a node started afterwards.
 
 mod common;
 
@@ -15,7 +16,8 @@ mod raw_client;
 mod redis_server;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -117,39 +119,71 @@ fn a_notification_claimed_by_a_killed_node_is_published_once_by_another() {
     );
 }
 
-/// A receiver on a free loopback port: records each request's `webhook-id`, answers 200.
-fn receiver() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let ids = Arc::new(Mutex::new(Vec::new()));
-    let seen = ids.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let (mut length, mut id) = (0, None);
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 2 {
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("webhook-id:") {
-                    id = Some(line["webhook-id:".len()..].trim().to_owned());
-                }
-                line.clear();
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            seen.lock().unwrap().extend(id);
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        }
-    });
-    (port, ids)
+/// A webhook receiver on a free loopback port: answers 200 and records each request's
+/// `webhook-id`, except that while `hold` is set it records the next request in `held` and
+/// never answers it (the connection stays open), as a receiver that is slow.
+struct Receiver {
+    port: u16,
+    answered: Arc<Mutex<Vec<String>>>,
+    held: Arc<Mutex<Vec<String>>>,
+    hold: Arc<AtomicBool>,
 }
 
-/// The ids received so far, once `n` arrived (panics after `within`).
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let receiver = Receiver {
+            port: listener.local_addr().unwrap().port(),
+            answered: Arc::default(),
+            held: Arc::default(),
+            hold: Arc::default(),
+        };
+        let (answered, held, hold) = (
+            receiver.answered.clone(),
+            receiver.held.clone(),
+            receiver.hold.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut open = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let id = read_request(&stream);
+                if hold.swap(false, Ordering::SeqCst) {
+                    held.lock().unwrap().extend(id);
+                    open.push(stream);
+                    continue;
+                }
+                answered.lock().unwrap().extend(id);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+            }
+        });
+        receiver
+    }
+}
+
+/// Reads one request; returns its `webhook-id`.
+fn read_request(stream: &TcpStream) -> Option<String> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let (mut length, mut id) = (0, None);
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 2 {
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+        if lower.starts_with("webhook-id:") {
+            id = Some(line["webhook-id:".len()..].trim().to_owned());
+        }
+        line.clear();
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    id
+}
+
+/// The ids in `ids` once there are `n` (panics after `within`).
 fn wait_ids(ids: &Mutex<Vec<String>>, n: usize, within: Duration) -> Vec<String> {
     let deadline = Instant::now() + within;
     loop {
@@ -168,33 +202,45 @@ fn wait_ids(ids: &Mutex<Vec<String>>, n: usize, within: Duration) -> Vec<String>
 #[test]
 fn a_webhook_endpoint_of_the_cluster_gets_each_event_once_and_survives_its_node() {
     let redis = RedisServer::start(&[]);
-    let (port, ids) = receiver();
+    let receiver = Receiver::start();
     let a = node(&redis);
     let b = node(&redis);
-    let hook = json!({"name": "cluster", "url": format!("http://127.0.0.1:{port}/hook"), "events": ["order.*"]});
+    let url = format!("http://127.0.0.1:{}/hook", receiver.port);
+    let hook = json!({"name": "cluster", "url": url, "events": ["order.*"]});
     let path = format!("/apps/{}/webhooks", a.app_id);
     let (code, endpoint) = signed_call(&a, "POST", &path, &hook.to_string());
     assert_eq!(code, 201, "{endpoint}");
     // B learns of A's endpoint within its directory refresh (one second).
     std::thread::sleep(Duration::from_millis(1_500));
     publish(&b, "order.paid");
-    let first = wait_ids(&ids, 1, Duration::from_secs(10));
-    // Accepted by A, which dies at once: the delivery is in Redis, so B makes it (at once,
-    // or after A's lease if A had claimed it).
+    wait_ids(&receiver.answered, 1, Duration::from_secs(10));
+
+    // A alone: it claims the next delivery and is killed while the receiver holds its
+    // request. The delivery is in Redis: C, started afterwards, makes it once A's lease ends.
+    drop(b);
+    receiver.hold.store(true, Ordering::SeqCst);
     publish(&a, "order.shipped");
-    drop(a);
-    let both = wait_ids(&ids, 2, Duration::from_secs(75));
-    // Nothing more comes: not once per node, not again after A's lease.
+    let held = wait_ids(&receiver.held, 1, Duration::from_secs(10));
+    drop(a); // SIGKILL with the attempt in flight
+    let c = node(&redis);
+    let answered = wait_ids(&receiver.answered, 2, Duration::from_secs(80));
+    assert_eq!(
+        answered[1], held[0],
+        "the same message, made by another node"
+    );
+    // Nothing more comes: not once per node, not again after a lease.
     std::thread::sleep(Duration::from_secs(2));
-    let all: Vec<String> = ids.lock().unwrap().clone();
-    assert_eq!(all, both, "each event delivered once");
-    assert_ne!(first[0], both[1], "two events, two messages");
+    assert_eq!(
+        receiver.answered.lock().unwrap().len(),
+        2,
+        "each event once"
+    );
     let log_path = format!(
         "/apps/{}/webhooks/{}/deliveries",
-        b.app_id,
+        c.app_id,
         endpoint["id"].as_str().unwrap()
     );
-    let (code, log): (u16, Value) = signed_call(&b, "GET", &log_path, "");
+    let (code, log): (u16, Value) = signed_call(&c, "GET", &log_path, "");
     assert_eq!(code, 200, "{log}");
     assert_eq!(log["deliveries"].as_array().map(Vec::len), Some(2), "{log}");
 }
