@@ -35,6 +35,9 @@ use scripts::Script;
 
 /// Idle connections kept for reuse; more are opened while tasks overlap, then closed.
 const POOL_IDLE: usize = 4;
+/// Longest wait for one reply: a Redis that stalls fails the call (the loops retry on their
+/// next poll) instead of freezing the control core's task.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The Redis store of a cluster.
 pub struct RedisStore {
@@ -95,10 +98,8 @@ impl RedisStore {
     /// Runs `script` with the key prefix as its first argument, then `args`.
     async fn eval(&self, script: &Script, args: Vec<Vec<u8>>) -> Result<OwnedFrame, StoreError> {
         let mut conn = self.take().await?;
-        let frame = script
-            .run(&mut conn, self.prefix.as_bytes(), &args)
-            .await
-            .map_err(unreachable)?;
+        let call = script.run(&mut conn, self.prefix.as_bytes(), &args);
+        let frame = bounded(call).await?;
         self.give_back(conn);
         reply(frame)
     }
@@ -106,13 +107,27 @@ impl RedisStore {
     /// Sends one plain command.
     async fn command(&self, args: &[&[u8]]) -> Result<OwnedFrame, StoreError> {
         let mut conn = self.take().await?;
-        let frame = conn.call(args).await.map_err(unreachable)?;
+        let frame = bounded(conn.call(args)).await?;
         self.give_back(conn);
         reply(frame)
     }
 
     fn key(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.prefix)
+    }
+}
+
+/// Waits at most [`CALL_TIMEOUT`] for a reply. On timeout or failure the caller drops the
+/// connection instead of reusing it, since a late reply would answer the next call.
+async fn bounded(
+    call: impl std::future::Future<Output = Result<OwnedFrame, BrokerError>>,
+) -> Result<OwnedFrame, StoreError> {
+    match monoio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(unreachable),
+        Err(_) => Err(StoreError::Backend(format!(
+            "the shared store in Redis did not answer within {} s",
+            CALL_TIMEOUT.as_secs()
+        ))),
     }
 }
 

@@ -169,3 +169,23 @@ fn error_lines_become_typed_errors() {
         crate::store::StoreError::Backend(_)
     ));
 }
+
+/// A Redis that stalls fails the call within the call timeout; once it answers again, the
+/// store works on a fresh connection (the stalled one, whose reply is late, is not reused).
+#[test]
+fn a_stalled_redis_fails_the_call_and_the_store_recovers() {
+    let server = RedisServer::start(&[]);
+    let s = store_on(&server, "stall:");
+    block_on(async {
+        seed_endpoint(&s, "app", "ep").await;
+        s.command(&[b"CLIENT", b"PAUSE", b"6000", b"ALL"])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        let err = s.list_endpoints("app").await.unwrap_err();
+        assert!(err.to_string().contains("did not answer"), "{err}");
+        assert!(started.elapsed() < Duration::from_millis(5_900), "bounded");
+        monoio::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(s.list_endpoints("app").await.unwrap().len(), 1);
+    });
+}
