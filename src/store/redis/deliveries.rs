@@ -77,7 +77,7 @@ impl RedisStore {
         {
             let claims = self.delivery_claims.borrow();
             for f in batch {
-                outcome_args(&mut args, f, claims.get(&f.id).cloned());
+                outcome_args(&mut args, f, claims.get(&f.id).map(|(t, _)| t.clone()));
             }
         }
         let stale = array(self.eval(&scripts::D_FINISH, args).await?)?;
@@ -121,7 +121,7 @@ impl DeliveryStore for RedisStore {
         let until = now_ms.saturating_add(lease_ms);
         let args = vec![arg(now_ms), arg(until), arg(limit)];
         let rows = self.eval(&scripts::D_CLAIM, args).await?;
-        claimed(rows, &self.delivery_claims, |row| {
+        claimed(rows, &self.delivery_claims, until, |row| {
             delivery(row).map(|d| (d.id.clone(), d))
         })
     }

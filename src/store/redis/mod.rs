@@ -45,10 +45,10 @@ pub struct RedisStore {
     connect_timeout: Duration,
     prefix: String,
     idle: RefCell<Vec<Connection>>,
-    /// Fencing tokens of this node's live delivery claims, by delivery id.
-    delivery_claims: RefCell<HashMap<String, String>>,
-    /// Fencing tokens of this node's live notification claims, by notification id.
-    notification_claims: RefCell<HashMap<String, String>>,
+    /// This node's live delivery claims, by delivery id.
+    delivery_claims: RefCell<Claims>,
+    /// This node's live notification claims, by notification id.
+    notification_claims: RefCell<Claims>,
 }
 
 impl RedisStore {
@@ -163,20 +163,32 @@ fn reply(frame: OwnedFrame) -> Result<OwnedFrame, StoreError> {
     }
 }
 
-/// The rows a claim script leased, with each one's fencing token remembered in `claims`.
+/// How long after its lease ended a claim's token is still kept. A claim that is never
+/// settled here (cancelled or settled on another node, released beyond the wheel) is forgotten
+/// then, so the map stays bounded; an outcome later than this is no longer fenced.
+const FORGET_AFTER_MS: i64 = 3_600_000;
+
+/// A fencing token and when its lease ends.
+type Claims = HashMap<String, (String, i64)>;
+
+/// The rows a claim script leased until `until_ms`, with each one's fencing token remembered
+/// in `claims` (where claims whose lease ended long ago are forgotten).
 fn claimed<T>(
     rows: OwnedFrame,
-    claims: &RefCell<HashMap<String, String>>,
+    claims: &RefCell<Claims>,
+    until_ms: i64,
     decode: impl Fn(Row) -> Result<(String, T), StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     let rows = array(rows)?;
     let mut out = Vec::with_capacity(rows.len());
     let mut claims = claims.borrow_mut();
+    // `until_ms` is now plus a lease: anything that ended an hour before now goes.
+    claims.retain(|_, (_, until)| until.saturating_add(FORGET_AFTER_MS) > until_ms);
     for frame in rows {
         let mut row = Row::parse(frame)?;
         let token = row.text("token")?;
         let (id, item) = decode(row)?;
-        claims.insert(id, token);
+        claims.insert(id, (token, until_ms));
         out.push(item);
     }
     Ok(out)

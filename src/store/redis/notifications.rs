@@ -137,7 +137,7 @@ impl NotificationStore for RedisStore {
         let until = now_ms.saturating_add(lease_ms);
         let args = vec![arg(up_to_ms), arg(now_ms), arg(until), arg(limit)];
         let rows = self.eval(&scripts::N_CLAIM, args).await?;
-        claimed(rows, &self.notification_claims, |row| {
+        claimed(rows, &self.notification_claims, until, |row| {
             notification(row).map(|(n, _)| (n.id.clone(), n))
         })
     }
@@ -149,7 +149,11 @@ impl NotificationStore for RedisStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let (status, reason, due) = outcome.parts();
-        let token = self.notification_claims.borrow_mut().remove(id);
+        let token = self
+            .notification_claims
+            .borrow_mut()
+            .remove(id)
+            .map(|(t, _)| t);
         let args = vec![
             arg(id),
             token.map(arg).unwrap_or_default(),

@@ -189,3 +189,40 @@ fn a_stalled_redis_fails_the_call_and_the_store_recovers() {
         assert_eq!(s.list_endpoints("app").await.unwrap().len(), 1);
     });
 }
+
+/// Claims never settled here (another node took over and settled) are forgotten an hour
+/// after their lease, so the map of fencing tokens stays bounded; live ones are kept.
+#[test]
+fn claims_never_settled_here_are_forgotten() {
+    const HOUR: i64 = 3_600_000;
+    let (server, a) = fresh();
+    let b = store_on(&server, a.prefix().trim_end_matches("store:"));
+    block_on(async {
+        seed_endpoint(&a, "app", "ep").await;
+        a.insert_deliveries(&[
+            new_delivery("ep", "old", 0),
+            new_delivery("ep", "new", HOUR),
+        ])
+        .await
+        .unwrap();
+        a.claim_due_deliveries(0, 1_000, 10).await.unwrap();
+        b.claim_due_deliveries(1_000, 1_000, 10).await.unwrap();
+        b.finish_attempt(
+            "old",
+            Some(&ok_attempt(1_500)),
+            &NextState::Delivered,
+            1_500,
+        )
+        .await
+        .unwrap();
+        a.claim_due_deliveries(HOUR / 2, 1_000, 10).await.unwrap();
+        assert!(
+            a.delivery_claims.borrow().contains_key("old"),
+            "half an hour: kept"
+        );
+        let live = a.claim_due_deliveries(2 * HOUR, 1_000, 10).await.unwrap();
+        assert_eq!(live.len(), 1);
+        let kept: Vec<String> = a.delivery_claims.borrow().keys().cloned().collect();
+        assert_eq!(kept, ["new"], "only the live claim is kept");
+    });
+}
