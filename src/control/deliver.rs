@@ -16,15 +16,14 @@ use std::time::{Duration, Instant};
 
 use super::directory::Directory;
 use super::now_ms;
+use super::pusher_endpoints::{standard_headers, DeliveryContext};
 use crate::proto::http::HttpUrl;
 use crate::ratelimit::Cidr;
 use crate::shard::io::http_client;
 use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
-use crate::webhook::request::{attempt_headers, Signer};
 use crate::webhook::retry::{NextState, Outcome, RetryPolicy};
-use crate::webhook::signing::SigningKey;
 use crate::webhook::ssrf::{check_ip, parse_url};
 
 /// How often the store is asked for due deliveries.
@@ -48,6 +47,8 @@ pub struct Deliverer {
     pub allowed: Vec<Cidr>,
     /// Per endpoint, shared by its attempts in flight; borrowed only between awaits.
     gates: RefCell<HashMap<String, Rc<RefCell<EndpointGate>>>>,
+    /// App credentials (pusher-format signing) and metrics; standard-only without it.
+    context: Option<DeliveryContext>,
 }
 
 impl Deliverer {
@@ -58,6 +59,15 @@ impl Deliverer {
             dir,
             allowed,
             gates: RefCell::new(HashMap::new()),
+            context: None,
+        }
+    }
+
+    /// Adds the apps' credentials and the metrics counters.
+    pub fn with_context(self, context: DeliveryContext) -> Self {
+        Deliverer {
+            context: Some(context),
+            ..self
         }
     }
 }
@@ -102,6 +112,10 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     let started = Instant::now();
     let sent = post(&ctx, &ep, &d, now).await;
     let outcome = outcome_of(&sent);
+    if let Some(c) = &ctx.context {
+        let latency_ms = started.elapsed().as_millis().min(u64::MAX as u128) as u64;
+        c.shared.webhooks.attempt(&outcome, latency_ms);
+    }
     let policy = RetryPolicy {
         max_retries: ep.max_retries,
         delays: ep.retry_delays.clone(),
@@ -206,14 +220,11 @@ pub(super) fn outcome_of(sent: &Result<u16, SendError>) -> Outcome<'_> {
 
 /// POSTs the delivery; the status code of the answer.
 async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<u16, SendError> {
-    let key = SigningKey::from_secret(&ep.secret).map_err(|e| SendError::Connect(e.to_string()))?;
-    let headers = attempt_headers(
-        Signer::Standard { key: &key },
-        &d.id,
-        now,
-        &d.body,
-        &ep.headers,
-    );
+    let headers = match &ctx.context {
+        Some(c) => c.headers(ep, d, now),
+        None => standard_headers(ep, d, now),
+    };
+    let headers = headers.map_err(SendError::Connect)?;
     post_to(&ep.url, &ctx.allowed, &headers, &d.body).await
 }
 

@@ -9,18 +9,24 @@
 mod cluster;
 mod deliver;
 mod directory;
+mod manual;
 pub mod msg;
 mod notify;
 mod ops;
+mod pusher_endpoints;
 mod pusher_hooks;
 mod record;
 mod relay;
+mod retention;
 mod stats;
 mod thread;
+mod webhook_stats;
+mod webhook_tasks;
 
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};
+pub use webhook_stats::{WebhookStats, DELIVERY_LATENCY_BUCKETS, DELIVERY_RESULTS};
 
 /// Unix milliseconds: the control core's clock.
 pub(crate) fn now_ms() -> i64 {

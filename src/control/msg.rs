@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 pub use super::relay::Relayed;
-use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
+use crate::store::{Delivery, Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
 use crate::store::{Inserted, NewNotification, Notification, NotificationStatus};
 use crate::webhook::endpoint::EndpointPatch;
 
@@ -114,6 +114,22 @@ pub enum Request {
         /// Start of the window, unix ms.
         since_ms: i64,
     },
+    /// Record a test delivery to one endpoint, due now.
+    TestEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+    },
+    /// Replay one delivery of an endpoint with the same `webhook-id`.
+    RetryDelivery {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+        /// The delivery.
+        delivery_id: String,
+    },
     /// Store validated notifications (idempotent by client id) before answering 201.
     ScheduleNotifications(Vec<NewNotification>),
     /// One notification.
@@ -158,6 +174,8 @@ pub enum Answer {
     Log(Page<LogEntry>),
     /// Monitoring figures.
     Stats(Vec<EndpointStats>),
+    /// One delivery, recorded or requeued (boxed: it carries its body).
+    Delivery(Box<Delivery>),
     /// Deliveries recorded for a publish.
     Recorded(usize),
     /// Stored notifications, in request order.

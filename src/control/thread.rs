@@ -15,15 +15,14 @@ use std::thread;
 use std::time::Duration;
 
 use super::cluster;
-use super::deliver::{self, Deliverer};
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
-use super::{now_ms, ops};
+use super::{now_ms, ops, webhook_tasks};
 use crate::broker::{BrokerError, LinkOptions};
-use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
+use crate::config::{AppConfig, Config, ScalingConfig, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
@@ -101,8 +100,9 @@ pub fn start(
     let setup = Setup {
         dir: config.data_dir.clone(),
         allowed: config.webhooks.allowed_subnets.clone(),
+        retention_days: config.webhooks.retention_days,
         scaling: config.scaling.clone(),
-        hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
+        apps: config.apps.clone(),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -136,10 +136,12 @@ struct Setup {
     dir: PathBuf,
     /// `webhooks.allowed_subnets`.
     allowed: Vec<Cidr>,
+    /// `webhooks.retention_days`.
+    retention_days: u32,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
-    /// The apps' Pusher channel webhook receivers.
-    hooks: PusherHooks,
+    /// The apps: their credentials and Pusher channel webhook receivers.
+    apps: Vec<AppConfig>,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -151,8 +153,9 @@ fn run(
     Setup {
         dir,
         allowed,
+        retention_days,
         scaling,
-        hooks,
+        apps,
         flags,
         pin,
         uring,
@@ -205,11 +208,15 @@ fn run(
         };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
-        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
-        let flag = stop.clone();
-        monoio::spawn(deliver::run(deliverer, move || {
-            flag.load(Ordering::Acquire)
-        }));
+        let setup = webhook_tasks::WebhookSetup {
+            store: &store,
+            dir: &endpoints,
+            apps: &apps,
+            allowed,
+            retention_days,
+            shared: &flags.shared,
+        };
+        let hooks = webhook_tasks::spawn(setup, &stop);
         let ring = Rc::new(RefCell::new(endpoint));
         let notifier = notify::Notifier {
             ring: ring.clone(),
@@ -263,6 +270,10 @@ impl Flags {
     fn publish(&self, dir: &Directory) {
         for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
             flag.store(dir.receives_events(app), Ordering::Release);
+        }
+        let channel = self.shared.pusher_endpoint_kinds.iter().zip(&self.apps);
+        for (mask, app) in channel {
+            mask.store(dir.channel_event_mask(app), Ordering::Release);
         }
     }
 }

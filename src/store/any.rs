@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::redis::RedisStore;
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, WebhookGauges};
 use super::types::*;
 use super::{DeliveryStore, EndpointStore, NotificationStore, StoreError};
 use crate::config::ScalingConfig;
@@ -38,6 +38,14 @@ impl AnyStore {
             )),
             None => AnyStore::Sqlite(SqliteStore::open(dir)?),
         })
+    }
+
+    /// The queue depth and the breakers open at `now_ms`, for the `/metrics` gauges.
+    pub async fn webhook_gauges(&self, now_ms: i64) -> Result<WebhookGauges, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.webhook_gauges(now_ms),
+            AnyStore::Redis(r) => r.webhook_gauges(now_ms).await,
+        }
     }
 
     /// Reaches the back end once: a Redis that cannot be reached fails the start.

@@ -19,7 +19,7 @@ pub mod types;
 pub use any::AnyStore;
 pub use error::StoreError;
 pub use redis::RedisStore;
-pub use sqlite::{SqliteStore, SyncMode};
+pub use sqlite::{SqliteStore, SyncMode, WebhookGauges};
 pub use types::*;
 
 use crate::webhook::breaker::BreakerState;

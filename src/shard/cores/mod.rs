@@ -12,5 +12,6 @@ pub(crate) mod occupancy;
 pub(crate) mod owner;
 pub(crate) mod presence;
 pub(crate) mod relay;
+pub(crate) mod subscription_count;
 pub(crate) mod watchlist;
 pub(crate) mod yield_now;

@@ -52,6 +52,17 @@ pub enum CoreMsg {
         /// Gained (true) or lost (false).
         on: bool,
     },
+    /// To a channel's owner: `core` now has `count` local subscribers of `channel`.
+    SubscriptionCount {
+        /// App index.
+        app: usize,
+        /// Channel.
+        channel: Arc<str>,
+        /// The reporting core.
+        core: usize,
+        /// Its local subscribers.
+        count: u64,
+    },
     /// To a presence channel's owner: a connection wants to join as `user_id`.
     PresenceJoin {
         /// App index.

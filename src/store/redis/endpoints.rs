@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{arg, array, scripts, text, RedisStore};
 use crate::store::error::StoreError;
 use crate::store::types::{Endpoint, EndpointStats, NewEndpoint};
-use crate::store::EndpointStore;
+use crate::store::{EndpointStore, WebhookGauges};
 use crate::webhook::breaker::BreakerState;
 use crate::webhook::endpoint::{EndpointPatch, Format};
 
@@ -111,6 +111,16 @@ fn not_found(id: &str) -> StoreError {
 }
 
 impl RedisStore {
+    /// The queue depth and the breakers open at `now_ms`, for the `/metrics` gauges.
+    pub async fn webhook_gauges(&self, now_ms: i64) -> Result<WebhookGauges, StoreError> {
+        let mut counts = array(self.eval(&scripts::GAUGES, vec![arg(now_ms)]).await?)?.into_iter();
+        let mut next = || counts.next().map_or(Ok(0), super::integer);
+        Ok(WebhookGauges {
+            queued: next()?.max(0) as u64,
+            breakers_open: next()?.max(0) as u64,
+        })
+    }
+
     async fn endpoints_in(&self, index: String) -> Result<Vec<Endpoint>, StoreError> {
         let frame = self.eval(&scripts::EP_LIST, vec![arg(index)]).await?;
         array(frame)?

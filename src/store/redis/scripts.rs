@@ -70,6 +70,7 @@ scripts! {
     EP_DELETE = "ep_delete.lua";
     EP_STATS = "ep_stats.lua";
     BREAKER_PUT = "breaker_put.lua";
+    GAUGES = "gauges.lua";
     D_INSERT = "d_insert.lua";
     D_CLAIM = "d_claim.lua";
     D_FINISH = "d_finish.lua";

@@ -226,3 +226,35 @@ fn claims_never_settled_here_are_forgotten() {
         assert_eq!(kept, ["new"], "only the live claim is kept");
     });
 }
+
+/// The `/metrics` gauges: deliveries pending or waiting (leased ones too), breakers open now.
+#[test]
+fn gauges_count_the_queue_and_open_breakers() {
+    use crate::store::EndpointStore;
+    use crate::webhook::breaker::BreakerState;
+    let (_server, s) = fresh();
+    block_on(async {
+        seed_endpoint(&s, "app", "ep").await;
+        seed_endpoint(&s, "app", "calm").await;
+        s.insert_deliveries(&[new_delivery("ep", "a", 0), new_delivery("ep", "b", 0)])
+            .await
+            .unwrap();
+        s.claim_due_deliveries(0, 1_000, 1).await.unwrap();
+        let open = BreakerState {
+            consecutive_failures: 5,
+            open_until_ms: Some(5_000),
+            probing: false,
+        };
+        s.put_breaker("ep", &open).await.unwrap();
+        s.put_breaker("calm", &BreakerState::default())
+            .await
+            .unwrap();
+        let g = s.webhook_gauges(1_000).await.unwrap();
+        assert_eq!((g.queued, g.breakers_open), (2, 1));
+        s.finish_attempt("b", None, &NextState::Delivered, 2_000)
+            .await
+            .unwrap();
+        let g = s.webhook_gauges(6_000).await.unwrap();
+        assert_eq!((g.queued, g.breakers_open), (1, 0));
+    });
+}
