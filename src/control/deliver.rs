@@ -20,7 +20,7 @@ use super::pusher_endpoints::{standard_headers, DeliveryContext};
 use crate::proto::http::HttpUrl;
 use crate::ratelimit::Cidr;
 use crate::shard::io::http_client;
-use crate::store::{AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore, SqliteStore};
+use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
 use crate::webhook::retry::{NextState, Outcome, RetryPolicy};
@@ -40,7 +40,7 @@ const MAX_ANSWER: usize = 64 * 1024;
 /// What every attempt task shares.
 pub struct Deliverer {
     /// The store.
-    pub store: Rc<SqliteStore>,
+    pub store: Rc<AnyStore>,
     /// Endpoints by id.
     pub dir: Rc<RefCell<Directory>>,
     /// `webhooks.allowed_subnets`.
@@ -53,7 +53,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     /// A loop over `store` and `dir`.
-    pub fn new(store: Rc<SqliteStore>, dir: Rc<RefCell<Directory>>, allowed: Vec<Cidr>) -> Self {
+    pub fn new(store: Rc<AnyStore>, dir: Rc<RefCell<Directory>>, allowed: Vec<Cidr>) -> Self {
         Deliverer {
             store,
             dir,
@@ -94,7 +94,7 @@ pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
 /// One gated attempt of `d`, recorded in the store.
 async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     let now = now_ms();
-    let endpoint = ctx.dir.borrow().get(&d.endpoint_id).cloned();
+    let endpoint = super::shared_endpoints::endpoint(&ctx.store, &ctx.dir, &d.endpoint_id).await;
     let Some(ep) = endpoint.filter(|ep| ep.is_active) else {
         // Removed or disabled: the delivery ends without an attempt.
         finish(&ctx, &d, None, &NextState::Failed, now).await;

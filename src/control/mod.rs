@@ -18,6 +18,7 @@ mod pusher_hooks;
 mod record;
 mod relay;
 mod retention;
+mod shared_endpoints;
 mod stats;
 mod thread;
 mod webhook_stats;

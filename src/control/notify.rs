@@ -57,6 +57,9 @@ pub struct Notifier {
     pub dir: Rc<RefCell<Directory>>,
     /// Where `/metrics` reads the scheduler's figures.
     pub shared: Arc<Shared>,
+    /// The store is shared with other nodes (scaling on): leases found at start are theirs
+    /// and live, never taken over.
+    pub cluster: bool,
 }
 
 /// The loop's own state.
@@ -78,8 +81,9 @@ pub async fn run<S: NotificationStore + DeliveryStore>(
         held: HashSet::new(),
         retry: RetryPolicy::default(),
     };
-    // The first pass may take over the previous run's leases: no one else holds them.
-    let mut restarted = true;
+    // The first pass may take over the previous run's leases: no one else holds them, unless
+    // the store is shared.
+    let mut restarted = !ctx.cluster;
     let (mut pruned_at, mut counted_at) = (0, 0);
     while !stop() {
         if now_ms() - pruned_at >= PRUNE_EVERY_MS {

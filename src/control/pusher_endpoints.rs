@@ -20,7 +20,7 @@ use super::directory::Directory;
 use super::now_ms;
 use crate::config::AppConfig;
 use crate::shard::Shared;
-use crate::store::{Delivery, DeliveryStore, Endpoint, NewDelivery, SqliteStore};
+use crate::store::{AnyStore, Delivery, DeliveryStore, Endpoint, NewDelivery};
 use crate::webhook::batcher::Batcher;
 use crate::webhook::body::{pusher_body, PusherEvent};
 use crate::webhook::endpoint::Format;
@@ -84,7 +84,7 @@ pub fn standard_headers(
 
 /// The open batches of the pusher-format endpoints.
 pub struct PusherEndpoints {
-    store: Rc<SqliteStore>,
+    store: Rc<AnyStore>,
     dir: Rc<RefCell<Directory>>,
     /// App ids, in `Config::apps` order.
     apps: Vec<String>,
@@ -94,7 +94,7 @@ pub struct PusherEndpoints {
 
 impl PusherEndpoints {
     /// Batches over `dir`'s endpoints, recorded in `store`.
-    pub fn new(store: Rc<SqliteStore>, dir: Rc<RefCell<Directory>>, apps: Vec<String>) -> Self {
+    pub fn new(store: Rc<AnyStore>, dir: Rc<RefCell<Directory>>, apps: Vec<String>) -> Self {
         PusherEndpoints {
             store,
             dir,

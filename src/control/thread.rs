@@ -15,18 +15,19 @@ use std::thread;
 use std::time::Duration;
 
 use super::cluster::Cluster;
+use super::shared_endpoints;
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
 use super::{now_ms, ops, webhook_tasks};
-use crate::broker::BrokerError;
+use crate::broker::{BrokerError, LinkOptions};
 use crate::config::{AppConfig, Config, ScalingConfig, DATA_DIR_KEYS};
 use crate::ratelimit::Cidr;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{AnyStore, StoreError};
 
 /// Requests handled before the loop checks for shutdown and flushes its replies.
 const BATCH: usize = 64;
@@ -48,6 +49,8 @@ pub enum ControlError {
     Runtime(std::io::Error),
     /// Scaling is on and Redis could not be reached (the error names the address).
     Broker(BrokerError),
+    /// Scaling is on and the shared store in Redis could not be read.
+    SharedStore(StoreError),
 }
 
 impl fmt::Display for ControlError {
@@ -61,6 +64,7 @@ impl fmt::Display for ControlError {
             ),
             ControlError::Runtime(e) => write!(f, "cannot start the control core: {e}"),
             ControlError::Broker(e) => write!(f, "scaling is enabled but {e}"),
+            ControlError::SharedStore(e) => write!(f, "scaling is enabled but {e}"),
         }
     }
 }
@@ -166,7 +170,8 @@ fn run(
             tracing::warn!(core, error = ?e, "could not pin the control core");
         }
     }
-    let store = match SqliteStore::open(&dir) {
+    let timeout = LinkOptions::default().connect_timeout;
+    let store = match AnyStore::open(&dir, scaling.as_ref(), timeout) {
         Ok(s) => s,
         Err(source) => {
             let _ = ready.send(Err(ControlError::DataDir { path: dir, source }));
@@ -175,6 +180,10 @@ fn run(
     };
     let store = Rc::new(store);
     let body = async {
+        if let Err(e) = store.check().await {
+            let _ = ready.send(Err(ControlError::SharedStore(e)));
+            return;
+        }
         let endpoints = match Directory::load(store.as_ref()).await {
             Ok(d) => {
                 flags.publish(&d);
@@ -227,11 +236,25 @@ fn run(
             apps: flags.apps.clone(),
             dir: endpoints.clone(),
             shared: flags.shared.clone(),
+            cluster: scaling.is_some(),
         };
         let flag = stop.clone();
         monoio::spawn(notify::run(store.clone(), notifier, move || {
             flag.load(Ordering::Acquire)
         }));
+        if scaling.is_some() {
+            let others = Flags {
+                apps: flags.apps.clone(),
+                shared: flags.shared.clone(),
+            };
+            let flag = stop.clone();
+            monoio::spawn(shared_endpoints::refresh(
+                store.clone(),
+                endpoints.clone(),
+                move |d| others.publish(d),
+                move || flag.load(Ordering::Acquire),
+            ));
+        }
         let hooks = Rc::new(hooks);
         serve(
             &store,
@@ -270,7 +293,7 @@ impl Flags {
 
 /// Answers requests until `stop` is set.
 async fn serve(
-    store: &SqliteStore,
+    store: &AnyStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
     scaling: Option<(&Relay, &Cluster)>,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::shard::Shared;
-use crate::store::SqliteStore;
+use crate::store::AnyStore;
 use crate::webhook::retry::Outcome;
 
 /// The `result` label of an attempt, in counter order.
@@ -62,13 +62,13 @@ impl WebhookStats {
 
 /// Recounts the gauges from the store until `stop` says so.
 pub async fn run_gauges(
-    store: Rc<SqliteStore>,
+    store: Rc<AnyStore>,
     shared: Arc<Shared>,
     now: impl Fn() -> i64,
     stop: impl Fn() -> bool,
 ) {
     while !stop() {
-        match store.webhook_gauges(now()) {
+        match store.webhook_gauges(now()).await {
             Ok(g) => {
                 let stats = &shared.webhooks;
                 stats.queued.store(g.queued, Ordering::Relaxed);

@@ -18,12 +18,12 @@ use super::{retention, webhook_stats};
 use crate::config::AppConfig;
 use crate::ratelimit::Cidr;
 use crate::shard::Shared;
-use crate::store::SqliteStore;
+use crate::store::AnyStore;
 
 /// What the webhook tasks are started with.
 pub struct WebhookSetup<'a> {
     /// The store.
-    pub store: &'a Rc<SqliteStore>,
+    pub store: &'a Rc<AnyStore>,
     /// The endpoint directory.
     pub dir: &'a Rc<RefCell<Directory>>,
     /// The apps, in `Config::apps` order.

@@ -1,20 +1,24 @@
 //! Durable state of the control core: webhook endpoints, deliveries and their attempts, breaker
 //! state, and scheduled notifications, behind a small async trait.
 //!
-//! The traits are what the webhook loop and the scheduler program against, so that the Redis
-//! store of the scaling issue can replace [`sqlite::SqliteStore`] and pass the same
-//! `contract` suite (compiled for tests). Futures are `!Send` on purpose: every store lives on the single
+//! The traits are what the webhook loop and the scheduler program against: [`SqliteStore`] for
+//! one node, [`RedisStore`] shared by the nodes of a cluster, both passing the same `contract`
+//! suite (compiled for tests), and [`AnyStore`] for the one the control core runs on. Futures are `!Send` on purpose: every store lives on the single
 //! control-core runtime and is never shared across threads. Time is always passed in (`now_ms`,
 //! unix milliseconds), so retention and leases are testable with an injected clock. A shard
 //! never calls into this module.
 
+mod any;
 #[cfg(test)]
 pub mod contract;
 pub mod error;
+pub mod redis;
 pub mod sqlite;
 pub mod types;
 
+pub use any::AnyStore;
 pub use error::StoreError;
+pub use redis::RedisStore;
 pub use sqlite::{SqliteStore, SyncMode, WebhookGauges};
 pub use types::*;
 

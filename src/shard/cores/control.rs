@@ -100,9 +100,9 @@ pub async fn drain_task(shard: Rc<Shard>) {
                 ControlMsg::Reply { id, reply } => {
                     gather::on_answer(&shard, id, Reply::Control(reply));
                 }
-                // A due notification: published like a REST event.
+                // A due notification: published like a REST event, on every node.
                 ControlMsg::Notify(n) => {
-                    super::fanout::publish_event(&shard, n.app, &n.channel, n.frame, None);
+                    super::relay::publish_event(&shard, n.app, &n.channel, n.frame, None);
                 }
                 ControlMsg::Remote(event) => super::relay::on_remote(&shard, *event),
                 ControlMsg::ClusterDone(done) => super::cluster::on_done(&shard, *done),

@@ -225,15 +225,7 @@ impl NotificationStore for SqliteStore {
         outcome: &NotificationOutcome,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (status, reason, due) = match outcome {
-            NotificationOutcome::Delivered => (NotificationStatus::Delivered, None, None),
-            NotificationOutcome::Failed { reason } => {
-                (NotificationStatus::Failed, Some(reason.as_str()), None)
-            }
-            NotificationOutcome::Reschedule { at_ms } => {
-                (NotificationStatus::Pending, None, Some(*at_ms))
-            }
-        };
+        let (status, reason, due) = outcome.parts();
         let changed = self
             .conn
             .prepare_cached(

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use super::*;
-use crate::store::contract::{block_on, contract_tests, new_delivery, seed_endpoint};
+use crate::store::contract::{block_on, contract_suite, new_delivery, seed_endpoint};
 use crate::store::{DeliveryStore, EndpointStore};
 
 fn fresh() -> (tempfile::TempDir, SqliteStore) {
@@ -14,24 +14,7 @@ fn fresh() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-contract_tests!(fresh();
-    endpoint_crud,
-    endpoint_update,
-    breaker_persists,
-    stats_per_endpoint,
-    deliveries_batch_is_atomic,
-    claims_respect_due_time_order_and_lease,
-    attempts_move_deliveries,
-    finished_batches_are_atomic,
-    delivery_log_pages,
-    requeue_replays_a_delivery,
-    retention_prunes_in_batches,
-    notification_insert_is_idempotent,
-    notification_cancel_only_pending,
-    notification_list_filters_and_pages,
-    notification_claims_in_order_with_lease,
-    notification_settle_and_prune,
-);
+contract_suite!(fresh());
 
 #[test]
 fn opens_in_wal_with_the_chosen_sync_and_foreign_keys() {
