@@ -31,6 +31,7 @@ contract_tests!(fresh();
     notification_list_filters_and_pages,
     notification_claims_in_order_with_lease,
     notification_settle_and_prune,
+    notification_settles_a_batch,
 );
 
 #[test]
