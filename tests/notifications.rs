@@ -279,22 +279,31 @@ fn kill_9_with_pending_notifications_then_restart_delivers_each_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let channel = "private-notification.crash";
     let server = start(dir.path(), &[]);
-    // Due from 12 s on, two per millisecond: after the restart and the client's subscription.
+    // Due from 30 s on, four per millisecond: after scheduling (up to 20 s in a debug build on
+    // a busy machine), the restart and the client's subscription.
+    let first_due = Instant::now() + Duration::from_secs(30);
     let items: Vec<Value> = (0..N as i64)
-        .map(|i| soon(channel, 12_000 + i / 2))
+        .map(|i| soon(channel, 30_000 + i / 4))
         .collect();
     let ids = schedule(&server, &items);
     drop(server); // SIGKILL: no shutdown
     let server = start(dir.path(), &[]);
+    // The client lives at most 30 s: start it 10 s before the first due time.
+    let spawn_at = first_due - Duration::from_secs(10);
+    std::thread::sleep(spawn_at.saturating_duration_since(Instant::now()));
     let count = N.to_string();
-    let timeout = [("CLIENT_TIMEOUT_MS", "40000")];
+    let timeout = [("CLIENT_TIMEOUT_MS", "30000")];
     let mut client = spawn_client_env(
         "notifications_wait.js",
         &[channel, "reminder", &count, "1500"],
         &server,
         &timeout,
     );
-    client.wait_for_line("ready", Duration::from_secs(8));
+    client.wait_for_line("ready", Duration::from_secs(10));
+    assert!(
+        Instant::now() < first_due,
+        "the machine is too slow for this test: the client subscribed after the first due time"
+    );
     let got = received_ids(client.finish());
     assert_eq!(got.len(), N, "each exactly once");
     let unique: HashSet<&String> = got.iter().collect();
@@ -423,6 +432,21 @@ fn quiet_hours_move_deliver_at_in_three_zones_across_dst() {
         let id = created["id"].as_str().unwrap();
         let shown = wait_status(&server, id, "pending", Duration::ZERO);
         assert_eq!(at(&shown["deliver_at"]), expected, "{shown}");
+    }
+    // The pending gauge is recounted every 5 s.
+    let gauge = format!(
+        "ringcast_notifications_pending{{app=\"{}\"}} {}",
+        server.app_id,
+        cases.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let (_, metrics) = http_get(server.port, "/metrics");
+        if metrics.contains(&gauge) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {gauge:?} in\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 

@@ -90,6 +90,30 @@ fn settle_one(
     Ok(changed > 0)
 }
 
+/// The claim: leases pending rows due by ?1 whose lease is absent or lapsed by ?2, until ?3,
+/// at most ?4, in due order. Two index walks: unleased rows in due order (a leased row is not
+/// in that index, so the seconds of rows waiting on the wheel are never stepped over), and
+/// rows whose lease lapsed (few, unless the previous run died holding them).
+pub(super) fn claim_sql() -> String {
+    format!(
+        "UPDATE notifications SET lease_until = ?3 WHERE seq IN (\
+           SELECT seq FROM (\
+             SELECT seq, due_at FROM (SELECT seq, due_at FROM notifications \
+               WHERE status = 'pending' AND lease_until IS NULL AND due_at <= ?1 \
+               ORDER BY due_at, seq LIMIT ?4) \
+             UNION ALL \
+             SELECT seq, due_at FROM (SELECT seq, due_at FROM notifications \
+               WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until <= ?2 \
+               AND due_at <= ?1 ORDER BY due_at, seq LIMIT ?4) \
+             ORDER BY due_at, seq LIMIT ?4)) \
+         RETURNING {COLUMNS}"
+    )
+}
+
+/// Counts an app's pending notifications from the covering partial index.
+pub(super) const COUNT_PENDING_SQL: &str =
+    "SELECT COUNT(*) FROM notifications WHERE app_id = ?1 AND status = 'pending'";
+
 impl SqliteStore {
     fn one_notification(&self, app_id: &str, id: &str) -> Result<Notification, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM notifications WHERE app_id = ?1 AND id = ?2");
@@ -224,21 +248,7 @@ impl NotificationStore for SqliteStore {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<Notification>, StoreError> {
-        // Two index walks: unleased rows in due order (a leased row is not in that index), and
-        // rows whose lease lapsed (few, unless the previous run died holding them).
-        let sql = format!(
-            "UPDATE notifications SET lease_until = ?3 WHERE seq IN (\
-               SELECT seq FROM (\
-                 SELECT seq, due_at FROM (SELECT seq, due_at FROM notifications \
-                   WHERE status = 'pending' AND lease_until IS NULL AND due_at <= ?1 \
-                   ORDER BY due_at, seq LIMIT ?4) \
-                 UNION ALL \
-                 SELECT seq, due_at FROM (SELECT seq, due_at FROM notifications \
-                   WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until <= ?2 \
-                   AND due_at <= ?1 ORDER BY due_at, seq LIMIT ?4) \
-                 ORDER BY due_at, seq LIMIT ?4)) \
-             RETURNING {COLUMNS}"
-        );
+        let sql = claim_sql();
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
             params![
@@ -312,10 +322,7 @@ impl NotificationStore for SqliteStore {
     async fn count_pending_notifications(&self, app_id: &str) -> Result<u64, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM notifications INDEXED BY notifications_pending_by_app \
-                 WHERE app_id = ?1 AND status = 'pending'",
-            )?
+            .prepare_cached(COUNT_PENDING_SQL)?
             .query_row([app_id], |r| r.get::<_, i64>(0))?
             .max(0) as u64)
     }

@@ -102,7 +102,8 @@ CREATE INDEX notifications_claimable ON notifications(due_at, seq)
     WHERE status = 'pending' AND lease_until IS NULL;
 CREATE INDEX notifications_leased ON notifications(lease_until)
     WHERE status = 'pending' AND lease_until IS NOT NULL;
-CREATE INDEX notifications_pending_by_app ON notifications(app_id) WHERE status = 'pending';
+CREATE INDEX notifications_pending_by_app ON notifications(app_id, status)
+    WHERE status = 'pending';
 "#,
 ];
 
