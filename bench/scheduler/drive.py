@@ -96,7 +96,10 @@ def schedule(args, start_ms):
     for t in threads:
         t.join()
     if errors:
-        raise SystemExit(f"drive.py: {len(errors)} batches refused, first: {errors[0]}")
+        hint = ""
+        if "must be in the future" in errors[0]:
+            hint = " (accepting outlasted --lead, LEAD in scripts/bench: raise it)"
+        raise SystemExit(f"drive.py: {len(errors)} batches refused{hint}, first: {errors[0]}")
     if retried[0]:
         print(f"drive.py: {retried[0]} batches answered 503 and were sent again", flush=True)
     return time.monotonic() - began, created[0]
