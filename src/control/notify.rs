@@ -41,7 +41,7 @@ const CHUNK: usize = 1_000;
 /// at most this long to be claimed.
 const POLL: Duration = Duration::from_millis(100);
 /// How long delivered, failed and cancelled notifications are kept.
-pub(super) const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
 /// How often old notifications are pruned, and how many rows one pass removes.
 const PRUNE_EVERY_MS: i64 = 60_000;
 const PRUNE_BATCH: usize = 1_000;
