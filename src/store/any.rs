@@ -103,6 +103,8 @@ delegate!(NotificationStore {
     fn list_notifications(&self, app_id: &str, filter: &NotificationFilter<'_>, before: Option<i64>, limit: usize) -> Page<Notification>;
     fn claim_due_notifications(&self, up_to_ms: i64, now_ms: i64, lease_ms: i64, limit: usize) -> Vec<Notification>;
     fn settle_notification(&self, id: &str, outcome: &NotificationOutcome, now_ms: i64) -> ();
+    fn settle_notifications(&self, batch: &[(String, NotificationOutcome)], now_ms: i64) -> Vec<bool>;
+    fn pending_among(&self, ids: &[String]) -> Vec<bool>;
     fn count_pending_notifications(&self, app_id: &str) -> u64;
     fn prune_notifications(&self, older_than_ms: i64, batch: usize) -> u64;
 });

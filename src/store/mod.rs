@@ -158,6 +158,15 @@ pub trait NotificationStore {
         outcome: &NotificationOutcome,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Ends many leases in one transaction, in order; per item, false when it was no longer
+    /// pending (cancelled meanwhile, or settled already) and so was left unchanged.
+    async fn settle_notifications(
+        &self,
+        batch: &[(String, NotificationOutcome)],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError>;
+    /// Per id, in one read: is it still pending? An unknown id is not.
+    async fn pending_among(&self, ids: &[String]) -> Result<Vec<bool>, StoreError>;
     /// Pending notifications of an app.
     async fn count_pending_notifications(&self, app_id: &str) -> Result<u64, StoreError>;
     /// Removes up to `batch` delivered, failed or cancelled notifications last changed before

@@ -64,6 +64,7 @@ macro_rules! contract_suite {
             notification_cancel_only_pending,
             notification_list_filters_and_pages,
             notification_claims_in_order_with_lease,
+            notification_settles_a_batch,
             notification_settle_and_prune,
         );
     };

@@ -171,6 +171,48 @@ impl NotificationStore for RedisStore {
         Ok(())
     }
 
+    async fn settle_notifications(
+        &self,
+        batch: &[(String, NotificationOutcome)],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut args = Vec::with_capacity(1 + batch.len() * 5);
+        args.push(arg(now_ms));
+        {
+            let mut claims = self.notification_claims.borrow_mut();
+            for (id, outcome) in batch {
+                let (status, reason, due) = outcome.parts();
+                let token = claims.remove(id.as_str()).map(|(t, _)| t);
+                args.extend([
+                    arg(id),
+                    token.map(arg).unwrap_or_default(),
+                    arg(status.as_str()),
+                    opt_arg(reason),
+                    due.map(arg).unwrap_or_default(),
+                ]);
+            }
+        }
+        let codes = array(self.eval(&scripts::N_SETTLE_MANY, args).await?)?;
+        let mut settled = Vec::with_capacity(codes.len());
+        for ((id, _), code) in batch.iter().zip(codes) {
+            let code = integer(code)?;
+            if code == 2 {
+                tracing::warn!(
+                    notification = %id,
+                    "outcome dropped: the lease ran out and another node claimed the notification"
+                );
+            }
+            settled.push(code == 1);
+        }
+        Ok(settled)
+    }
+
+    async fn pending_among(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        let args = ids.iter().map(arg).collect();
+        let flags = array(self.eval(&scripts::N_PENDING, args).await?)?;
+        flags.into_iter().map(|f| Ok(integer(f)? == 1)).collect()
+    }
+
     async fn count_pending_notifications(&self, app_id: &str) -> Result<u64, StoreError> {
         let key = self.key(&format!("npend:{app_id}"));
         Ok(integer(self.command(&[b"SCARD", key.as_bytes()]).await?)?.max(0) as u64)

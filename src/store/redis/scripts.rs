@@ -82,5 +82,7 @@ scripts! {
     N_LIST = "n_list.lua";
     N_CLAIM = "n_claim.lua";
     N_SETTLE = "n_settle.lua";
+    N_SETTLE_MANY = "n_settle_many.lua";
+    N_PENDING = "n_pending.lua";
     N_PRUNE = "n_prune.lua";
 }

@@ -150,3 +150,34 @@ fn sigkill_after_commit_loses_nothing() {
         "pending deliveries resume after restart"
     );
 }
+
+/// The query plan of `sql`, one detail line per step.
+fn plan(store: &SqliteStore, sql: &str, params: impl rusqlite::Params) -> String {
+    let mut stmt = store
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+    rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+}
+
+/// With a million pending, a claim must walk only unleased rows in due order, and the pending
+/// gauge must not visit the table.
+#[test]
+fn notification_claims_and_counts_use_their_indexes() {
+    let (_dir, store) = fresh();
+    let claim = plan(&store, &super::notifications::claim_sql(), (1, 2, 3, 4));
+    assert!(
+        claim.contains("USING INDEX notifications_claimable (due_at<?)"),
+        "{claim}"
+    );
+    assert!(
+        claim.contains("USING INDEX notifications_leased"),
+        "{claim}"
+    );
+    let count = plan(&store, super::notifications::COUNT_PENDING_SQL, ["app"]);
+    assert!(
+        count.contains("USING COVERING INDEX notifications_pending_by_app"),
+        "{count}"
+    );
+}

@@ -64,3 +64,20 @@ local function lease_due(l, q, row, up_to, until_ms, limit)
   end
   return out
 end
+-- Settles pending notification row `key` (member `id`): counts the attempt, ends its lease and
+-- either queues it again (status 'pending', at `due` or its old due time) or finishes it.
+local function settle_row(key, id, status, reason, due, now)
+  local m, app = unpack(redis.call('HMGET', key, 'm', 'app'))
+  redis.call('ZREM', P .. 'nl', m)
+  redis.call('ZREM', P .. 'nq', m)
+  redis.call('HINCRBY', key, 'attempts', 1)
+  redis.call('HSET', key, 'status', status, 'updated', now, 'lease', 0, 'token', 0)
+  if reason then redis.call('HSET', key, 'reason', reason) else redis.call('HDEL', key, 'reason') end
+  if due ~= '' then redis.call('HSET', key, 'due', due) end
+  if status == 'pending' then
+    redis.call('ZADD', P .. 'nq', redis.call('HGET', key, 'due'), m)
+  else
+    redis.call('SREM', P .. 'npend:' .. app, id)
+    redis.call('ZADD', P .. 'nfin', now, id)
+  end
+end
