@@ -15,12 +15,12 @@ use std::thread;
 use std::time::Duration;
 
 use super::cluster::Cluster;
-use super::shared_endpoints;
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
+use super::shared_endpoints;
 use super::{now_ms, ops, webhook_tasks};
 use crate::broker::{BrokerError, LinkOptions};
 use crate::config::{AppConfig, Config, ScalingConfig, DATA_DIR_KEYS};
