@@ -209,7 +209,9 @@ fn run(
         };
         let cluster = match (&scaling, &relay) {
             (Some(scaling), Some(relay)) => {
-                match Cluster::launch(scaling, relay.node(), &flags.apps, &endpoint).await {
+                match Cluster::launch(scaling, relay.node(), &flags.apps, &endpoint, &flags.shared)
+                    .await
+                {
                     Ok(cluster) => Some(cluster),
                     Err(e) => {
                         let _ = ready.send(Err(ControlError::Broker(e)));

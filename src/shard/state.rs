@@ -41,6 +41,12 @@ pub struct Shared {
     pub connections: Vec<AtomicU64>,
     /// Open WebSocket connections, per app (checked against `max_connections` at connect).
     pub app_connections: Vec<AtomicU64>,
+    /// Scaling on: per app, the open connections on the other live nodes, as the control core
+    /// last read them from Redis (`control::cluster::limits`); zero with scaling off.
+    pub app_connections_elsewhere: Vec<AtomicU64>,
+    /// Scaling on: the live nodes (this one included) at the last refresh; 1 with scaling off.
+    /// The REST event budget is split over them.
+    pub cluster_nodes: AtomicU64,
     /// Set once by the main thread when a shutdown signal arrives.
     pub shutting_down: AtomicBool,
     /// Per app: whether it has a webhook endpoint that receives published events. Written by
@@ -73,6 +79,8 @@ impl Shared {
         Arc::new(Shared {
             connections: (0..shards).map(|_| AtomicU64::new(0)).collect(),
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
+            app_connections_elsewhere: (0..apps).map(|_| AtomicU64::new(0)).collect(),
+            cluster_nodes: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
             webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
             pusher_endpoint_kinds: (0..apps).map(|_| AtomicU16::new(0)).collect(),
@@ -85,9 +93,11 @@ impl Shared {
         })
     }
 
-    /// Counts a new connection of `app` unless that would exceed `max`; false when full.
+    /// Counts a new connection of `app` unless that would exceed `max` across the cluster
+    /// (this node's count plus the other nodes' as last read); false when full.
     pub fn admit_app_connection(&self, app: usize, max: Option<u64>) -> bool {
-        let now = self.app_connections[app].fetch_add(1, Ordering::Relaxed) + 1;
+        let here = self.app_connections[app].fetch_add(1, Ordering::Relaxed) + 1;
+        let now = here + self.app_connections_elsewhere[app].load(Ordering::Relaxed);
         if max.is_some_and(|max| now > max) {
             self.app_connections[app].fetch_sub(1, Ordering::Relaxed);
             return false;
@@ -223,14 +233,17 @@ impl Shard {
     }
 
     /// Takes `n` REST events from the app's per-second budget. The app's limit is split evenly
-    /// over the cores (each REST request is handled wholly by the core that accepted it), so no
-    /// core asks another on the publish path. False when over the budget.
+    /// over the cores of every live node (each REST request is handled wholly by the core that
+    /// accepted it), so no core asks another, nor Redis, on the publish path. False when over
+    /// the budget.
     pub fn take_backend_budget(&self, app: usize, n: u32) -> bool {
         let limit = self.config.apps[app].max_backend_events_per_second;
         if limit == 0 {
             return true;
         }
-        let share = limit.div_ceil(self.config.workers as u32);
+        let nodes = self.shared.cluster_nodes.load(Ordering::Relaxed).max(1);
+        let cores = (self.config.workers as u64).saturating_mul(nodes);
+        let share = limit.div_ceil(u32::try_from(cores).unwrap_or(u32::MAX));
         self.backend_events.borrow_mut()[app].take(self.now(), n, share)
     }
 

@@ -16,6 +16,7 @@
 
 mod commands;
 mod counts;
+mod limits;
 mod resync;
 mod scripts;
 mod task;
@@ -35,6 +36,7 @@ use crate::broker::{BrokerError, Connection, LinkOptions};
 use crate::config::ScalingConfig;
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::cores::msg::{ChannelFilter, ConnRef};
+use crate::shard::Shared;
 use crate::webhook::body::PusherEvent;
 pub use commands::Command;
 pub use scripts::{Counts as ClusterCounts, Member};
@@ -222,6 +224,8 @@ pub struct Cluster {
     wake: BellHandle,
     /// How many shards the node runs.
     shards: usize,
+    /// Where the cluster-wide limits' readings go ([`limits`]).
+    shared: Arc<Shared>,
 }
 
 impl Cluster {
@@ -232,6 +236,7 @@ impl Cluster {
         node: &str,
         apps: &[String],
         endpoint: &Endpoint<ControlMsg>,
+        shared: &Arc<Shared>,
     ) -> Result<Rc<Cluster>, BrokerError> {
         let options = LinkOptions::default();
         let conn = Connection::open(&scaling.redis, options.connect_timeout).await?;
@@ -242,6 +247,7 @@ impl Cluster {
             out: RefCell::new(Vec::new()),
             wake: endpoint.bell(),
             shards: endpoint.cores() - 1,
+            shared: shared.clone(),
         });
         let setup = task::Setup::new(scaling, node, options);
         monoio::spawn(task::run(cluster.clone(), conn, setup));

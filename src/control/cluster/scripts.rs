@@ -227,7 +227,11 @@ pub struct Scope {
 }
 
 fn eval(script: &str, args: &[&str]) -> Vec<u8> {
-    let body = format!("{LAYOUT}{script}");
+    eval_plain(&format!("{LAYOUT}{script}"), args)
+}
+
+/// The EVAL command of a script that needs no [`LAYOUT`] helpers.
+pub(super) fn eval_plain(body: &str, args: &[&str]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = vec![b"EVAL", body.as_bytes(), b"0"];
     parts.extend(args.iter().map(|a| a.as_bytes()));
     let mut out = Vec::new();

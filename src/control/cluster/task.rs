@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::counts::{self, Deltas};
+use super::limits;
 use super::resync::Resync;
 use super::scripts::{self, Scope};
 use super::{Cluster, ClusterDone, ClusterOp, Command, Output};
@@ -50,9 +51,12 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
     let mut retry_at = Instant::now();
     let mut next_beat = Instant::now();
     let mut next_sweep = Instant::now() + setup.membership.sweep_every();
+    let mut next_limits = Instant::now();
     let mut resync: Option<Resync> = None;
     loop {
-        cluster.ready_until(next_beat.min(next_sweep)).await;
+        cluster
+            .ready_until(next_beat.min(next_sweep).min(next_limits))
+            .await;
         if conn.is_none() && Instant::now() >= retry_at {
             conn = reconnect(&mut setup.redial, &mut retry_at).await;
             if conn.is_some() {
@@ -87,6 +91,18 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
         if now >= next_sweep {
             next_sweep = now + setup.membership.sweep_every();
             sweep(&cluster, &setup, &mut conn).await;
+        }
+        if now >= next_limits {
+            next_limits = now + limits::REFRESH;
+            let registry = setup.membership.registry_key();
+            limits::refresh(
+                &cluster.shared,
+                &cluster.apps,
+                &setup.scope,
+                &registry,
+                &mut conn,
+            )
+            .await;
         }
     }
 }
