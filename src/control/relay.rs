@@ -69,6 +69,8 @@ pub struct Relay {
     waiting: Cell<Option<Waker>>,
     /// Other nodes' events waiting for the serve loop to hand them to a shard.
     inbound: RefCell<Vec<Relayed>>,
+    /// Whether the publisher is writing a batch it took from `outbound`.
+    publishing: Cell<bool>,
 }
 
 /// Connects the publisher and the subscriber of node `me`; the error names Redis's address.
@@ -114,6 +116,7 @@ impl Relay {
             outbound: RefCell::new(Vec::new()),
             waiting: Cell::new(None),
             inbound: RefCell::new(Vec::new()),
+            publishing: Cell::new(false),
         });
         let (publisher, subscriber) = link;
         monoio::spawn(publish_task(relay.clone(), publisher, shared));
@@ -155,6 +158,11 @@ impl Relay {
         };
         self.take(ControlMsg::Forward(Box::new(copy)));
         self.inbound.borrow_mut().push(relayed);
+    }
+
+    /// Whether every event handed to the publisher has been written (or given up on).
+    pub fn flushed(&self) -> bool {
+        self.outbound.borrow().is_empty() && !self.publishing.get()
     }
 
     /// Whether other nodes' events wait for a shard.
@@ -232,8 +240,12 @@ async fn publish_task(relay: Rc<Relay>, mut publisher: Publisher, shared: Arc<Sh
         };
         if batch.is_empty() {
             publisher.probe().await;
-        } else if let Err(e) = publisher.publish_batch(&batch).await {
-            tracing::warn!(error = %e, events = batch.len(), unpublished = publisher.stats().unpublished, "events not forwarded to the other nodes");
+        } else {
+            relay.publishing.set(true);
+            if let Err(e) = publisher.publish_batch(&batch).await {
+                tracing::warn!(error = %e, events = batch.len(), unpublished = publisher.stats().unpublished, "events not forwarded to the other nodes");
+            }
+            relay.publishing.set(false);
         }
         let down = !publisher.is_up();
         if shared.broker_down.swap(down, Ordering::AcqRel) != down {
@@ -277,6 +289,7 @@ mod tests {
             outbound: RefCell::new(Vec::new()),
             waiting: Cell::new(None),
             inbound: RefCell::new(Vec::new()),
+            publishing: Cell::new(false),
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use super::cluster::Cluster;
+use super::cluster::{self, Cluster};
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
@@ -311,6 +311,9 @@ async fn serve(
         bell.wait(|| endpoint.borrow().has_incoming() || inbound() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
+            if let (Some(cluster), Some(relay)) = (cluster, relay) {
+                cluster::finish(cluster, relay, endpoint, hooks).await;
+            }
             return;
         }
         let mut batch = Vec::with_capacity(BATCH);

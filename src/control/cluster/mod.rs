@@ -16,6 +16,7 @@
 
 mod commands;
 mod counts;
+mod leave;
 mod limits;
 mod resync;
 mod scripts;
@@ -25,6 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
@@ -39,6 +41,7 @@ use crate::shard::cores::msg::{ChannelFilter, ConnRef};
 use crate::shard::Shared;
 use crate::webhook::body::PusherEvent;
 pub use commands::Command;
+pub use leave::finish;
 pub use scripts::{Counts as ClusterCounts, Member};
 
 /// A shard's change of this node's share, for the control core to apply in Redis.
@@ -224,8 +227,13 @@ pub struct Cluster {
     wake: BellHandle,
     /// How many shards the node runs.
     shards: usize,
-    /// Where the cluster-wide limits' readings go ([`limits`]).
+    /// Where the cluster-wide limits' readings go ([`limits`]); its shutdown flag starts
+    /// the clean leave ([`leave`]).
     shared: Arc<Shared>,
+    /// Set by [`finish`] at stop, for a stop without the shutdown flag.
+    leave_asked: Cell<bool>,
+    /// Set once this node's share is out of Redis: no more cluster calls.
+    left: Cell<bool>,
 }
 
 impl Cluster {
@@ -248,6 +256,8 @@ impl Cluster {
             wake: endpoint.bell(),
             shards: endpoint.cores() - 1,
             shared: shared.clone(),
+            leave_asked: Cell::new(false),
+            left: Cell::new(false),
         });
         let setup = task::Setup::new(scaling, node, options);
         monoio::spawn(task::run(cluster.clone(), conn, setup));
@@ -304,10 +314,25 @@ impl Cluster {
         self.apps.iter().position(|a| a == id)
     }
 
-    /// Waits until changes are queued or `deadline` passed.
+    /// Whether the node is shutting down and should leave the cluster.
+    fn leaving(&self) -> bool {
+        self.leave_asked.get() || self.shared.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// Asks the task for the clean leave now.
+    fn ask_leave(&self) {
+        self.leave_asked.set(true);
+        if let Some(waker) = self.waiting.take() {
+            waker.wake();
+        }
+    }
+
+    /// Waits until changes are queued, a leave is asked, or `deadline` passed.
     async fn ready_until(&self, deadline: Instant) {
         let ready = poll_fn(|cx| {
-            if self.queue.borrow().is_empty() {
+            // A leave asked at stop must not wait out the deadline.
+            let leave_due = self.leave_asked.get() && !self.left.get();
+            if self.queue.borrow().is_empty() && !leave_due {
                 self.waiting.set(Some(cx.waker().clone()));
                 Poll::Pending
             } else {

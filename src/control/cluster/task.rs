@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::counts::{self, Deltas};
+use super::leave;
 use super::limits;
 use super::resync::Resync;
 use super::scripts::{self, Scope};
@@ -57,7 +58,7 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
         cluster
             .ready_until(next_beat.min(next_sweep).min(next_limits))
             .await;
-        if conn.is_none() && Instant::now() >= retry_at {
+        if conn.is_none() && !cluster.left.get() && Instant::now() >= retry_at {
             conn = reconnect(&mut setup.redial, &mut retry_at).await;
             if conn.is_some() {
                 // Redis may have lost this node's share (a restart, a sweep): publish it again.
@@ -79,7 +80,15 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
                 ops = deferred;
             }
         }
+        if cluster.left.get() {
+            // The node's counts are gone from Redis with its share; a change now would
+            // recreate them.
+            ops.retain(|op| !matches!(op, ClusterOp::Count { .. }));
+        }
         apply_all(&cluster, &setup.scope, &mut conn, ops).await;
+        if cluster.leaving() && !cluster.left.get() {
+            leave::run(&cluster, &setup.scope, &setup.membership, &mut conn).await;
+        }
         let now = Instant::now();
         if now >= next_beat {
             next_beat = now + setup.membership.beat_every();
@@ -311,19 +320,25 @@ async fn sweep(cluster: &Cluster, setup: &Setup, conn: &mut Option<Connection>) 
             continue;
         };
         tracing::warn!(node = %node, members_removed = swept.members.len(), channels_vacated = swept.vacated.len(), "node stopped beating; this node removed its share");
-        for (app_id, channel, user_id) in swept.members {
-            announce_removed(cluster, &app_id, channel, user_id);
+        announce_swept(cluster, swept);
+    }
+}
+
+/// Announces what the cluster lost with a node's share: `member_removed` on every node and
+/// its webhook per member, `channel_vacated` per channel, `offline` per user.
+pub(super) fn announce_swept(cluster: &Cluster, swept: scripts::Swept) {
+    for (app_id, channel, user_id) in swept.members {
+        announce_removed(cluster, &app_id, channel, user_id);
+    }
+    for (app_id, channel) in swept.vacated {
+        if let Some(app) = cluster.app_index(&app_id) {
+            cluster.push(Output::Hook(app, PusherEvent::ChannelVacated { channel }));
         }
-        for (app_id, channel) in swept.vacated {
-            if let Some(app) = cluster.app_index(&app_id) {
-                cluster.push(Output::Hook(app, PusherEvent::ChannelVacated { channel }));
-            }
-        }
-        for (app_id, user) in swept.offline {
-            if let Some(app) = cluster.app_index(&app_id) {
-                let relayed = Command::Status(&user, false).relayed(app);
-                cluster.push(Output::Broadcast(relayed));
-            }
+    }
+    for (app_id, user) in swept.offline {
+        if let Some(app) = cluster.app_index(&app_id) {
+            let relayed = Command::Status(&user, false).relayed(app);
+            cluster.push(Output::Broadcast(relayed));
         }
     }
 }

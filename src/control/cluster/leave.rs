@@ -1,0 +1,81 @@
+//! A clean leave: on shutdown the node removes its own share from Redis at once, as a sweep
+//! of a dead node would 12.5 s later, and announces what the cluster lost.
+//!
+//! The task starts the leave as soon as the shutdown flag is up (the shards are then still
+//! draining, so their last leaves race with it; Redis decides each member once: a member the
+//! node's own leave removed is not in the share any more, and a leave after the sweep finds
+//! nothing). It runs the sweep script on this node (claim and removal in one step), hands
+//! the `member_removed`, `offline` and webhook events out like a sweeper would, deletes the
+//! heartbeat key, and then drops its connection for good: later changes are answered with
+//! no cluster outcome, so the draining shards fall back to their own clients. The serve loop
+//! waits (at most [`FINISH_WAIT`]) for the leave and for the relay to publish its events
+//! before the control core ends.
+
+use std::time::{Duration, Instant};
+
+use super::scripts::{self, Scope};
+use super::task::{announce_swept, call};
+use super::Cluster;
+use crate::broker::heartbeat::Membership;
+use crate::broker::{liveness, Connection};
+use crate::control::msg::ControlMsg;
+use crate::control::pusher_hooks::PusherHooks;
+use crate::control::relay::Relay;
+use crate::ring::Endpoint;
+
+/// Longest wait, at stop, for the leave and its events.
+const FINISH_WAIT: Duration = Duration::from_secs(3);
+
+/// How often the serve loop looks again while it waits.
+const POLL: Duration = Duration::from_millis(10);
+
+/// Removes this node's share and its heartbeat; the connection is dropped afterwards.
+pub async fn run(
+    cluster: &Cluster,
+    scope: &Scope,
+    membership: &Membership,
+    conn: &mut Option<Connection>,
+) {
+    let registry = membership.registry_key();
+    let cmd = scope.sweep(&scope.node, &registry);
+    if let Some(swept) = call(conn, cmd, "clean leave")
+        .await
+        .and_then(scripts::swept)
+    {
+        tracing::info!(node = %scope.node, members_removed = swept.members.len(), channels_vacated = swept.vacated.len(), "shutting down: this node removed its share from the cluster");
+        announce_swept(cluster, swept);
+    }
+    if let Some(c) = conn.as_mut() {
+        if let Err(e) = liveness::leave(c, membership).await {
+            tracing::warn!(error = %e, "shutting down: the heartbeat key stays until it expires");
+        }
+    }
+    *conn = None;
+    cluster.left.set(true);
+    // Wakes the serve loop even when the leave had nothing to announce.
+    cluster.wake.ring();
+}
+
+/// At stop: asks for the leave if the task has not started it, and hands its events on
+/// until it is done and the relay has published them (or [`FINISH_WAIT`] passed).
+pub async fn finish(
+    cluster: &Cluster,
+    relay: &Relay,
+    endpoint: &std::cell::RefCell<Endpoint<ControlMsg>>,
+    hooks: &std::rc::Rc<PusherHooks>,
+) {
+    cluster.ask_leave();
+    let end = Instant::now() + FINISH_WAIT;
+    loop {
+        cluster.flush(&mut endpoint.borrow_mut(), relay, hooks);
+        relay.deliver(&mut endpoint.borrow_mut());
+        if cluster.left.get() && relay.flushed() {
+            return;
+        }
+        if Instant::now() >= end {
+            tracing::warn!("stopping before the clean leave finished: the other nodes' sweep removes this node's share");
+            return;
+        }
+        monoio::time::sleep(POLL).await;
+    }
+}

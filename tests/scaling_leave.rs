@@ -1,0 +1,104 @@
+//! A ringcast node that shuts down cleanly (SIGTERM) leaves the cluster at once: the other
+//! nodes see its members removed (`member_removed` once) and its subscriptions gone from the
+//! counts well before a sweep would notice the missing heartbeat (10 s TTL).
+
+mod common;
+
+#[path = "support/cluster.rs"]
+mod cluster;
+#[path = "support/raw_client.rs"]
+mod raw_client;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use cluster::{join, member_event, nodes, ROOM};
+use common::{signed_call, Server, APP_ID, APP_KEY};
+use raw_client::Subscriber;
+use redis_server::RedisServer;
+use serde_json::{json, Value};
+
+fn ev(kind: &str, user: &str) -> (String, String) {
+    (kind.to_owned(), user.to_owned())
+}
+
+fn send_term(server: &Server) {
+    let status = Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Polls `path` on `node` until it answers `want`; panics after `within`.
+fn answers(node: &Server, path: &str, want: &Value, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = signed_call(node, "GET", path, "");
+        if status == 200 && body == *want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} still answers {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3, &[]);
+    let mut watchers = [join(&nodes[0], "w0"), join(&nodes[1], "w1")];
+    // "k" lives only on the stopping node; "both" also on a survivor, so stays a member.
+    let _k = join(&nodes[2], "k");
+    let _both_leaving = join(&nodes[2], "both");
+    let _both_kept = join(&nodes[0], "both");
+    let _news = Subscriber::connect(nodes[2].port, APP_KEY, &["news"]);
+    assert_eq!(member_event(&mut watchers[0].client), ev("added", "w1"));
+    for w in watchers.iter_mut() {
+        assert_eq!(member_event(&mut w.client), ev("added", "k"));
+        assert_eq!(member_event(&mut w.client), ev("added", "both"));
+    }
+    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
+    answers(
+        &nodes[0],
+        &news,
+        &json!({"occupied": true, "subscription_count": 1}),
+        Duration::from_secs(5),
+    );
+
+    send_term(&nodes[2]);
+    let stopped = Instant::now();
+    // The clients on the stopping node never answer its close, so their connections end
+    // only after the 2 s close grace, and a sweep needs the heartbeat key to expire (10 s):
+    // within 1.5 s only the node's leave can have removed them.
+    for w in watchers.iter_mut() {
+        assert_eq!(member_event(&mut w.client), ev("removed", "k"));
+        assert!(
+            stopped.elapsed() < Duration::from_millis(1500),
+            "removed after {:?}",
+            stopped.elapsed()
+        );
+    }
+    answers(
+        &nodes[0],
+        &news,
+        &json!({"occupied": false, "subscription_count": 0}),
+        Duration::from_secs(1),
+    );
+    let room = format!("/apps/{APP_ID}/channels/{ROOM}?info=subscription_count,user_count");
+    answers(
+        &nodes[1],
+        &room,
+        &json!({"occupied": true, "subscription_count": 3, "user_count": 3}),
+        Duration::from_secs(1),
+    );
+    // Once: the next member event each watcher sees is a fresh join, not a second removal
+    // (nor "both", still on node 0). Past the sweep period, so a sweep would have shown too.
+    std::thread::sleep(Duration::from_secs(3));
+    let _late = join(&nodes[1], "late");
+    for w in watchers.iter_mut() {
+        assert_eq!(member_event(&mut w.client), ev("added", "late"));
+    }
+}
