@@ -187,15 +187,6 @@ fn epoll_driver_serves_the_same_protocol() {
     assert!(!kinds.iter().any(|k| k == "io_uring"), "{kinds:?}");
 }
 
-/// Sends SIGTERM to the server.
-fn send_term(server: &Server) {
-    let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 /// Waits (10 s at most) for the server's exit code.
 fn wait_exit(server: &mut Server) -> Option<i32> {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -210,7 +201,7 @@ fn wait_exit(server: &mut Server) -> Option<i32> {
 
 /// Sends SIGTERM and waits for the exit code.
 fn terminate(server: &mut Server) -> Option<i32> {
-    send_term(server);
+    server.terminate();
     wait_exit(server)
 }
 
@@ -220,7 +211,7 @@ fn sigterm_tells_clients_to_reconnect_and_exits_cleanly() {
     let mut clients: Vec<Subscriber> = (0..6)
         .map(|_| Subscriber::connect(server.port, "test-key", &["c"]))
         .collect();
-    send_term(&server);
+    server.terminate();
     for sub in &mut clients {
         let err = sub.client.recv_json();
         assert_eq!(err["event"], "pusher:error", "{err}");

@@ -11,7 +11,6 @@ mod raw_client;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cluster::{join, member_event, nodes, ROOM};
@@ -22,14 +21,6 @@ use serde_json::{json, Value};
 
 fn ev(kind: &str, user: &str) -> (String, String) {
     (kind.to_owned(), user.to_owned())
-}
-
-fn send_term(server: &Server) {
-    let status = Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Polls `path` on `node` until it answers `want`; panics after `within`.
@@ -68,7 +59,7 @@ fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
         Duration::from_secs(5),
     );
 
-    send_term(&nodes[2]);
+    nodes[2].terminate();
     let stopped = Instant::now();
     // The clients on the stopping node never answer its close, so their connections end
     // only after the 2 s close grace, and a sweep needs the heartbeat key to expire (10 s):

@@ -37,6 +37,10 @@ pub struct Args {
     pub host: String,
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// `fanout` / `channels` / `ramp`: ports of several nodes of one cluster (comma-separated): subscriber connection `i`
+    /// goes to the `i % n`-th; publishing stays on `--port`. Empty: everything on `--port`.
+    #[arg(long, value_delimiter = ',')]
+    pub sub_ports: Vec<u16>,
     #[arg(long, default_value = "1000")]
     pub app_id: String,
     #[arg(long, default_value = "ringcast-dev-key")]

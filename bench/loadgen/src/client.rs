@@ -32,6 +32,9 @@ pub struct Shared {
     pub t0: Instant,
     pub addr: SocketAddr,
     pub host: String,
+    /// Where subscriber connections go, round robin by connection index (`--sub-ports`;
+    /// empty: `addr`).
+    pub sub_addrs: Vec<(SocketAddr, String)>,
     /// `/app/KEY?protocol=7&client=ringcast-load&version=1`
     pub path: String,
     /// Flipped once to make every task return its log.
@@ -48,6 +51,14 @@ pub struct Shared {
 impl Shared {
     pub fn now_ns(&self) -> u64 {
         self.t0.elapsed().as_nanos() as u64
+    }
+
+    /// The address and `Host` of subscriber connection `conn`.
+    fn sub_addr(&self, conn: usize) -> (SocketAddr, &str) {
+        match self.sub_addrs.get(conn % self.sub_addrs.len().max(1)) {
+            Some((addr, host)) => (*addr, host),
+            None => (self.addr, &self.host),
+        }
     }
 }
 
@@ -169,10 +180,10 @@ async fn next_action(
     }
 }
 
-/// Connects, subscribes to `channel_name` and waits for the subscription to succeed.
-async fn setup(shared: &Shared, channel_name: &str) -> Result<WsConn, String> {
-    let (mut ws, _socket_id) =
-        crate::pusher::connect(shared.addr, &shared.host, &shared.path).await?;
+/// Connects (connection `conn`), subscribes to `channel_name` and waits for the subscription to succeed.
+async fn setup(shared: &Shared, conn: usize, channel_name: &str) -> Result<WsConn, String> {
+    let (addr, host) = shared.sub_addr(conn);
+    let (mut ws, _socket_id) = crate::pusher::connect(addr, host, &shared.path).await?;
     ws.send_text(&crate::pusher::subscribe_frame(channel_name, None))
         .await
         .map_err(|e| format!("subscribe: {e}"))?;
@@ -235,7 +246,7 @@ pub async fn run(
         // Boxed: the setup state is freed once subscribed instead of sizing every idle task.
         Box::pin(tokio::time::timeout(
             shared.setup_timeout,
-            setup(&shared, &channel_name),
+            setup(&shared, conn, &channel_name),
         ))
         .await
         .unwrap_or_else(|_| Err("setup timed out".into()))

@@ -7,6 +7,7 @@
 //! questions (`modes/`); the numbers are made in `stats.rs`. The phases are public so that a
 //! mode with several publish phases over one set of connections (`ramp`) can drive them.
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,11 +61,19 @@ pub async fn shared_for(args: &Args, slow_us: u64) -> Result<Arc<Shared>, String
         .map_err(|e| format!("resolve {}: {e}", args.host))?
         .next()
         .ok_or_else(|| format!("{} resolves to no address", args.host))?;
+    let mut sub_addrs = Vec::with_capacity(args.sub_ports.len());
+    for port in &args.sub_ports {
+        sub_addrs.push((
+            SocketAddr::new(addr.ip(), *port),
+            format!("{}:{port}", args.host),
+        ));
+    }
     let (stop, _) = watch::channel(false);
     Ok(Arc::new(Shared {
         t0: Instant::now(),
         addr,
         host: format!("{}:{}", args.host, args.port),
+        sub_addrs,
         path: format!(
             "/app/{}?protocol=7&client=ringcast-load&version=1",
             args.key
