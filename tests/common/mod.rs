@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod ports;
+mod signal;
 mod signing;
 // Not every test binary uses both.
 #[allow(unused_imports)]
@@ -213,15 +214,6 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
-    }
-
-    /// Sends SIGTERM (a graceful shutdown).
-    pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
     }
 
     /// `Some(status)` if the server process has exited (it never should on its own).
