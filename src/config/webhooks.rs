@@ -1,5 +1,6 @@
-//! The control core's settings: where the store lives (`server.data_dir`) and which private
-//! subnets webhook targets may reach (`[webhooks] allowed_subnets`).
+//! The control core's settings: where the store lives (`server.data_dir`), which private
+//! subnets webhook targets may reach (`[webhooks] allowed_subnets`), and how deliveries are
+//! sent (`[webhooks]` timeout, connection bounds, breaker pause, CA file).
 //!
 //! Owns their TOML shape, their environment overrides (`RINGCAST_DATA_DIR`,
 //! `RINGCAST_WEBHOOKS_ALLOWED_SUBNETS`) and their defaults. It never creates the directory nor
@@ -7,6 +8,7 @@
 //! [`DATA_DIR_KEYS`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -25,14 +27,55 @@ const SUBNETS_ENV: &str = "RINGCAST_WEBHOOKS_ALLOWED_SUBNETS";
 #[serde(deny_unknown_fields)]
 pub(super) struct FileWebhooks {
     allowed_subnets: Option<Vec<String>>,
+    timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_per_endpoint: Option<usize>,
+    max_idle_per_endpoint: Option<usize>,
+    breaker_pause_ms: Option<u64>,
+    ca_file: Option<PathBuf>,
 }
 
 /// Validated webhook settings.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct WebhooksConfig {
     /// Private or loopback subnets that webhook targets may still use (the SSRF guard refuses
     /// every other non-public address).
     pub allowed_subnets: Vec<Cidr>,
+    /// How long a receiver has to answer one attempt, connect and TLS included.
+    pub timeout: Duration,
+    /// Webhook requests in flight at once, over all receivers.
+    pub max_connections: usize,
+    /// Requests in flight at once to one receiver (scheme, host and port).
+    pub max_per_endpoint: usize,
+    /// Idle kept-alive connections kept per receiver.
+    pub max_idle_per_endpoint: usize,
+    /// How long an open circuit breaker pauses its endpoint.
+    pub breaker_pause: Duration,
+    /// PEM file of the CAs trusted for https receivers, instead of the webpki roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            allowed_subnets: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_per_endpoint: 16,
+            max_idle_per_endpoint: 16,
+            breaker_pause: Duration::from_secs(3600),
+            ca_file: None,
+        }
+    }
+}
+
+/// A count that must be at least 1.
+fn positive(key: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::new(key, "must be at least 1")),
+        Some(n) => Ok(n),
+    }
 }
 
 /// The data directory: `RINGCAST_DATA_DIR`, else `server.data_dir`, else `./ringcast-data`.
@@ -62,7 +105,44 @@ pub(super) fn webhooks(
         (SUBNETS_ENV, env(SUBNETS_ENV)),
         ("webhooks.allowed_subnets", file.allowed_subnets),
     )?;
-    Ok(WebhooksConfig { allowed_subnets })
+    let d = WebhooksConfig::default();
+    let millis = |key: &str, v: Option<u64>, default: Duration| match v {
+        Some(0) => Err(ConfigError::new(key, "must be at least 1 ms")),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Ok(default),
+    };
+    if let Some(path) = file.ca_file.as_ref().filter(|p| !p.is_file()) {
+        return Err(ConfigError::new(
+            "webhooks.ca_file",
+            format!(
+                "{} is not a readable file; name the CA's PEM file",
+                path.display()
+            ),
+        ));
+    }
+    Ok(WebhooksConfig {
+        allowed_subnets,
+        timeout: millis("webhooks.timeout_ms", file.timeout_ms, d.timeout)?,
+        max_connections: positive(
+            "webhooks.max_connections",
+            file.max_connections,
+            d.max_connections,
+        )?,
+        max_per_endpoint: positive(
+            "webhooks.max_per_endpoint",
+            file.max_per_endpoint,
+            d.max_per_endpoint,
+        )?,
+        max_idle_per_endpoint: file
+            .max_idle_per_endpoint
+            .unwrap_or(d.max_idle_per_endpoint),
+        breaker_pause: millis(
+            "webhooks.breaker_pause_ms",
+            file.breaker_pause_ms,
+            d.breaker_pause,
+        )?,
+        ca_file: file.ca_file,
+    })
 }
 
 #[cfg(test)]
@@ -98,6 +178,7 @@ mod tests {
         assert!(got.allowed_subnets[0].contains("127.0.0.9".parse().unwrap()));
         let file = FileWebhooks {
             allowed_subnets: Some(vec!["nonsense".into()]),
+            ..FileWebhooks::default()
         };
         assert_eq!(
             webhooks(&no_env, file).unwrap_err().key,
@@ -107,5 +188,38 @@ mod tests {
             .unwrap()
             .allowed_subnets
             .is_empty());
+    }
+
+    #[test]
+    fn delivery_settings_have_defaults_and_refuse_zero_and_missing_files() {
+        let got = webhooks(&no_env, FileWebhooks::default()).unwrap();
+        assert_eq!(got, WebhooksConfig::default());
+        assert_eq!(got.timeout, Duration::from_secs(30));
+        let file = FileWebhooks {
+            timeout_ms: Some(250),
+            max_per_endpoint: Some(2),
+            breaker_pause_ms: Some(1500),
+            ..FileWebhooks::default()
+        };
+        let got = webhooks(&no_env, file).unwrap();
+        assert_eq!(
+            (got.timeout, got.max_per_endpoint, got.breaker_pause),
+            (Duration::from_millis(250), 2, Duration::from_millis(1500))
+        );
+        let zero = FileWebhooks {
+            max_connections: Some(0),
+            ..FileWebhooks::default()
+        };
+        assert_eq!(
+            webhooks(&no_env, zero).unwrap_err().key,
+            "webhooks.max_connections"
+        );
+        let missing = FileWebhooks {
+            ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+            ..FileWebhooks::default()
+        };
+        let e = webhooks(&no_env, missing).unwrap_err();
+        assert_eq!(e.key, "webhooks.ca_file");
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 }

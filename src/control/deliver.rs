@@ -3,40 +3,40 @@
 //! next retry.
 //!
 //! Runs only on the control core, one task per attempt so a slow receiver holds nothing else
-//! up. Each claim is a lease longer than the request timeout, so a delivery in flight is never
-//! claimed twice, and one whose process died is claimed again after a restart with the same
-//! `webhook-id`. Due deliveries are found by polling the store every [`POLL`]; it never runs
-//! on a shard.
+//! up. Each claim is a lease longer than the request timeout plus the longest wait for a
+//! connection slot, so a delivery in flight is not claimed twice, and one whose process died
+//! is claimed again after a restart with the same `webhook-id`. Should a lease still run out
+//! (a stalled disk, a suspended process), the outcome is recorded under the claim's lease
+//! token and dropped when a newer claim holds the delivery. Due deliveries are found by
+//! polling the store every [`POLL`]; it never runs on a shard. Requests go out through
+//! [`super::outgoing`] (kept-alive connections, bounded concurrency, https).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::directory::Directory;
 use super::now_ms;
-use crate::proto::http::HttpUrl;
+pub(super) use super::outgoing::{outcome_of, post_to};
+use super::outgoing::{Answer, SendError, MAX_SLOT_WAIT};
+use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
-use crate::shard::io::http_client;
 use crate::store::{AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore, SqliteStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
 use crate::webhook::request::{attempt_headers, Signer};
-use crate::webhook::retry::{NextState, Outcome, RetryPolicy};
+use crate::webhook::retry::{NextState, RetryPolicy};
 use crate::webhook::signing::SigningKey;
-use crate::webhook::ssrf::{check_ip, parse_url};
 
 /// How often the store is asked for due deliveries.
 pub const POLL: Duration = Duration::from_millis(100);
-/// How long a claimed delivery is reserved; longer than [`TIMEOUT`].
-const LEASE_MS: i64 = 60_000;
+/// What a lease covers beyond the request timeout and the slot wait: recording the outcome.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How long a delivery that found no free connection slot waits before it is due again.
+const BUSY_WAIT_MS: i64 = 1_000;
 /// Most deliveries claimed per poll.
 const CLAIM: usize = 64;
-/// How long a receiver has to answer.
-const TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest answer body read from a receiver.
-const MAX_ANSWER: usize = 64 * 1024;
 
 /// What every attempt task shares.
 pub struct Deliverer {
@@ -46,17 +46,33 @@ pub struct Deliverer {
     pub dir: Rc<RefCell<Directory>>,
     /// `webhooks.allowed_subnets`.
     pub allowed: Vec<Cidr>,
+    /// The breaker's threshold and pause (`webhooks.breaker_pause_ms`).
+    breaker: BreakerConfig,
+    /// How long a claim holds a delivery.
+    lease_ms: i64,
+    /// Attempts started and not yet recorded, and their bound (`webhooks.max_connections`):
+    /// no more is claimed than can be sent, so claimed deliveries do not queue for slots.
+    in_flight: Cell<usize>,
+    max_in_flight: usize,
     /// Per endpoint, shared by its attempts in flight; borrowed only between awaits.
     gates: RefCell<HashMap<String, Rc<RefCell<EndpointGate>>>>,
 }
 
 impl Deliverer {
-    /// A loop over `store` and `dir`.
-    pub fn new(store: Rc<SqliteStore>, dir: Rc<RefCell<Directory>>, allowed: Vec<Cidr>) -> Self {
+    /// A loop over `store` and `dir` with the `[webhooks]` settings.
+    pub fn new(store: Rc<SqliteStore>, dir: Rc<RefCell<Directory>>, cfg: &WebhooksConfig) -> Self {
+        let lease = cfg.timeout + MAX_SLOT_WAIT + LEASE_MARGIN;
         Deliverer {
             store,
             dir,
-            allowed,
+            allowed: cfg.allowed_subnets.clone(),
+            breaker: BreakerConfig {
+                pause_ms: i64::try_from(cfg.breaker_pause.as_millis()).unwrap_or(i64::MAX),
+                ..BreakerConfig::DEFAULT
+            },
+            lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+            in_flight: Cell::new(0),
+            max_in_flight: cfg.max_connections,
             gates: RefCell::new(HashMap::new()),
         }
     }
@@ -65,14 +81,25 @@ impl Deliverer {
 /// Claims and starts due deliveries until `stop` says so.
 pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
     while !stop() {
-        match ctx
-            .store
-            .claim_due_deliveries(now_ms(), LEASE_MS, CLAIM)
-            .await
-        {
+        let room = ctx.max_in_flight.saturating_sub(ctx.in_flight.get());
+        let claimed = match room {
+            0 => Ok(Vec::new()),
+            room => {
+                let limit = room.min(CLAIM);
+                ctx.store
+                    .claim_due_deliveries(now_ms(), ctx.lease_ms, limit)
+                    .await
+            }
+        };
+        match claimed {
             Ok(batch) => {
                 for delivery in batch {
-                    monoio::spawn(attempt(ctx.clone(), delivery));
+                    ctx.in_flight.set(ctx.in_flight.get() + 1);
+                    let ctx = ctx.clone();
+                    monoio::spawn(async move {
+                        attempt(ctx.clone(), delivery).await;
+                        ctx.in_flight.set(ctx.in_flight.get() - 1);
+                    });
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot claim due deliveries"),
@@ -94,13 +121,24 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         Ok(g) => g,
         Err(next) => return finish(&ctx, &d, None, &next, now).await,
     };
-    let cfg = BreakerConfig::DEFAULT;
+    let cfg = ctx.breaker;
     let admitted = gate.borrow_mut().admit(&cfg, now);
     if let Gate::Wait { until_ms } = admitted {
         return finish(&ctx, &d, None, &NextState::Wait { until_ms }, now).await;
     }
     let started = Instant::now();
     let sent = post(&ctx, &ep, &d, now).await;
+    if let Err(SendError::Busy) = sent {
+        // Nothing was sent: the delivery comes back later without using an attempt.
+        if let Gate::Send { probe: true } = admitted {
+            // The probe did not go: the next due delivery probes instead.
+            gate.borrow_mut().breaker.on_neutral();
+        }
+        let next = NextState::Wait {
+            until_ms: now_ms() + BUSY_WAIT_MS,
+        };
+        return finish(&ctx, &d, None, &next, now_ms()).await;
+    }
     let outcome = outcome_of(&sent);
     let policy = RetryPolicy {
         max_retries: ep.max_retries,
@@ -112,7 +150,7 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         .settle(&cfg, &policy, number, &outcome, now_ms());
     let record = AttemptRecord {
         attempt: number,
-        status_code: sent.ok(),
+        status_code: sent.as_ref().ok().map(|a| a.status),
         latency_ms: started.elapsed().as_millis().min(u32::MAX as u128) as u32,
         error: settled.error.clone(),
         at_ms: now,
@@ -162,8 +200,16 @@ async fn finish(
     next: &NextState,
     now: i64,
 ) {
-    if let Err(e) = ctx.store.finish_attempt(&d.id, record, next, now).await {
-        tracing::error!(delivery = %d.id, error = %e, "cannot record a webhook attempt");
+    match ctx
+        .store
+        .finish_attempt(&d.id, d.lease, record, next, now)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(delivery = %d.id, "lease taken over before the attempt was recorded; its outcome is dropped")
+        }
+        Err(e) => tracing::error!(delivery = %d.id, error = %e, "cannot record a webhook attempt"),
     }
 }
 
@@ -186,26 +232,8 @@ async fn disable(ctx: &Deliverer, ep: &Endpoint) {
     tracing::warn!(endpoint = %ep.id, "receiver answered 410: endpoint disabled");
 }
 
-/// Why a request got no HTTP answer.
-pub(super) enum SendError {
-    Timeout,
-    Connect(String),
-}
-
-/// What the retry rules make of a request's result.
-pub(super) fn outcome_of(sent: &Result<u16, SendError>) -> Outcome<'_> {
-    match sent {
-        Ok(code) => Outcome::Status {
-            code: *code,
-            retry_after: None,
-        },
-        Err(SendError::Timeout) => Outcome::Timeout,
-        Err(SendError::Connect(why)) => Outcome::Connect(why),
-    }
-}
-
-/// POSTs the delivery; the status code of the answer.
-async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<u16, SendError> {
+/// POSTs the delivery signed with the Standard Webhooks headers.
+async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<Answer, SendError> {
     let key = SigningKey::from_secret(&ep.secret).map_err(|e| SendError::Connect(e.to_string()))?;
     let headers = attempt_headers(
         Signer::Standard { key: &key },
@@ -215,62 +243,4 @@ async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<
         &ep.headers,
     );
     post_to(&ep.url, &ctx.allowed, &headers, &d.body).await
-}
-
-/// POSTs `body` with `headers` to `url` through the SSRF guard; the status code of the answer.
-pub(super) async fn post_to(
-    url: &str,
-    allowed: &[Cidr],
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<u16, SendError> {
-    let target = parse_url(url, allowed).map_err(|e| SendError::Connect(e.to_string()))?;
-    if target.https {
-        return Err(SendError::Connect(
-            "https receivers are not supported yet".into(),
-        ));
-    }
-    let ip = match target.ip {
-        Some(ip) => ip,
-        None => resolve(&target.url)?,
-    };
-    // The address checked is the one connected to: the name is not resolved again.
-    check_ip(ip, allowed).map_err(|e| SendError::Connect(e.to_string()))?;
-    let request = request_bytes(&target.url, headers, body);
-    let connect_to = HttpUrl {
-        host: ip.to_string(),
-        port: target.url.port,
-        path_and_query: target.url.path_and_query.clone(),
-    };
-    match http_client::send(&connect_to, &request, TIMEOUT, MAX_ANSWER).await {
-        Ok(reply) => Ok(reply.status),
-        Err(http_client::ClientError::Timeout(_)) => Err(SendError::Timeout),
-        Err(e) => Err(SendError::Connect(e.to_string())),
-    }
-}
-
-fn resolve(url: &HttpUrl) -> Result<IpAddr, SendError> {
-    (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| SendError::Connect(format!("cannot resolve {}: {e}", url.host)))?
-        .next()
-        .map(|a: SocketAddr| a.ip())
-        .ok_or_else(|| SendError::Connect(format!("{} has no address", url.host)))
-}
-
-/// An HTTP/1.0 POST (the client reads to EOF and refuses chunked answers, which 1.0 rules out).
-fn request_bytes(url: &HttpUrl, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
-    let mut head = format!(
-        "POST {} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        url.path_and_query,
-        url.host_header(),
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
 }

@@ -11,6 +11,7 @@ mod directory;
 pub mod msg;
 mod notify;
 mod ops;
+mod outgoing;
 mod pusher_hooks;
 mod record;
 mod relay;

@@ -22,8 +22,7 @@ use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
 use super::{now_ms, ops};
 use crate::broker::BrokerError;
-use crate::config::{Config, ScalingConfig, DATA_DIR_KEYS};
-use crate::ratelimit::Cidr;
+use crate::config::{Config, ScalingConfig, WebhooksConfig, DATA_DIR_KEYS};
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
 use crate::store::{SqliteStore, StoreError};
@@ -96,7 +95,9 @@ pub fn start(
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let setup = Setup {
         dir: config.data_dir.clone(),
-        allowed: config.webhooks.allowed_subnets.clone(),
+        webhooks: config.webhooks.clone(),
+        tls: super::outgoing::tls_config(&config.webhooks)
+            .map_err(|e| ControlError::Runtime(std::io::Error::other(e)))?,
         scaling: config.scaling.clone(),
         hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
         flags: Flags {
@@ -130,8 +131,10 @@ pub fn start(
 struct Setup {
     /// The data directory.
     dir: PathBuf,
-    /// `webhooks.allowed_subnets`.
-    allowed: Vec<Cidr>,
+    /// The `[webhooks]` settings, for the delivery loop and its HTTP client.
+    webhooks: WebhooksConfig,
+    /// The https receivers' trust.
+    tls: Arc<rustls::ClientConfig>,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
     /// The apps' Pusher channel webhook receivers.
@@ -146,7 +149,8 @@ struct Setup {
 fn run(
     Setup {
         dir,
-        allowed,
+        webhooks,
+        tls,
         scaling,
         hooks,
         flags,
@@ -170,6 +174,7 @@ fn run(
         }
     };
     let store = Rc::new(store);
+    super::outgoing::install(&webhooks, tls);
     let body = async {
         let endpoints = match Directory::load(store.as_ref()).await {
             Ok(d) => {
@@ -196,7 +201,7 @@ fn run(
         };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
-        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), allowed));
+        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), &webhooks));
         let flag = stop.clone();
         monoio::spawn(deliver::run(deliverer, move || {
             flag.load(Ordering::Acquire)

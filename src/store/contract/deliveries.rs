@@ -96,6 +96,7 @@ pub async fn claims_respect_due_time_order_and_lease<S: Store>(s: &S) {
     );
     s.finish_attempt(
         "early",
+        expired[0].lease,
         Some(&attempt(1, Some(200), 1_100)),
         &NextState::Delivered,
         1_100,
@@ -116,9 +117,10 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
     s.insert_deliveries(&[new_delivery("ep", "d", 0)])
         .await
         .unwrap();
-    s.claim_due_deliveries(0, 60_000, 1).await.unwrap();
+    let first = s.claim_due_deliveries(0, 60_000, 1).await.unwrap();
     s.finish_attempt(
         "d",
+        first[0].lease,
         Some(&attempt(1, Some(503), 0)),
         &NextState::Retry { at_ms: 60_000 },
         0,
@@ -138,9 +140,10 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
         "lease released, not due"
     );
 
-    s.claim_due_deliveries(60_000, 1_000, 1).await.unwrap();
+    let second = s.claim_due_deliveries(60_000, 1_000, 1).await.unwrap();
     s.finish_attempt(
         "d",
+        second[0].lease,
         None,
         &NextState::Wait {
             until_ms: 3_660_000,
@@ -154,14 +157,12 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
         (d.attempt, d.status, d.next_attempt_at_ms),
         (1, DeliveryStatus::Waiting, 3_660_000)
     );
-    assert_eq!(
-        ids(&s.claim_due_deliveries(3_660_000, 1_000, 5).await.unwrap()),
-        ["d"],
-        "waiting rows come back"
-    );
+    let back = s.claim_due_deliveries(3_660_000, 1_000, 5).await.unwrap();
+    assert_eq!(ids(&back), ["d"], "waiting rows come back");
 
     s.finish_attempt(
         "d",
+        back[0].lease,
         Some(&attempt(2, None, 3_660_000)),
         &NextState::Failed,
         3_660_000,
@@ -171,7 +172,8 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
     let d = s.get_delivery("d").await.unwrap();
     assert_eq!((d.attempt, d.status), (2, DeliveryStatus::Failed));
     assert!(matches!(
-        s.finish_attempt("nope", None, &NextState::Failed, 0).await,
+        s.finish_attempt("nope", 0, None, &NextState::Failed, 0)
+            .await,
         Err(StoreError::NotFound {
             what: "delivery",
             ..
@@ -187,9 +189,10 @@ pub async fn finished_batches_are_atomic<S: Store>(s: &S) {
         .map(|i| new_delivery("ep", &format!("d{i}"), 0))
         .collect();
     s.insert_deliveries(&batch).await.unwrap();
-    s.claim_due_deliveries(0, 1_000, 10).await.unwrap();
+    let claimed = s.claim_due_deliveries(0, 1_000, 10).await.unwrap();
     let done = |id: &str, attempt: Option<AttemptRecord>, next| Finished {
         id: id.to_owned(),
+        lease: claimed.iter().find(|d| d.id == id).map_or(0, |d| d.lease),
         attempt,
         next,
     };
@@ -254,14 +257,15 @@ pub async fn delivery_log_pages<S: Store>(s: &S) {
         .await
         .unwrap();
     let retry = NextState::Retry { at_ms: 1 };
-    s.finish_attempt("d1", Some(&attempt(1, Some(500), 10)), &retry, 10)
+    s.finish_attempt("d1", 0, Some(&attempt(1, Some(500), 10)), &retry, 10)
         .await
         .unwrap();
-    s.finish_attempt("d2", Some(&attempt(1, None, 20)), &retry, 20)
+    s.finish_attempt("d2", 0, Some(&attempt(1, None, 20)), &retry, 20)
         .await
         .unwrap();
     s.finish_attempt(
         "o1",
+        0,
         Some(&attempt(1, Some(200), 25)),
         &NextState::Delivered,
         25,
@@ -270,6 +274,7 @@ pub async fn delivery_log_pages<S: Store>(s: &S) {
     .unwrap();
     s.finish_attempt(
         "d1",
+        0,
         Some(&attempt(2, Some(200), 30)),
         &NextState::Delivered,
         30,
@@ -304,9 +309,15 @@ pub async fn requeue_replays_a_delivery<S: Store>(s: &S) {
     s.insert_deliveries(&[new_delivery("ep", "d", 0)])
         .await
         .unwrap();
-    s.finish_attempt("d", Some(&attempt(6, Some(500), 5)), &NextState::Failed, 5)
-        .await
-        .unwrap();
+    s.finish_attempt(
+        "d",
+        0,
+        Some(&attempt(6, Some(500), 5)),
+        &NextState::Failed,
+        5,
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         s.requeue_delivery("other", "d", 9).await,
         Err(StoreError::NotFound { .. })
@@ -346,6 +357,7 @@ pub async fn retention_prunes_in_batches<S: Store>(s: &S) {
         let id = format!("old{i}");
         s.finish_attempt(
             &id,
+            0,
             Some(&attempt(1, Some(200), DAY)),
             &NextState::Delivered,
             DAY,
@@ -355,6 +367,7 @@ pub async fn retention_prunes_in_batches<S: Store>(s: &S) {
     }
     s.finish_attempt(
         "recent",
+        0,
         Some(&attempt(1, Some(200), 95 * DAY)),
         &NextState::Delivered,
         95 * DAY,
@@ -363,6 +376,7 @@ pub async fn retention_prunes_in_batches<S: Store>(s: &S) {
     .unwrap();
     s.finish_attempt(
         "live",
+        0,
         Some(&attempt(1, Some(500), DAY)),
         &NextState::Retry { at_ms: 200 * DAY },
         DAY,
@@ -408,4 +422,73 @@ pub async fn retention_prunes_in_batches<S: Store>(s: &S) {
         1,
         "only recent's attempt is left"
     );
+}
+
+/// A lease taken over (expired and claimed again, or replayed) fences out its old owner:
+/// the late finish writes nothing, alone or inside a batch, and the new owner's result stands.
+pub async fn stale_leases_are_fenced<S: Store>(s: &S) {
+    seed_endpoint(s, "app", "ep").await;
+    s.insert_deliveries(&[new_delivery("ep", "d", 0), new_delivery("ep", "e", 0)])
+        .await
+        .unwrap();
+    let old = s.claim_due_deliveries(0, 1_000, 1).await.unwrap();
+    let new = s.claim_due_deliveries(1_000, 1_000, 1).await.unwrap();
+    assert_eq!(ids(&new), ["d"], "the expired lease is claimed again");
+    assert_ne!(old[0].lease, new[0].lease, "each claim has its own token");
+    let won = s
+        .finish_attempt(
+            "d",
+            new[0].lease,
+            Some(&attempt(1, Some(200), 1_500)),
+            &NextState::Delivered,
+            1_500,
+        )
+        .await
+        .unwrap();
+    assert!(won);
+    let late = NextState::Retry { at_ms: 70_000 };
+    let lost = s
+        .finish_attempt(
+            "d",
+            old[0].lease,
+            Some(&attempt(1, Some(500), 1_600)),
+            &late,
+            1_600,
+        )
+        .await
+        .unwrap();
+    assert!(!lost, "the old owner is told it lost the lease");
+    let d = s.get_delivery("d").await.unwrap();
+    assert_eq!((d.status, d.attempt), (DeliveryStatus::Delivered, 1));
+    assert_eq!(s.delivery_log("ep", None, 10).await.unwrap().items.len(), 1);
+
+    // A replay while an attempt is in flight: the attempt's outcome is not recorded.
+    let held = s.claim_due_deliveries(2_000, 60_000, 1).await.unwrap();
+    assert_eq!(ids(&held), ["e"]);
+    s.requeue_delivery("ep", "e", 2_100).await.unwrap();
+    let batch = [
+        Finished {
+            id: "e".into(),
+            lease: held[0].lease,
+            attempt: Some(attempt(1, Some(500), 2_200)),
+            next: NextState::Failed,
+        },
+        Finished {
+            id: "d".into(),
+            lease: new[0].lease,
+            attempt: None,
+            next: NextState::Delivered,
+        },
+    ];
+    assert_eq!(s.finish_attempts(&batch, 2_200).await.unwrap(), 1);
+    let e = s.get_delivery("e").await.unwrap();
+    assert_eq!(
+        (e.status, e.attempt, e.next_attempt_at_ms),
+        (DeliveryStatus::Pending, 0, 2_100)
+    );
+    assert!(matches!(
+        s.finish_attempt("ghost", 1, None, &NextState::Failed, 0)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
 }

@@ -9,7 +9,8 @@ use rusqlite::Connection;
 use crate::store::error::StoreError;
 
 /// Migrations in order; version N is reached by applying `MIGRATIONS[N-1]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE endpoints (
     id TEXT PRIMARY KEY,
     app_id TEXT NOT NULL,
@@ -91,7 +92,13 @@ CREATE UNIQUE INDEX notifications_by_client ON notifications(app_id, client_id)
 CREATE INDEX notifications_due ON notifications(due_at, seq) WHERE status = 'pending';
 CREATE INDEX notifications_by_app ON notifications(app_id, seq);
 CREATE INDEX notifications_finished ON notifications(updated_at) WHERE status <> 'pending';
-"#];
+"#,
+    // Lease fencing: every claim (and replay) moves the generation on, and an attempt is
+    // recorded only under the generation it was claimed with.
+    r#"
+ALTER TABLE deliveries ADD COLUMN lease_gen INTEGER NOT NULL DEFAULT 0;
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

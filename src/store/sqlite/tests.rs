@@ -26,6 +26,7 @@ contract_tests!(fresh();
     delivery_log_pages,
     requeue_replays_a_delivery,
     retention_prunes_in_batches,
+    stale_leases_are_fenced,
     notification_insert_is_idempotent,
     notification_cancel_only_pending,
     notification_list_filters_and_pages,
