@@ -7,9 +7,15 @@
 //! connection slot, so a delivery in flight is not claimed twice, and one whose process died
 //! is claimed again after a restart with the same `webhook-id`. Should a lease still run out
 //! (a stalled disk, a suspended process), the outcome is recorded under the claim's lease
-//! token and dropped when a newer claim holds the delivery. Due deliveries are found by
-//! polling the store every [`POLL`]; it never runs on a shard. Requests go out through
-//! [`super::outgoing`] (kept-alive connections, bounded concurrency, https).
+//! token and dropped when a newer claim holds the delivery. After a restart the previous run's
+//! leases are void: the first read takes them over at once.
+//!
+//! The store is read ahead of due time, in chunks: every [`READ_EVERY_MS`] (or sooner when
+//! [`super::due`] rings: an event recorded, a retry scheduled) it claims what falls due in the
+//! next [`LOOKAHEAD_MS`] onto the timing wheel of `crate::scheduler`, and each delivery starts
+//! when the wheel says it is due, so delays hold to the millisecond without polling the store.
+//! It never runs on a shard. Requests go out through [`super::outgoing`] (kept-alive
+//! connections, bounded concurrency, https).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -17,11 +23,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::directory::Directory;
-use super::now_ms;
 pub(super) use super::outgoing::{outcome_of, post_to};
 use super::outgoing::{Answer, SendError, MAX_SLOT_WAIT};
+use super::{due, now_ms};
 use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
+use crate::scheduler::Wheel;
 use crate::store::{AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore, SqliteStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
@@ -29,14 +36,16 @@ use crate::webhook::request::{attempt_headers, Signer};
 use crate::webhook::retry::{NextState, RetryPolicy};
 use crate::webhook::signing::SigningKey;
 
-/// How often the store is asked for due deliveries.
-pub const POLL: Duration = Duration::from_millis(100);
+/// How far ahead of due time deliveries are claimed onto the wheel.
+const LOOKAHEAD_MS: i64 = 2_000;
+/// Longest time between two reads of the store; a delivery made due sooner rings the bell.
+const READ_EVERY_MS: i64 = 1_000;
 /// What a lease covers beyond the request timeout and the slot wait: recording the outcome.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How long a delivery that found no free connection slot waits before it is due again.
 const BUSY_WAIT_MS: i64 = 1_000;
-/// Most deliveries claimed per poll.
-const CLAIM: usize = 64;
+/// Most deliveries claimed per store call.
+const CHUNK: usize = 256;
 
 /// What every attempt task shares.
 pub struct Deliverer {
@@ -80,31 +89,73 @@ impl Deliverer {
 
 /// Claims and starts due deliveries until `stop` says so.
 pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
+    let mut wheel = Wheel::new(wheel_ms(now_ms()));
+    let mut due_now = Vec::new();
+    let mut restarted = true;
+    let mut next_read = i64::MIN;
     while !stop() {
-        let room = ctx.max_in_flight.saturating_sub(ctx.in_flight.get());
-        let claimed = match room {
-            0 => Ok(Vec::new()),
-            room => {
-                let limit = room.min(CLAIM);
-                ctx.store
-                    .claim_due_deliveries(now_ms(), ctx.lease_ms, limit)
-                    .await
+        next_read = next_read.min(due::take());
+        if now_ms() >= next_read {
+            read_ahead(&ctx, &mut wheel, restarted).await;
+            restarted = false;
+            next_read = now_ms() + READ_EVERY_MS;
+        }
+        wheel.advance(wheel_ms(now_ms()), &mut due_now);
+        for (_, delivery) in due_now.drain(..) {
+            ctx.in_flight.set(ctx.in_flight.get() + 1);
+            let ctx = ctx.clone();
+            monoio::spawn(async move {
+                attempt(ctx.clone(), delivery).await;
+                ctx.in_flight.set(ctx.in_flight.get() - 1);
+            });
+        }
+        let wake_at = wheel.next_deadline().map_or(next_read, |at| {
+            next_read.min(i64::try_from(at).unwrap_or(i64::MAX))
+        });
+        let wait = u64::try_from(wake_at.saturating_sub(now_ms())).unwrap_or(0);
+        due::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+/// Unix ms as the wheel's time.
+fn wheel_ms(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0)
+}
+
+/// Claims, in chunks, what falls due within the lookahead onto the wheel, while attempts in
+/// flight and on the wheel leave room. On the first read after a restart, the previous run's
+/// leases count as expired: no one else holds them.
+async fn read_ahead(ctx: &Deliverer, wheel: &mut Wheel<Delivery>, restarted: bool) {
+    loop {
+        let held = ctx.in_flight.get() + wheel.len();
+        let limit = ctx.max_in_flight.saturating_sub(held).min(CHUNK);
+        if limit == 0 {
+            return;
+        }
+        let now = now_ms();
+        let expired_by = if restarted { i64::MAX } else { now };
+        let lease_until = now + ctx.lease_ms + LOOKAHEAD_MS;
+        let claimed = match ctx
+            .store
+            .claim_due_deliveries(now + LOOKAHEAD_MS, expired_by, lease_until, limit)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim due deliveries");
+                return;
             }
         };
-        match claimed {
-            Ok(batch) => {
-                for delivery in batch {
-                    ctx.in_flight.set(ctx.in_flight.get() + 1);
-                    let ctx = ctx.clone();
-                    monoio::spawn(async move {
-                        attempt(ctx.clone(), delivery).await;
-                        ctx.in_flight.set(ctx.in_flight.get() - 1);
-                    });
-                }
+        let full = claimed.len() == limit;
+        for d in claimed {
+            // Within the lookahead, far inside the wheel's horizon.
+            if let Err(far) = wheel.insert(wheel_ms(d.next_attempt_at_ms), d) {
+                tracing::warn!(delivery = %far.item.id, "due beyond the wheel; its lease will lapse");
             }
-            Err(e) => tracing::error!(error = %e, "cannot claim due deliveries"),
         }
-        monoio::time::sleep(POLL).await;
+        if !full {
+            return;
+        }
     }
 }
 
@@ -179,7 +230,7 @@ async fn gate_of(
     let mut breaker = ctx.store.get_breaker(&ep.id).await.map_err(|e| {
         tracing::error!(endpoint = %ep.id, error = %e, "cannot read the breaker");
         NextState::Wait {
-            until_ms: now + POLL.as_millis() as i64,
+            until_ms: now + READ_EVERY_MS,
         }
     })?;
     breaker.after_restart();
@@ -205,7 +256,11 @@ async fn finish(
         .finish_attempt(&d.id, d.lease, record, next, now)
         .await
     {
-        Ok(true) => {}
+        Ok(true) => {
+            if let NextState::Retry { at_ms } | NextState::Wait { until_ms: at_ms } = *next {
+                due::ring(at_ms);
+            }
+        }
         Ok(false) => {
             tracing::warn!(delivery = %d.id, "lease taken over before the attempt was recorded; its outcome is dropped")
         }

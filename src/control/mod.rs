@@ -8,6 +8,7 @@
 
 mod deliver;
 mod directory;
+mod due;
 pub mod msg;
 mod notify;
 mod ops;

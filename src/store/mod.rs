@@ -64,13 +64,16 @@ pub trait DeliveryStore {
     /// Records a batch of new deliveries in one transaction (the group commit): when this
     /// returns, all of them survive a kill; on error none was recorded.
     async fn insert_deliveries(&self, batch: &[NewDelivery]) -> Result<(), StoreError>;
-    /// Leases up to `limit` deliveries due at `now_ms` (pending or waiting, lease expired) for
-    /// `lease_ms`, ordered by due time then insertion. Each claim hands out a new lease token
+    /// Leases, until `lease_until_ms`, up to `limit` deliveries due at or before `up_to_ms`
+    /// (pending or waiting) whose lease, if any, ended by `expired_by_ms`, ordered by due time
+    /// then insertion. `up_to_ms` beyond now reads ahead of due time; `expired_by_ms` beyond
+    /// now takes over the leases of a previous run. Each claim hands out a new lease token
     /// ([`Delivery::lease`]).
     async fn claim_due_deliveries(
         &self,
-        now_ms: i64,
-        lease_ms: i64,
+        up_to_ms: i64,
+        expired_by_ms: i64,
+        lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError>;
     /// One delivery.

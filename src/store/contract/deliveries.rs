@@ -70,25 +70,31 @@ pub async fn claims_respect_due_time_order_and_lease<S: Store>(s: &S) {
     ];
     s.insert_deliveries(&batch).await.unwrap();
     assert!(s
-        .claim_due_deliveries(49, 1_000, 10)
+        .claim_due_deliveries(49, 49, 1_049, 10)
         .await
         .unwrap()
         .is_empty());
-    let first = s.claim_due_deliveries(100, 1_000, 2).await.unwrap();
+    let first = s.claim_due_deliveries(100, 100, 1_100, 2).await.unwrap();
     assert_eq!(
         ids(&first),
         ["early", "b"],
         "due time, then insertion order"
     );
-    let second = s.claim_due_deliveries(100, 1_000, 10).await.unwrap();
+    let second = s.claim_due_deliveries(100, 100, 1_100, 10).await.unwrap();
     assert_eq!(ids(&second), ["a"], "leased rows are not claimed twice");
-    let unleased = s.claim_due_deliveries(1_099, 1_000, 10).await.unwrap();
+    let unleased = s
+        .claim_due_deliveries(1_099, 1_099, 2_099, 10)
+        .await
+        .unwrap();
     assert_eq!(
         ids(&unleased),
         ["late"],
         "the others are leased until 1_100"
     );
-    let expired = s.claim_due_deliveries(1_100, 1_000, 10).await.unwrap();
+    let expired = s
+        .claim_due_deliveries(1_100, 1_100, 2_100, 10)
+        .await
+        .unwrap();
     assert_eq!(
         ids(&expired),
         ["early", "b", "a"],
@@ -103,7 +109,10 @@ pub async fn claims_respect_due_time_order_and_lease<S: Store>(s: &S) {
     )
     .await
     .unwrap();
-    let later = s.claim_due_deliveries(5_000, 1_000, 10).await.unwrap();
+    let later = s
+        .claim_due_deliveries(5_000, 5_000, 6_000, 10)
+        .await
+        .unwrap();
     assert_eq!(
         ids(&later),
         ["b", "a", "late"],
@@ -117,7 +126,7 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
     s.insert_deliveries(&[new_delivery("ep", "d", 0)])
         .await
         .unwrap();
-    let first = s.claim_due_deliveries(0, 60_000, 1).await.unwrap();
+    let first = s.claim_due_deliveries(0, 0, 60_000, 1).await.unwrap();
     s.finish_attempt(
         "d",
         first[0].lease,
@@ -133,14 +142,17 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
         (1, DeliveryStatus::Pending, 60_000)
     );
     assert!(
-        s.claim_due_deliveries(59_999, 1_000, 1)
+        s.claim_due_deliveries(59_999, 59_999, 60_999, 1)
             .await
             .unwrap()
             .is_empty(),
         "lease released, not due"
     );
 
-    let second = s.claim_due_deliveries(60_000, 1_000, 1).await.unwrap();
+    let second = s
+        .claim_due_deliveries(60_000, 60_000, 61_000, 1)
+        .await
+        .unwrap();
     s.finish_attempt(
         "d",
         second[0].lease,
@@ -157,7 +169,10 @@ pub async fn attempts_move_deliveries<S: Store>(s: &S) {
         (d.attempt, d.status, d.next_attempt_at_ms),
         (1, DeliveryStatus::Waiting, 3_660_000)
     );
-    let back = s.claim_due_deliveries(3_660_000, 1_000, 5).await.unwrap();
+    let back = s
+        .claim_due_deliveries(3_660_000, 3_660_000, 3_661_000, 5)
+        .await
+        .unwrap();
     assert_eq!(ids(&back), ["d"], "waiting rows come back");
 
     s.finish_attempt(
@@ -189,7 +204,7 @@ pub async fn finished_batches_are_atomic<S: Store>(s: &S) {
         .map(|i| new_delivery("ep", &format!("d{i}"), 0))
         .collect();
     s.insert_deliveries(&batch).await.unwrap();
-    let claimed = s.claim_due_deliveries(0, 1_000, 10).await.unwrap();
+    let claimed = s.claim_due_deliveries(0, 0, 1_000, 10).await.unwrap();
     let done = |id: &str, attempt: Option<AttemptRecord>, next| Finished {
         id: id.to_owned(),
         lease: claimed.iter().find(|d| d.id == id).map_or(0, |d| d.lease),
@@ -240,7 +255,10 @@ pub async fn finished_batches_are_atomic<S: Store>(s: &S) {
     );
     assert_eq!(s.delivery_log("ep", None, 10).await.unwrap().items.len(), 2);
     assert_eq!(
-        ids(&s.claim_due_deliveries(9_000, 1_000, 10).await.unwrap()),
+        ids(&s
+            .claim_due_deliveries(9_000, 9_000, 10_000, 10)
+            .await
+            .unwrap()),
         ["d2"],
         "leases released"
     );
@@ -328,7 +346,10 @@ pub async fn requeue_replays_a_delivery<S: Store>(s: &S) {
         (DeliveryStatus::Pending, 0, 9_000)
     );
     assert_eq!(
-        ids(&s.claim_due_deliveries(9_000, 10, 5).await.unwrap()),
+        ids(&s
+            .claim_due_deliveries(9_000, 9_000, 9_010, 5)
+            .await
+            .unwrap()),
         ["d"]
     );
     assert_eq!(
@@ -431,8 +452,11 @@ pub async fn stale_leases_are_fenced<S: Store>(s: &S) {
     s.insert_deliveries(&[new_delivery("ep", "d", 0), new_delivery("ep", "e", 0)])
         .await
         .unwrap();
-    let old = s.claim_due_deliveries(0, 1_000, 1).await.unwrap();
-    let new = s.claim_due_deliveries(1_000, 1_000, 1).await.unwrap();
+    let old = s.claim_due_deliveries(0, 0, 1_000, 1).await.unwrap();
+    let new = s
+        .claim_due_deliveries(1_000, 1_000, 2_000, 1)
+        .await
+        .unwrap();
     assert_eq!(ids(&new), ["d"], "the expired lease is claimed again");
     assert_ne!(old[0].lease, new[0].lease, "each claim has its own token");
     let won = s
@@ -463,7 +487,10 @@ pub async fn stale_leases_are_fenced<S: Store>(s: &S) {
     assert_eq!(s.delivery_log("ep", None, 10).await.unwrap().items.len(), 1);
 
     // A replay while an attempt is in flight: the attempt's outcome is not recorded.
-    let held = s.claim_due_deliveries(2_000, 60_000, 1).await.unwrap();
+    let held = s
+        .claim_due_deliveries(2_000, 2_000, 62_000, 1)
+        .await
+        .unwrap();
     assert_eq!(ids(&held), ["e"]);
     s.requeue_delivery("ep", "e", 2_100).await.unwrap();
     let batch = [
@@ -491,4 +518,35 @@ pub async fn stale_leases_are_fenced<S: Store>(s: &S) {
             .await,
         Err(StoreError::NotFound { .. })
     ));
+}
+
+/// A claim may read ahead of due time (what falls due by `up_to_ms`), and take over leases
+/// not yet expired (`expired_by_ms` beyond now, after a restart).
+pub async fn claims_read_ahead_of_due_time<S: Store>(s: &S) {
+    seed_endpoint(s, "app", "ep").await;
+    let batch = [
+        new_delivery("ep", "soon", 100),
+        new_delivery("ep", "later", 500),
+        new_delivery("ep", "far", 5_000),
+    ];
+    s.insert_deliveries(&batch).await.unwrap();
+    let ahead = s.claim_due_deliveries(600, 0, 1_000, 10).await.unwrap();
+    assert_eq!(ids(&ahead), ["soon", "later"], "due within the window");
+    let next = s.claim_due_deliveries(6_000, 999, 1_999, 10).await.unwrap();
+    assert_eq!(ids(&next), ["far"], "leased until 1_000");
+    let again = s.claim_due_deliveries(600, 1_000, 2_000, 10).await.unwrap();
+    assert_eq!(
+        ids(&again),
+        ["soon", "later"],
+        "the leases ran out at 1_000"
+    );
+    let taken = s
+        .claim_due_deliveries(6_000, i64::MAX, 9_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&taken),
+        ["soon", "later", "far"],
+        "after a restart every lease is taken over"
+    );
 }

@@ -141,19 +141,20 @@ impl DeliveryStore for SqliteStore {
 
     async fn claim_due_deliveries(
         &self,
-        now_ms: i64,
-        lease_ms: i64,
+        up_to_ms: i64,
+        expired_by_ms: i64,
+        lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         let sql = format!(
-            "UPDATE deliveries SET lease_until = ?2, lease_gen = lease_gen + 1 WHERE seq IN (\
+            "UPDATE deliveries SET lease_until = ?3, lease_gen = lease_gen + 1 WHERE seq IN (\
                SELECT seq FROM deliveries WHERE status IN ('pending', 'waiting') \
-               AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
-               ORDER BY next_attempt_at, seq LIMIT ?3) RETURNING {COLUMNS}"
+               AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?2) \
+               ORDER BY next_attempt_at, seq LIMIT ?4) RETURNING {COLUMNS}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![now_ms, now_ms.saturating_add(lease_ms), sql_limit(limit)],
+            params![up_to_ms, expired_by_ms, lease_until_ms, sql_limit(limit)],
             delivery_from,
         )?;
         let mut claimed = rows.collect::<Result<Vec<_>, _>>()?;

@@ -27,6 +27,7 @@ contract_tests!(fresh();
     requeue_replays_a_delivery,
     retention_prunes_in_batches,
     stale_leases_are_fenced,
+    claims_read_ahead_of_due_time,
     notification_insert_is_idempotent,
     notification_cancel_only_pending,
     notification_list_filters_and_pages,
@@ -162,7 +163,8 @@ fn sigkill_after_commit_loses_nothing() {
         );
         n += 1;
     }
-    let due = block_on(store.claim_due_deliveries(i64::MAX, 1, usize::MAX / 2)).unwrap();
+    let due =
+        block_on(store.claim_due_deliveries(i64::MAX, i64::MAX, i64::MAX, usize::MAX / 2)).unwrap();
     assert!(
         due.len() as u32 >= (acked + 1) * 10,
         "pending deliveries resume after restart"
