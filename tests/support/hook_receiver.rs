@@ -150,6 +150,11 @@ impl Receiver {
         self.state.seen.lock().unwrap().clone()
     }
 
+    /// Requests received so far.
+    pub fn count(&self) -> usize {
+        self.state.seen.lock().unwrap().len()
+    }
+
     /// Waits until `n` requests arrived (panics after `within`).
     pub fn wait_for(&self, n: usize, within: Duration) -> Vec<Seen> {
         let deadline = Instant::now() + within;
