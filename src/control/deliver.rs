@@ -196,9 +196,12 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         delays: ep.retry_delays.clone(),
     };
     let number = d.attempt + 1;
-    let settled = gate
-        .borrow_mut()
-        .settle(&cfg, &policy, number, &outcome, now_ms());
+    let (settled, breaker_changed) = {
+        let mut g = gate.borrow_mut();
+        let before = g.breaker;
+        let settled = g.settle(&cfg, &policy, number, &outcome, now_ms());
+        (settled, g.breaker != before)
+    };
     let record = AttemptRecord {
         attempt: number,
         status_code: sent.as_ref().ok().map(|a| a.status),
@@ -208,9 +211,12 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     };
     tracing::debug!(delivery = %d.id, endpoint = %ep.id, attempt = number, next = ?settled.next, "webhook attempt");
     finish(&ctx, &d, Some(&record), &settled.next, now_ms()).await;
-    let breaker = gate.borrow().breaker;
-    if let Err(e) = ctx.store.put_breaker(&ep.id, &breaker).await {
-        tracing::error!(endpoint = %ep.id, error = %e, "cannot persist the breaker");
+    // Persisted only when this attempt changed it: a healthy endpoint costs no second write.
+    if breaker_changed {
+        let breaker = gate.borrow().breaker;
+        if let Err(e) = ctx.store.put_breaker(&ep.id, &breaker).await {
+            tracing::error!(endpoint = %ep.id, error = %e, "cannot persist the breaker");
+        }
     }
     if settled.disable_endpoint {
         disable(&ctx, &ep).await;
