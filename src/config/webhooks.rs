@@ -133,9 +133,10 @@ pub(super) fn webhooks(
             file.max_per_endpoint,
             d.max_per_endpoint,
         )?,
+        // Fewer idle slots than requests in flight would close connections after each burst.
         max_idle_per_endpoint: file
             .max_idle_per_endpoint
-            .unwrap_or(d.max_idle_per_endpoint),
+            .unwrap_or(file.max_per_endpoint.unwrap_or(d.max_idle_per_endpoint)),
         breaker_pause: millis(
             "webhooks.breaker_pause_ms",
             file.breaker_pause_ms,

@@ -63,6 +63,9 @@ pub struct Deliverer {
     /// no more is claimed than can be sent, so claimed deliveries do not queue for slots.
     in_flight: Cell<usize>,
     max_in_flight: usize,
+    /// The last read stopped for want of room, so more may be due: attempts ending ring the
+    /// bell once half the room is free again.
+    backlog: Cell<bool>,
     /// Per endpoint, shared by its attempts in flight; borrowed only between awaits.
     gates: RefCell<HashMap<String, Rc<RefCell<EndpointGate>>>>,
 }
@@ -82,6 +85,7 @@ impl Deliverer {
             lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
             in_flight: Cell::new(0),
             max_in_flight: cfg.max_connections,
+            backlog: Cell::new(false),
             gates: RefCell::new(HashMap::new()),
         }
     }
@@ -107,6 +111,10 @@ pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
             monoio::spawn(async move {
                 attempt(ctx.clone(), delivery).await;
                 ctx.in_flight.set(ctx.in_flight.get() - 1);
+                if ctx.backlog.get() && ctx.in_flight.get() <= ctx.max_in_flight / 2 {
+                    ctx.backlog.set(false);
+                    due::ring(now_ms());
+                }
             });
         }
         let wake_at = wheel.next_deadline().map_or(next_read, |at| {
@@ -128,8 +136,10 @@ fn wheel_ms(ms: i64) -> u64 {
 async fn read_ahead(ctx: &Deliverer, wheel: &mut Wheel<Delivery>, restarted: bool) {
     loop {
         let held = ctx.in_flight.get() + wheel.len();
-        let limit = ctx.max_in_flight.saturating_sub(held).min(CHUNK);
+        let room = ctx.max_in_flight.saturating_sub(held);
+        let limit = room.min(CHUNK);
         if limit == 0 {
+            ctx.backlog.set(true);
             return;
         }
         let now = now_ms();
@@ -147,6 +157,7 @@ async fn read_ahead(ctx: &Deliverer, wheel: &mut Wheel<Delivery>, restarted: boo
             }
         };
         let full = claimed.len() == limit;
+        ctx.backlog.set(full && limit == room);
         for d in claimed {
             // Within the lookahead, far inside the wheel's horizon.
             if let Err(far) = wheel.insert(wheel_ms(d.next_attempt_at_ms), d) {
