@@ -107,13 +107,9 @@ pub fn on_register(shard: &Shard, from: usize, id: usize, reg: &Registration) {
 
 fn register_here(shard: &Shard, reg: &Registration) -> Result<String, RealtimeError> {
     let unknown = || RealtimeError::UnknownSocket(reg.socket_id.to_string());
+    let key = shard.conn_by_socket(reg.socket_id).ok_or_else(unknown)?;
     let mut conns = shard.conns.borrow_mut();
-    // A linear scan: registrations are rare next to deliveries, and a map kept in step with
-    // every connection would cost on every connect instead.
-    let (key, conn) = conns
-        .iter_mut()
-        .find(|(_, c)| c.session.socket_id() == reg.socket_id)
-        .ok_or_else(unknown)?;
+    let conn = conns.get_mut(key).ok_or_else(unknown)?;
     if reg.app.is_some_and(|app| app != conn.app) {
         return Err(unknown());
     }
