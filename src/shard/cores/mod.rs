@@ -11,6 +11,7 @@ pub(crate) mod msg;
 pub(crate) mod occupancy;
 pub(crate) mod owner;
 pub(crate) mod presence;
+pub(crate) mod records_relay;
 pub(crate) mod relay;
 pub(crate) mod watchlist;
 pub(crate) mod yield_now;

@@ -38,5 +38,8 @@ pub fn publish_event(
 
 /// Publishes another node's event on this node (never forwarded again).
 pub fn on_remote(shard: &Shard, event: Relayed) {
+    if super::records_relay::on_remote(shard, &event) {
+        return;
+    }
     fanout::publish_event(shard, event.app, &event.channel, event.frame, event.except);
 }
