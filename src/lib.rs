@@ -31,13 +31,18 @@
 //! - [`broker`]: the Redis link between nodes (RESP, event envelope, reconnecting pub/sub).
 //! - [`config`]: defaults, TOML file and `REVERB_*` / `RINGCAST_*` environment, validated.
 //! - [`store`]: durable control-core state (endpoints, deliveries, notifications) behind a
-//!   trait; SQLite in WAL mode by default.
+//!   trait; SQLite in WAL mode by default, Redis shared by the nodes when scaling is on.
 //! - [`webhook`]: webhook rules without I/O: signing, patterns, bodies, retries, breaker, SSRF.
 //! - [`control`]: the control core, one more thread that owns the store and answers the
 //!   shards' requests over its own ring mesh; the only place SQL runs.
 //! - [`logging`]: the log subscriber: text or JSON lines on stderr, colour only on a terminal.
 
 #![forbid(unsafe_code)]
+
+// Lets unit tests share the integration tests' helpers (the Redis server), which name the
+// crate `ringcast`.
+#[cfg(test)]
+extern crate self as ringcast;
 
 mod api;
 pub mod broker;

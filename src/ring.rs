@@ -8,7 +8,7 @@
 //! to sleep is never missed. No lock is taken anywhere on this path.
 //!
 //! The handshake is model-checked with loom (see the `loom` test module):
-//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib ring::loom`
+//! `ring_loom.rs` says how to run it (`scripts/test` does).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;

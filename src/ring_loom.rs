@@ -1,9 +1,10 @@
 //! Model check of the doorbell handshake: a push made while the consumer decides to sleep is
 //! never missed, whatever the interleaving and whatever values the Relaxed loads may read.
 //!
-//! Run (its own target dir, since `--cfg loom` rebuilds every crate; ~2 min to build the first
-//! time, then ~5 s of model checking):
-//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib ring::loom`
+//! Run it as `scripts/test` does: `cargo rustc --lib --profile bench --features loom-model --
+//! --cfg loom` builds ringcast's unit tests optimised with `--cfg loom` for ringcast alone (the
+//! dependencies keep their normal release build), then the test executable it names runs
+//! `ring::loom` (~5 s of model checking).
 //!
 //! Removing either SeqCst fence makes all three models fail with a deadlock.
 //!

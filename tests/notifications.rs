@@ -1,7 +1,8 @@
 //! The notification scheduler against the real binary: every validation error with its status,
 //! idempotent creates, cancel (and cancel after delivery), due-time order within a channel, a
-//! Laravel Echo `.notification()` listener, and `kill -9` with pending notifications followed by
-//! a restart on the same data directory (each delivered exactly once, counted by id).
+//! Laravel Echo `.notification()` listener, `kill -9` with 10,000 pending notifications followed
+//! by a restart on the same data directory (each delivered exactly once, counted by id), a real
+//! delivery failure retried then failed, and quiet hours in three zones across DST.
 
 mod common;
 
@@ -218,6 +219,19 @@ fn laravel_echo_receives_a_notification_scheduled_two_seconds_ahead() {
     assert_eq!(shown["channel"], "private-App.Models.User.42");
 }
 
+/// The ids `notifications_wait.js` received, in arrival order.
+fn received_ids(out: common::ClientOutput) -> Vec<String> {
+    let ok = out.assert_ok().ok_line().unwrap()["ok ".len()..].to_owned();
+    let ids: Vec<String> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ids "))
+        .flat_map(|chunk| serde_json::from_str::<Vec<String>>(chunk).unwrap())
+        .collect();
+    assert_eq!(ids.len().to_string(), ok, "every id line arrived");
+    ids
+}
+
 /// Creates `items` through the batch API; returns their ids in request order.
 fn schedule(server: &Server, items: &[Value]) -> Vec<String> {
     let mut ids = Vec::with_capacity(items.len());
@@ -253,42 +267,187 @@ fn a_channel_receives_its_notifications_in_due_time_order() {
         .collect();
     let mut ids = schedule(&server, &items);
     ids.reverse();
-    let out = client.finish();
-    let got: Vec<String> =
-        serde_json::from_str(&out.assert_ok().ok_line().unwrap()["ok ".len()..]).unwrap();
+    let got = received_ids(client.finish());
     assert_eq!(got, ids, "arrival order must be due order");
 }
 
-/// `kill -9` with notifications pending, then a restart on the same store: each is published
-/// exactly once. 1,000 rather than 10,000 to keep the suite fast on a shared 2-core machine.
+/// `kill -9` with 10,000 notifications pending, then a restart on the same store: a pusher-js
+/// client receives each exactly once, in due order, counted by id.
 #[test]
 fn kill_9_with_pending_notifications_then_restart_delivers_each_exactly_once() {
-    const N: usize = 1_000;
+    const N: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     let channel = "private-notification.crash";
     let server = start(dir.path(), &[]);
-    let items: Vec<Value> = (0..N as i64).map(|i| soon(channel, 9_000 + i)).collect();
+    // Due from 30 s on, four per millisecond: after scheduling (up to 20 s in a debug build on
+    // a busy machine), the restart and the client's subscription.
+    let first_due = Instant::now() + Duration::from_secs(30);
+    let items: Vec<Value> = (0..N as i64)
+        .map(|i| soon(channel, 30_000 + i / 4))
+        .collect();
     let ids = schedule(&server, &items);
     drop(server); // SIGKILL: no shutdown
     let server = start(dir.path(), &[]);
+    // The client lives at most 30 s: start it 10 s before the first due time.
+    let spawn_at = first_due - Duration::from_secs(10);
+    std::thread::sleep(spawn_at.saturating_duration_since(Instant::now()));
     let count = N.to_string();
-    let timeout = [("CLIENT_TIMEOUT_MS", "28000")];
+    let timeout = [("CLIENT_TIMEOUT_MS", "30000")];
     let mut client = spawn_client_env(
         "notifications_wait.js",
         &[channel, "reminder", &count, "1500"],
         &server,
         &timeout,
     );
-    client.wait_for_line("ready", Duration::from_secs(8));
-    let out = client.finish();
-    let got: Vec<String> =
-        serde_json::from_str(&out.assert_ok().ok_line().unwrap()["ok ".len()..]).unwrap();
+    client.wait_for_line("ready", Duration::from_secs(10));
+    assert!(
+        Instant::now() < first_due,
+        "the machine is too slow for this test: the client subscribed after the first due time"
+    );
+    let got = received_ids(client.finish());
     assert_eq!(got.len(), N, "each exactly once");
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!(unique.len(), N, "no repeats");
     assert_eq!(got, ids, "in due order");
     let (_, pending) = call(&server, "GET", "?status=pending&limit=1", "");
     assert_eq!(pending["notifications"], json!([]), "{pending}");
+}
+
+/// A real delivery failure: the app was removed from the configuration between runs. The
+/// notification is retried (1 s, 2 s, 4 s, 8 s), then marked failed with the reason, which
+/// shows once the app is back.
+#[test]
+fn a_notification_whose_app_is_gone_is_retried_then_failed_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let (code, created) = call(
+        &server,
+        "POST",
+        "",
+        &soon("private-notification.gone", 1_000).to_string(),
+    );
+    assert_eq!(code, 201, "{created}");
+    drop(server);
+    let other = start(dir.path(), &[("REVERB_APP_ID", "another-app")]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, metrics) = http_get(other.port, "/metrics");
+        if metrics.contains("ringcast_notifications_failed_total 1") {
+            assert!(
+                metrics.contains("ringcast_notifications_delivered_total 0"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never failed:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(other);
+    let server = start(dir.path(), &[]);
+    let id = created["id"].as_str().unwrap();
+    let shown = wait_status(&server, id, "failed", Duration::ZERO);
+    assert_eq!(shown["attempts"], 5, "{shown}");
+    let reason = shown["last_error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("gave up after 5 attempts") && reason.contains("no longer configured"),
+        "{shown}"
+    );
+    assert!(shown["delivered_at"].is_null(), "{shown}");
+}
+
+/// Quiet hours through the API in Berlin, New York and Sydney, across both DST transitions of
+/// each, including a window end in a skipped hour and in a repeated hour: the 201's
+/// `deliver_at` (and the GET view) show the moved time.
+#[test]
+fn quiet_hours_move_deliver_at_in_three_zones_across_dst() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let default = None;
+    let cases = [
+        // Berlin: spring forward 2027-03-28, fall back 2027-10-31; 22:00-08:00.
+        (
+            "Europe/Berlin",
+            default,
+            "2027-03-27T23:00:00+01:00",
+            "2027-03-28T08:00:00+02:00",
+        ),
+        (
+            "Europe/Berlin",
+            default,
+            "2027-10-30T23:00:00+02:00",
+            "2027-10-31T08:00:00+01:00",
+        ),
+        // New York 2027-03-14: 02:30 does not exist; the end moves to the end of the gap.
+        (
+            "America/New_York",
+            Some(("22:00", "02:30")),
+            "2027-03-13T23:00:00-05:00",
+            "2027-03-14T03:00:00-04:00",
+        ),
+        // New York 2027-11-07: 01:30 happens twice; the earlier one ends the window.
+        (
+            "America/New_York",
+            Some(("22:00", "01:30")),
+            "2027-11-06T23:00:00-04:00",
+            "2027-11-07T01:30:00-04:00",
+        ),
+        // Sydney: fall back 2027-04-04, spring forward 2027-10-03.
+        (
+            "Australia/Sydney",
+            default,
+            "2027-04-03T23:00:00+11:00",
+            "2027-04-04T08:00:00+10:00",
+        ),
+        (
+            "Australia/Sydney",
+            default,
+            "2027-10-02T23:00:00+10:00",
+            "2027-10-03T08:00:00+11:00",
+        ),
+        // Outside the window nothing moves.
+        (
+            "Australia/Sydney",
+            default,
+            "2027-10-02T12:00:00+10:00",
+            "2027-10-02T12:00:00+10:00",
+        ),
+    ];
+    for (zone, window, scheduled, expected) in cases {
+        let mut body = json!({
+            "user_id": 8, "data": {}, "scheduled_at": scheduled, "timezone": zone,
+        });
+        if let Some((start, end)) = window {
+            body["quiet_hours"] = json!({"start": start, "end": end});
+        }
+        let (code, created) = call(&server, "POST", "", &body.to_string());
+        assert_eq!(code, 201, "{created}");
+        let at = |v: &Value| v.as_str().unwrap().parse::<Timestamp>().unwrap();
+        let expected: Timestamp = expected.parse().unwrap();
+        assert_eq!(
+            at(&created["deliver_at"]),
+            expected,
+            "{zone} {scheduled}: {created}"
+        );
+        assert_eq!(at(&created["scheduled_at"]), scheduled.parse().unwrap());
+        let id = created["id"].as_str().unwrap();
+        let shown = wait_status(&server, id, "pending", Duration::ZERO);
+        assert_eq!(at(&shown["deliver_at"]), expected, "{shown}");
+    }
+    // The pending gauge is recounted every 5 s.
+    let gauge = format!(
+        "ringcast_notifications_pending{{app=\"{}\"}} {}",
+        server.app_id,
+        cases.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(8);
+    loop {
+        let (_, metrics) = http_get(server.port, "/metrics");
+        if metrics.contains(&gauge) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no {gauge:?} in\n{metrics}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Notifications already claimed (leased) when the server dies, and overdue by the restart, go

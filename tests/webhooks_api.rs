@@ -6,28 +6,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{http_request, run_client, signed_call, signed_path, spawn_client, Server};
+use common::{http_request, run_client, signed_path, spawn_client, Server};
+use common::{webhooks_call as call, webhooks_server as start};
 use serde_json::{json, Value};
-
-/// Starts two workers on `data_dir`, with loopback receivers allowed.
-fn start(data_dir: &Path) -> Server {
-    Server::start(&[
-        ("RINGCAST_WORKERS", "2"),
-        ("RINGCAST_DATA_DIR", data_dir.to_str().expect("utf-8 path")),
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-    ])
-}
-
-/// A signed request to `/apps/{id}/webhooks{rest}` (`rest` may end in `?k=v&…`): (status,
-/// parsed body or Null).
-fn call(server: &Server, method: &str, rest: &str, body: &str) -> (u16, Value) {
-    let path = format!("/apps/{}/webhooks{rest}", server.app_id);
-    signed_call(server, method, &path, body)
-}
 
 /// The Node SDK's `get`/`post` on `path` (relative to the app): (status, body).
 fn sdk(server: &Server, method: &str, path: &str, json: &Value) -> (u16, Value) {
@@ -170,7 +154,7 @@ fn every_refusal_has_its_status_and_message_and_changes_nothing() {
             String::new(),
             with("url", json!(long_url)),
             422,
-            "url is invalid",
+            "the limit is 2048",
         ),
         (
             "POST",
@@ -241,6 +225,34 @@ fn every_refusal_has_its_status_and_message_and_changes_nothing() {
             r#"{"name":null}"#.into(),
             422,
             "name must be",
+        ),
+        (
+            "PATCH",
+            format!("/{id}"),
+            "{not json".into(),
+            400,
+            "not a JSON object",
+        ),
+        (
+            "PATCH",
+            format!("/{id}"),
+            r#"{"events":["order.**"]}"#.into(),
+            422,
+            "event pattern 'order.**' is invalid",
+        ),
+        (
+            "PATCH",
+            format!("/{id}"),
+            json!({ "url": long_url }).to_string(),
+            422,
+            "the limit is 2048",
+        ),
+        (
+            "POST",
+            format!("/{id}/test/extra"),
+            String::new(),
+            404,
+            "no webhooks route for POST",
         ),
         (
             "GET",

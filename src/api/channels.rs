@@ -22,13 +22,20 @@ pub struct Counts {
     pub members: Vec<Arc<str>>,
 }
 
-/// Asks every core about the channels `filter` selects.
+/// Asks every core about the channels `filter` selects; with scaling on, the cluster's
+/// counts in Redis (this node's own while Redis cannot be asked).
 pub async fn gather(
     port: &Port,
     app: usize,
     filter: ChannelFilter,
     with_members: bool,
 ) -> Option<Counts> {
+    if port.config().scaling.is_some() {
+        let cluster = port.cluster_counts(app, filter.clone(), with_members).await;
+        if let Some(cluster) = cluster {
+            return Some(from_cluster(cluster));
+        }
+    }
     let parts = port
         .ask_all(Query {
             app,
@@ -37,6 +44,17 @@ pub async fn gather(
         })
         .await?;
     Some(merge(parts))
+}
+
+fn from_cluster(cluster: crate::control::ClusterCounts) -> Counts {
+    Counts {
+        channels: cluster
+            .channels
+            .into_iter()
+            .map(|(name, s, u)| (Arc::from(name), (s, u)))
+            .collect(),
+        members: cluster.members.into_iter().map(Arc::from).collect(),
+    }
 }
 
 fn merge(parts: Vec<QueryPart>) -> Counts {

@@ -19,12 +19,13 @@ pub fn render(port: &Port) -> Response {
     scaling(&mut out, port.shared());
     latency(&mut out, port.shared());
     notifications(&mut out, port);
+    super::metrics_webhooks::render(&mut out, port.shared());
     Response::new(200)
         .with_header("Content-Type", "text/plain; version=0.0.4")
         .with_body(out)
 }
 
-fn load(c: &AtomicU64) -> u64 {
+pub(super) fn load(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
 
@@ -189,7 +190,7 @@ fn notifications(out: &mut String, port: &Port) {
 }
 
 /// A cumulative Prometheus histogram from per-bucket counts (`count(i)`, the last is +Inf).
-fn histogram(
+pub(super) fn histogram(
     out: &mut String,
     (name, help): (&str, &str),
     bounds: &[f64],
@@ -214,6 +215,6 @@ fn histogram(
 /// A per-shard metric: name, help text, and how to read it from a shard's counters.
 type PerShard = (&'static str, &'static str, fn(&ShardStats) -> u64);
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(super) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }

@@ -9,10 +9,12 @@ mod channels;
 mod events;
 mod health;
 mod metrics;
+mod metrics_webhooks;
 mod notifications;
 mod realtime;
 mod records;
 mod users;
+mod webhook_actions;
 mod webhooks;
 mod webhooks_json;
 

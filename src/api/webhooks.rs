@@ -1,5 +1,5 @@
 //! `/apps/{id}/webhooks…`: the managed-webhooks API (create, list, show, update, delete, the
-//! delivery log and statistics).
+//! delivery log and statistics; test and retry are in `webhook_actions`).
 //!
 //! Requests arrive already signed and checked like every REST call. Bodies are validated here
 //! with `proto::api::webhooks` before anything is stored, so a refused request changes nothing;
@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use super::webhook_actions;
 use super::webhooks_json as render;
 use crate::control::{Answer, Published, Request};
 use crate::proto::api::webhooks::{parse_create, parse_patch, EndpointRequestError};
@@ -53,6 +54,10 @@ pub async fn route(
             answer(port, Request::DeleteEndpoint { app_id, id }, 204).await
         }
         ("GET", [id, "deliveries"]) => deliveries(port, app_id, id, params).await,
+        ("POST", [id, "test"]) => webhook_actions::test(port, app_id, id).await,
+        ("POST", [id, "deliveries", did, "retry"]) => {
+            webhook_actions::retry(port, app_id, id, did).await
+        }
         _ => Response::error(404, &format!("no webhooks route for {method}")),
     }
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::store::{Endpoint, EndpointStats, LogEntry, Page};
+use crate::store::{Delivery, Endpoint, EndpointStats, LogEntry, Page};
 
 /// One endpoint; `with_secret` adds its signing secret.
 pub fn endpoint(ep: &Endpoint, with_secret: bool) -> Value {
@@ -83,4 +83,17 @@ pub fn stats(all: &[EndpointStats], now_ms: i64) -> Value {
         .map(|s| s.endpoint_id.as_str())
         .collect();
     json!({ "endpoints": endpoints, "failing": failing })
+}
+
+/// A delivery just recorded or requeued: where it stands and when it is due.
+pub fn delivery(d: &Delivery) -> Value {
+    json!({
+        "delivery_id": d.id,
+        "endpoint_id": d.endpoint_id,
+        "event": d.event,
+        "status": d.status.as_str(),
+        "attempts": d.attempt,
+        "next_attempt_at_ms": d.next_attempt_at_ms,
+        "created_at_ms": d.created_at_ms,
+    })
 }

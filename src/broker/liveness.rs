@@ -22,6 +22,23 @@ pub async fn sweep(
     conn: &mut Connection,
     membership: &Membership,
 ) -> Result<Vec<String>, BrokerError> {
+    let mut claimed = Vec::new();
+    for id in dead(conn, membership).await? {
+        conn.write(membership.claim(&id)).await?;
+        if resp::integer(conn.read_frame().await?)? == 1 {
+            tracing::warn!(node = %id, "node stopped beating; this node cleans up after it");
+            claimed.push(id);
+        }
+    }
+    Ok(claimed)
+}
+
+/// The listed nodes whose key expired (this node excepted), not yet claimed: for a caller
+/// that claims and cleans up in one atomic step of its own.
+pub async fn dead(
+    conn: &mut Connection,
+    membership: &Membership,
+) -> Result<Vec<String>, BrokerError> {
     conn.write(membership.list()).await?;
     let members = resp::strings(conn.read_frame().await?)?;
     let Some(probe) = membership.probe(&members) else {
@@ -36,15 +53,7 @@ pub async fn sweep(
             members.len()
         )));
     }
-    let mut claimed = Vec::new();
-    for id in membership.dead(&members, &alive) {
-        conn.write(membership.claim(&id)).await?;
-        if resp::integer(conn.read_frame().await?)? == 1 {
-            tracing::warn!(node = %id, "node stopped beating; this node cleans up after it");
-            claimed.push(id);
-        }
-    }
-    Ok(claimed)
+    Ok(membership.dead(&members, &alive))
 }
 
 /// Leaves the cluster at a clean shutdown: deletes the key and leaves the set.

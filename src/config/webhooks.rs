@@ -1,9 +1,10 @@
 //! The control core's settings: where the store lives (`server.data_dir`), which private
-//! subnets webhook targets may reach (`[webhooks] allowed_subnets`), and how deliveries are
-//! sent (`[webhooks]` timeout, connection bounds, breaker pause, CA file).
+//! subnets webhook targets may reach (`[webhooks] allowed_subnets`), how deliveries are sent
+//! (`[webhooks]` timeout, connection bounds, breaker pause, CA file) and how long delivery
+//! history is kept (`[webhooks] retention_days`).
 //!
 //! Owns their TOML shape, their environment overrides (`RINGCAST_DATA_DIR`,
-//! `RINGCAST_WEBHOOKS_ALLOWED_SUBNETS`) and their defaults. It never creates the directory nor
+//! `RINGCAST_WEBHOOKS_ALLOWED_SUBNETS`, `RINGCAST_WEBHOOKS_RETENTION_DAYS`) and their defaults. It never creates the directory nor
 //! opens the store: the control core does that at start and reports a failure naming
 //! [`DATA_DIR_KEYS`].
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{cidr_setting, ConfigError};
+use super::{cidr_setting, parse_num, ConfigError};
 use crate::ratelimit::Cidr;
 use crate::store::sqlite::{DATA_DIR_ENV, DEFAULT_DATA_DIR};
 
@@ -21,6 +22,10 @@ pub const DATA_DIR_KEYS: &str = "RINGCAST_DATA_DIR (server.data_dir)";
 
 /// The environment variable that lists the allowed subnets, comma-separated.
 const SUBNETS_ENV: &str = "RINGCAST_WEBHOOKS_ALLOWED_SUBNETS";
+/// The environment variable that sets `webhooks.retention_days`.
+const RETENTION_ENV: &str = "RINGCAST_WEBHOOKS_RETENTION_DAYS";
+/// Days finished deliveries and their attempts are kept unless configured.
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 
 /// The `[webhooks]` table of the TOML file.
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +38,7 @@ pub(super) struct FileWebhooks {
     max_idle_per_endpoint: Option<usize>,
     breaker_pause_ms: Option<u64>,
     ca_file: Option<PathBuf>,
+    retention_days: Option<u32>,
 }
 
 /// Validated webhook settings.
@@ -53,6 +59,9 @@ pub struct WebhooksConfig {
     pub breaker_pause: Duration,
     /// PEM file of the CAs trusted for https receivers, instead of the webpki roots.
     pub ca_file: Option<PathBuf>,
+    /// Days a finished delivery and its attempts stay in the log before the periodic cleanup
+    /// removes them (at least 1).
+    pub retention_days: u32,
 }
 
 impl Default for WebhooksConfig {
@@ -65,6 +74,7 @@ impl Default for WebhooksConfig {
             max_idle_per_endpoint: 16,
             breaker_pause: Duration::from_secs(3600),
             ca_file: None,
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -76,6 +86,24 @@ fn positive(key: &str, value: Option<usize>, default: usize) -> Result<usize, Co
         Some(0) => Err(ConfigError::new(key, "must be at least 1")),
         Some(n) => Ok(n),
     }
+}
+
+/// Retention in days: `RINGCAST_WEBHOOKS_RETENTION_DAYS`, else the file, else 90; at least 1.
+fn retention_days(
+    env: &dyn Fn(&str) -> Option<String>,
+    from_file: Option<u32>,
+) -> Result<u32, ConfigError> {
+    let days = match env(RETENTION_ENV) {
+        Some(v) => parse_num(RETENTION_ENV, &v, "a number of days (at least 1)")?,
+        None => from_file.unwrap_or(DEFAULT_RETENTION_DAYS),
+    };
+    if days == 0 {
+        return Err(ConfigError::new(
+            "webhooks.retention_days",
+            "must be at least 1 day; history is removed only after it",
+        ));
+    }
+    Ok(days)
 }
 
 /// The data directory: `RINGCAST_DATA_DIR`, else `server.data_dir`, else `./ringcast-data`.
@@ -105,6 +133,7 @@ pub(super) fn webhooks(
         (SUBNETS_ENV, env(SUBNETS_ENV)),
         ("webhooks.allowed_subnets", file.allowed_subnets),
     )?;
+    let retention_days = retention_days(env, file.retention_days)?;
     let d = WebhooksConfig::default();
     let millis = |key: &str, v: Option<u64>, default: Duration| match v {
         Some(0) => Err(ConfigError::new(key, "must be at least 1 ms")),
@@ -143,6 +172,7 @@ pub(super) fn webhooks(
             d.breaker_pause,
         )?,
         ca_file: file.ca_file,
+        retention_days,
     })
 }
 
@@ -222,5 +252,26 @@ mod tests {
         let e = webhooks(&no_env, missing).unwrap_err();
         assert_eq!(e.key, "webhooks.ca_file");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[test]
+    fn retention_defaults_to_90_days_and_refuses_zero() {
+        let days = |env: &dyn Fn(&str) -> Option<String>, file: Option<u32>| {
+            let file = FileWebhooks {
+                retention_days: file,
+                ..Default::default()
+            };
+            webhooks(env, file).map(|w| w.retention_days)
+        };
+        assert_eq!(days(&no_env, None).unwrap(), 90);
+        assert_eq!(days(&no_env, Some(7)).unwrap(), 7);
+        let env = |k: &str| (k == RETENTION_ENV).then(|| "3".to_owned());
+        assert_eq!(days(&env, Some(7)).unwrap(), 3);
+        assert_eq!(
+            days(&no_env, Some(0)).unwrap_err().key,
+            "webhooks.retention_days"
+        );
+        let bad = |k: &str| (k == RETENTION_ENV).then(|| "soon".to_owned());
+        assert_eq!(days(&bad, None).unwrap_err().key, RETENTION_ENV);
     }
 }

@@ -7,8 +7,9 @@
 //! connection slot, so a delivery in flight is not claimed twice, and one whose process died
 //! is claimed again after a restart with the same `webhook-id`. Should a lease still run out
 //! (a stalled disk, a suspended process), the outcome is recorded under the claim's lease
-//! token and dropped when a newer claim holds the delivery. After a restart the previous run's
-//! leases are void: the first read takes them over at once.
+//! token and dropped when a newer claim holds the delivery. After a restart on SQLite the
+//! previous run's leases are void: the first read takes them over at once (on a shared Redis
+//! store they may be other nodes', so they run out first).
 //!
 //! The store is read ahead of due time, in chunks: every [`READ_EVERY_MS`] (or sooner when
 //! [`super::due`] rings: an event recorded, a retry scheduled) it claims what falls due in the
@@ -25,16 +26,15 @@ use std::time::{Duration, Instant};
 use super::directory::Directory;
 pub(super) use super::outgoing::{outcome_of, post_to};
 use super::outgoing::{Answer, SendError, MAX_SLOT_WAIT};
+use super::pusher_endpoints::{standard_headers, DeliveryContext};
 use super::{due, now_ms};
 use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
 use crate::scheduler::Wheel;
-use crate::store::{AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore, SqliteStore};
+use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
-use crate::webhook::request::{attempt_headers, Signer};
 use crate::webhook::retry::{NextState, RetryPolicy};
-use crate::webhook::signing::SigningKey;
 
 /// How far ahead of due time deliveries are claimed onto the wheel.
 const LOOKAHEAD_MS: i64 = 2_000;
@@ -50,7 +50,7 @@ const CHUNK: usize = 256;
 /// What every attempt task shares.
 pub struct Deliverer {
     /// The store.
-    pub store: Rc<SqliteStore>,
+    pub store: Rc<AnyStore>,
     /// Endpoints by id.
     pub dir: Rc<RefCell<Directory>>,
     /// `webhooks.allowed_subnets`.
@@ -68,11 +68,13 @@ pub struct Deliverer {
     backlog: Cell<bool>,
     /// Per endpoint, shared by its attempts in flight; borrowed only between awaits.
     gates: RefCell<HashMap<String, Rc<RefCell<EndpointGate>>>>,
+    /// App credentials (pusher-format signing) and metrics; standard-only without it.
+    context: Option<DeliveryContext>,
 }
 
 impl Deliverer {
     /// A loop over `store` and `dir` with the `[webhooks]` settings.
-    pub fn new(store: Rc<SqliteStore>, dir: Rc<RefCell<Directory>>, cfg: &WebhooksConfig) -> Self {
+    pub fn new(store: Rc<AnyStore>, dir: Rc<RefCell<Directory>>, cfg: &WebhooksConfig) -> Self {
         let lease = cfg.timeout + MAX_SLOT_WAIT + LEASE_MARGIN;
         Deliverer {
             store,
@@ -87,6 +89,15 @@ impl Deliverer {
             max_in_flight: cfg.max_connections,
             backlog: Cell::new(false),
             gates: RefCell::new(HashMap::new()),
+            context: None,
+        }
+    }
+
+    /// Adds the apps' credentials and the metrics counters.
+    pub fn with_context(self, context: DeliveryContext) -> Self {
+        Deliverer {
+            context: Some(context),
+            ..self
         }
     }
 }
@@ -95,7 +106,9 @@ impl Deliverer {
 pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
     let mut wheel = Wheel::new(wheel_ms(now_ms()));
     let mut due_now = Vec::new();
-    let mut restarted = true;
+    // A store of this process alone holds only the previous run's leases at start; a shared
+    // one (Redis) also holds other nodes' live leases, which must run out first.
+    let mut restarted = matches!(*ctx.store, AnyStore::Sqlite(_));
     let mut next_read = i64::MIN;
     while !stop() {
         next_read = next_read.min(due::take());
@@ -131,8 +144,8 @@ fn wheel_ms(ms: i64) -> u64 {
 }
 
 /// Claims, in chunks, what falls due within the lookahead onto the wheel, while attempts in
-/// flight and on the wheel leave room. On the first read after a restart, the previous run's
-/// leases count as expired: no one else holds them.
+/// flight and on the wheel leave room. On the first read after a restart of a store of its
+/// own, the previous run's leases count as expired: no one else holds them.
 async fn read_ahead(ctx: &Deliverer, wheel: &mut Wheel<Delivery>, restarted: bool) {
     loop {
         let held = ctx.in_flight.get() + wheel.len();
@@ -173,7 +186,7 @@ async fn read_ahead(ctx: &Deliverer, wheel: &mut Wheel<Delivery>, restarted: boo
 /// One gated attempt of `d`, recorded in the store.
 async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     let now = now_ms();
-    let endpoint = ctx.dir.borrow().get(&d.endpoint_id).cloned();
+    let endpoint = super::shared_endpoints::endpoint(&ctx.store, &ctx.dir, &d.endpoint_id).await;
     let Some(ep) = endpoint.filter(|ep| ep.is_active) else {
         // Removed or disabled: the delivery ends without an attempt.
         finish(&ctx, &d, None, &NextState::Failed, now).await;
@@ -202,6 +215,10 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         return finish(&ctx, &d, None, &next, now_ms()).await;
     }
     let outcome = outcome_of(&sent);
+    if let Some(c) = &ctx.context {
+        let latency_ms = started.elapsed().as_millis().min(u64::MAX as u128) as u64;
+        c.shared.webhooks.attempt(&outcome, latency_ms);
+    }
     let policy = RetryPolicy {
         max_retries: ep.max_retries,
         delays: ep.retry_delays.clone(),
@@ -304,15 +321,12 @@ async fn disable(ctx: &Deliverer, ep: &Endpoint) {
     tracing::warn!(endpoint = %ep.id, "receiver answered 410: endpoint disabled");
 }
 
-/// POSTs the delivery signed with the Standard Webhooks headers.
+/// POSTs the delivery, signed for the endpoint's format.
 async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<Answer, SendError> {
-    let key = SigningKey::from_secret(&ep.secret).map_err(|e| SendError::Connect(e.to_string()))?;
-    let headers = attempt_headers(
-        Signer::Standard { key: &key },
-        &d.id,
-        now,
-        &d.body,
-        &ep.headers,
-    );
+    let headers = match &ctx.context {
+        Some(c) => c.headers(ep, d, now),
+        None => standard_headers(ep, d, now),
+    };
+    let headers = headers.map_err(SendError::Connect)?;
     post_to(&ep.url, &ctx.allowed, &headers, &d.body).await
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::store::{Endpoint, EndpointStore, StoreError};
+use crate::webhook::body::kinds_mask;
 use crate::webhook::endpoint::Format;
 use crate::webhook::route::Route;
 
@@ -55,6 +56,15 @@ impl Directory {
         })
     }
 
+    /// The channel webhook event types (a [`kinds_mask`]) that the active pusher-format
+    /// endpoints of `app_id` receive; 0 when it has none.
+    pub fn channel_event_mask(&self, app_id: &str) -> u16 {
+        self.by_id
+            .values()
+            .filter(|ep| ep.app_id == app_id && ep.is_active && ep.format == Format::Pusher)
+            .fold(0, |mask, ep| mask | kinds_mask(&ep.events))
+    }
+
     /// One endpoint by id.
     pub fn get(&self, id: &str) -> Option<&Endpoint> {
         self.by_id.get(id)
@@ -65,6 +75,7 @@ impl Directory {
 mod tests {
     use super::*;
     use crate::store::{NewEndpoint, SqliteStore};
+    use crate::webhook::body::kind_bit;
     use crate::webhook::endpoint::EndpointSpec;
 
     fn new(id: &str, app: &str, events: &[&str], format: Format, active: bool) -> NewEndpoint {
@@ -119,6 +130,12 @@ mod tests {
             "pusher-format endpoints get no business events"
         );
         assert!(!dir.receives_events("c"));
+        assert_eq!(dir.channel_event_mask("b"), kind_bit("channel_occupied"));
+        assert_eq!(
+            dir.channel_event_mask("a"),
+            0,
+            "business endpoints get no channel events"
+        );
         assert_eq!(dir.get("b1").map(|e| e.format), Some(Format::Pusher));
     }
 }

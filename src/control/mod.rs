@@ -6,22 +6,31 @@
 //! beyond a bounded timeout. SQLite runs here and nowhere else: a shard never opens the store,
 //! and this module never touches a shard's connections or channel index.
 
+mod cluster;
 mod deliver;
 mod directory;
 mod due;
+mod manual;
 pub mod msg;
 mod notify;
 mod ops;
 mod outgoing;
+mod pusher_endpoints;
 mod pusher_hooks;
 mod record;
 mod relay;
+mod retention;
+mod shared_endpoints;
 mod stats;
 mod thread;
+mod webhook_stats;
+mod webhook_tasks;
 
+pub use cluster::{ClusterCounts, ClusterDone, ClusterOp, Command, Member, Share};
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};
+pub use webhook_stats::{WebhookStats, DELIVERY_LATENCY_BUCKETS, DELIVERY_RESULTS};
 
 /// Unix milliseconds: the control core's clock.
 pub(crate) fn now_ms() -> i64 {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 pub use super::relay::Relayed;
-use crate::store::{Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
+use crate::store::{Delivery, Endpoint, EndpointStats, LogEntry, NewEndpoint, Page, StoreError};
 use crate::store::{Inserted, NewNotification, Notification, NotificationStatus};
 use crate::webhook::endpoint::EndpointPatch;
 
@@ -43,6 +43,11 @@ pub enum ControlMsg {
     Remote(Box<Relayed>),
     /// Control core → shard: publish a due notification's frame through the fan-out.
     Notify(Box<Notify>),
+    /// Shard → control core, answered by [`ControlMsg::ClusterDone`]: a change of this
+    /// node's share of the cluster state (scaling on).
+    Cluster(Box<super::cluster::ClusterOp>),
+    /// Control core → shard: the cluster's outcome of a [`ControlMsg::Cluster`].
+    ClusterDone(Box<super::cluster::ClusterDone>),
 }
 
 /// A notification the control core hands a shard to publish.
@@ -114,6 +119,22 @@ pub enum Request {
         /// Start of the window, unix ms.
         since_ms: i64,
     },
+    /// Record a test delivery to one endpoint, due now.
+    TestEndpoint {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+    },
+    /// Replay one delivery of an endpoint with the same `webhook-id`.
+    RetryDelivery {
+        /// The app.
+        app_id: String,
+        /// The endpoint.
+        id: String,
+        /// The delivery.
+        delivery_id: String,
+    },
     /// Store validated notifications (idempotent by client id) before answering 201.
     ScheduleNotifications(Vec<NewNotification>),
     /// One notification.
@@ -158,6 +179,8 @@ pub enum Answer {
     Log(Page<LogEntry>),
     /// Monitoring figures.
     Stats(Vec<EndpointStats>),
+    /// One delivery, recorded or requeued (boxed: it carries its body).
+    Delivery(Box<Delivery>),
     /// Deliveries recorded for a publish.
     Recorded(usize),
     /// Stored notifications, in request order.
@@ -166,6 +189,8 @@ pub enum Answer {
     Notification(Box<Notification>),
     /// A page of notifications.
     Notifications(Page<Notification>),
+    /// The cluster's channel counts (scaling on); `None` when Redis could not be asked.
+    ClusterCounts(Option<Box<super::cluster::ClusterCounts>>),
 }
 
 impl Request {

@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 
 use super::directory::Directory;
+use super::manual::{retry_delivery, test_delivery};
 use super::msg::{Answer, Request};
 use super::record::record;
 use crate::store::{
@@ -51,6 +52,17 @@ pub async fn execute<S: EndpointStore + DeliveryStore + NotificationStore>(
         }
         Request::Publish { app_id, events } => {
             Answer::Recorded(record(store, dir, &app_id, &events, now_ms).await?)
+        }
+        Request::TestEndpoint { app_id, id } => {
+            Answer::Delivery(Box::new(test_delivery(store, &app_id, &id, now_ms).await?))
+        }
+        Request::RetryDelivery {
+            app_id,
+            id,
+            delivery_id,
+        } => {
+            let requeued = retry_delivery(store, &app_id, &id, &delivery_id, now_ms);
+            Answer::Delivery(Box::new(requeued.await?))
         }
         Request::ScheduleNotifications(batch) => {
             Answer::Scheduled(store.insert_notifications(&batch, now_ms).await?)

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::deliver::{outcome_of, post_to};
 use super::now_ms;
+use super::pusher_endpoints::{self, PusherEndpoints};
 use crate::config::{AppConfig, PusherWebhookConfig};
 use crate::ratelimit::Cidr;
 use crate::webhook::batcher::Batcher;
@@ -51,6 +52,8 @@ pub struct PusherHooks {
     /// Leaves waiting, each with the token of the task that will release it.
     leaves: RefCell<HashMap<LeaveKey, u64>>,
     next_token: Cell<u64>,
+    /// The pusher-format endpoints of the API, once the store is open.
+    endpoints: Option<Rc<PusherEndpoints>>,
 }
 
 impl PusherHooks {
@@ -76,7 +79,13 @@ impl PusherHooks {
             allowed,
             leaves: RefCell::new(HashMap::new()),
             next_token: Cell::new(0),
+            endpoints: None,
         }
+    }
+
+    /// Also hands every event to the API's pusher-format endpoints.
+    pub fn attach(&mut self, endpoints: PusherEndpoints) {
+        self.endpoints = Some(Rc::new(endpoints));
     }
 }
 
@@ -117,6 +126,9 @@ pub fn on_event(hooks: &Rc<PusherHooks>, app: usize, event: PusherEvent) {
 
 /// Adds `event` of app `app` to the batch of every receiver that wants it.
 fn batch(hooks: &Rc<PusherHooks>, app: usize, event: PusherEvent) {
+    if let Some(endpoints) = &hooks.endpoints {
+        pusher_endpoints::batch(endpoints, app, &event);
+    }
     let Some(entry) = hooks.apps.get(app) else {
         return;
     };

@@ -52,10 +52,15 @@ pub struct Relayed {
     pub frame: Bytes,
     /// The connection that must not receive it.
     pub except: Option<SocketId>,
+    /// A protocol event (`pusher_internal:member_added` …): delivered, never kept by a cache
+    /// channel as its last event.
+    pub internal: bool,
 }
 
 /// The link's state on the control core, shared by its tasks and the serve loop.
 pub struct Relay {
+    /// This node's id (the envelopes' origin, the heartbeat's name).
+    node: String,
     /// App ids, in `Config::apps` order.
     apps: Vec<String>,
     /// Events waiting for the publisher.
@@ -91,18 +96,20 @@ impl Relay {
         let me = node_id();
         let link = connect(scaling, &me).await?;
         tracing::info!(node = %me, redis = %scaling.redis.address(), channel = %scaling.channel, "scaling: joined the other nodes through Redis");
-        let relay = Relay::start(apps.to_vec(), link, shared.clone(), endpoint.bell());
+        let relay = Relay::start(me, apps.to_vec(), link, shared.clone(), endpoint.bell());
         Ok(relay)
     }
 
     /// Starts the two tasks; `wake` is the serve loop's doorbell, rung when events arrive.
     fn start(
+        node: String,
         apps: Vec<String>,
         link: (Publisher, Subscriber),
         shared: Arc<Shared>,
         wake: crate::ring::BellHandle,
     ) -> Rc<Relay> {
         let relay = Rc::new(Relay {
+            node,
             apps,
             outbound: RefCell::new(Vec::new()),
             waiting: Cell::new(None),
@@ -129,6 +136,25 @@ impl Relay {
             None => tracing::warn!("an event frame could not be read back; not forwarded"),
         }
         None
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Publishes an event the control core made (a dead node's `member_removed`) on every
+    /// node: out to the others, and in to this node's owner shard like a remote event.
+    pub fn broadcast(&self, relayed: Relayed) {
+        let copy = Relayed {
+            app: relayed.app,
+            channel: relayed.channel.clone(),
+            frame: relayed.frame.clone(),
+            except: relayed.except,
+            internal: relayed.internal,
+        };
+        self.take(ControlMsg::Forward(Box::new(copy)));
+        self.inbound.borrow_mut().push(relayed);
     }
 
     /// Whether other nodes' events wait for a shard.
@@ -177,6 +203,7 @@ impl Relay {
             channel: event.channel,
             frame: crate::proto::pusher::text_frame(&event.data),
             except: event.except_socket.and_then(|s| s.parse().ok()),
+            internal: event.name.starts_with("pusher_internal:"),
         })
     }
 
@@ -245,6 +272,7 @@ mod tests {
 
     fn relay() -> Relay {
         Relay {
+            node: "me".into(),
             apps: vec!["1".into(), "424242".into()],
             outbound: RefCell::new(Vec::new()),
             waiting: Cell::new(None),
@@ -263,6 +291,7 @@ mod tests {
             channel: "private-orders".into(),
             frame: text_frame(&json),
             except: Some(SocketId::new(12, 34)),
+            internal: false,
         };
         let frame = sent.frame.clone();
         let event = relay.to_event(sent).expect("a readable frame");
@@ -277,6 +306,7 @@ mod tests {
         assert_eq!((got.app, got.channel.as_str()), (1, "private-orders"));
         assert_eq!(got.frame, frame);
         assert_eq!(got.except, Some(SocketId::new(12, 34)));
+        assert!(!got.internal);
     }
 
     #[test]

@@ -14,18 +14,19 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use super::deliver::{self, Deliverer};
+use super::cluster::Cluster;
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
 use super::pusher_hooks::{self, PusherHooks};
 use super::relay::Relay;
-use super::{now_ms, ops};
-use crate::broker::BrokerError;
-use crate::config::{Config, ScalingConfig, WebhooksConfig, DATA_DIR_KEYS};
+use super::shared_endpoints;
+use super::{now_ms, ops, webhook_tasks};
+use crate::broker::{BrokerError, LinkOptions};
+use crate::config::{AppConfig, Config, ScalingConfig, WebhooksConfig, DATA_DIR_KEYS};
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{AnyStore, StoreError};
 
 /// Requests handled before the loop checks for shutdown and flushes its replies.
 const BATCH: usize = 64;
@@ -47,6 +48,8 @@ pub enum ControlError {
     Runtime(std::io::Error),
     /// Scaling is on and Redis could not be reached (the error names the address).
     Broker(BrokerError),
+    /// Scaling is on and the shared store in Redis could not be read.
+    SharedStore(StoreError),
 }
 
 impl fmt::Display for ControlError {
@@ -60,6 +63,7 @@ impl fmt::Display for ControlError {
             ),
             ControlError::Runtime(e) => write!(f, "cannot start the control core: {e}"),
             ControlError::Broker(e) => write!(f, "scaling is enabled but {e}"),
+            ControlError::SharedStore(e) => write!(f, "scaling is enabled but {e}"),
         }
     }
 }
@@ -99,7 +103,7 @@ pub fn start(
         tls: super::outgoing::tls_config(&config.webhooks)
             .map_err(|e| ControlError::Runtime(std::io::Error::other(e)))?,
         scaling: config.scaling.clone(),
-        hooks: PusherHooks::new(&config.apps, config.webhooks.allowed_subnets.clone()),
+        apps: config.apps.clone(),
         flags: Flags {
             apps: config.apps.iter().map(|a| a.id.clone()).collect(),
             shared,
@@ -137,8 +141,8 @@ struct Setup {
     tls: Arc<rustls::ClientConfig>,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
-    /// The apps' Pusher channel webhook receivers.
-    hooks: PusherHooks,
+    /// The apps: their credentials and Pusher channel webhook receivers.
+    apps: Vec<AppConfig>,
     flags: Flags,
     /// The core to pin to, if any.
     pin: Option<usize>,
@@ -152,7 +156,7 @@ fn run(
         webhooks,
         tls,
         scaling,
-        hooks,
+        apps,
         flags,
         pin,
         uring,
@@ -166,7 +170,8 @@ fn run(
             tracing::warn!(core, error = ?e, "could not pin the control core");
         }
     }
-    let store = match SqliteStore::open(&dir) {
+    let timeout = LinkOptions::default().connect_timeout;
+    let store = match AnyStore::open(&dir, scaling.as_ref(), timeout) {
         Ok(s) => s,
         Err(source) => {
             let _ = ready.send(Err(ControlError::DataDir { path: dir, source }));
@@ -176,6 +181,10 @@ fn run(
     let store = Rc::new(store);
     super::outgoing::install(&webhooks, tls);
     let body = async {
+        if let Err(e) = store.check().await {
+            let _ = ready.send(Err(ControlError::SharedStore(e)));
+            return;
+        }
         let endpoints = match Directory::load(store.as_ref()).await {
             Ok(d) => {
                 flags.publish(&d);
@@ -199,30 +208,59 @@ fn run(
                 }
             }
         };
+        let cluster = match (&scaling, &relay) {
+            (Some(scaling), Some(relay)) => {
+                match Cluster::launch(scaling, relay.node(), &flags.apps, &endpoint).await {
+                    Ok(cluster) => Some(cluster),
+                    Err(e) => {
+                        let _ = ready.send(Err(ControlError::Broker(e)));
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
         let _ = ready.send(Ok(()));
         tracing::info!(pinned = ?pin, data_dir = %dir.display(), "control core running");
-        let deliverer = Rc::new(Deliverer::new(store.clone(), endpoints.clone(), &webhooks));
-        let flag = stop.clone();
-        monoio::spawn(deliver::run(deliverer, move || {
-            flag.load(Ordering::Acquire)
-        }));
+        let setup = webhook_tasks::WebhookSetup {
+            store: &store,
+            dir: &endpoints,
+            apps: &apps,
+            webhooks: &webhooks,
+            shared: &flags.shared,
+        };
+        let hooks = webhook_tasks::spawn(setup, &stop);
         let ring = Rc::new(RefCell::new(endpoint));
         let notifier = notify::Notifier {
             ring: ring.clone(),
             apps: flags.apps.clone(),
             dir: endpoints.clone(),
             shared: flags.shared.clone(),
+            cluster: scaling.is_some(),
         };
         let flag = stop.clone();
         monoio::spawn(notify::run(store.clone(), notifier, move || {
             flag.load(Ordering::Acquire)
         }));
+        if scaling.is_some() {
+            let others = Flags {
+                apps: flags.apps.clone(),
+                shared: flags.shared.clone(),
+            };
+            let flag = stop.clone();
+            monoio::spawn(shared_endpoints::refresh(
+                store.clone(),
+                endpoints.clone(),
+                move |d| others.publish(d),
+                move || flag.load(Ordering::Acquire),
+            ));
+        }
         let hooks = Rc::new(hooks);
         serve(
             &store,
             &endpoints,
             &flags,
-            relay.as_deref(),
+            relay.as_deref().zip(cluster.as_deref()),
             &hooks,
             &ring,
             &stop,
@@ -246,22 +284,28 @@ impl Flags {
         for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
             flag.store(dir.receives_events(app), Ordering::Release);
         }
+        let channel = self.shared.pusher_endpoint_kinds.iter().zip(&self.apps);
+        for (mask, app) in channel {
+            mask.store(dir.channel_event_mask(app), Ordering::Release);
+        }
     }
 }
 
 /// Answers requests until `stop` is set.
 async fn serve(
-    store: &SqliteStore,
+    store: &AnyStore,
     dir: &RefCell<Directory>,
     flags: &Flags,
-    relay: Option<&Relay>,
+    scaling: Option<(&Relay, &Cluster)>,
     hooks: &Rc<PusherHooks>,
     endpoint: &RefCell<Endpoint<ControlMsg>>,
     stop: &AtomicBool,
 ) {
     let bell = endpoint.borrow().bell();
+    let (relay, cluster) = (scaling.map(|s| s.0), scaling.map(|s| s.1));
     loop {
-        let inbound = || relay.is_some_and(Relay::has_inbound);
+        let inbound =
+            || relay.is_some_and(Relay::has_inbound) || cluster.is_some_and(Cluster::has_output);
         bell.wait(|| endpoint.borrow().has_incoming() || inbound() || stop.load(Ordering::Acquire))
             .await;
         if stop.load(Ordering::Acquire) {
@@ -273,6 +317,12 @@ async fn serve(
             // The link's messages (forwards) go to the relay; the rest are requests.
             let Some(msg) = (match relay {
                 Some(r) => r.take(msg),
+                None => Some(msg),
+            }) else {
+                continue;
+            };
+            let Some(msg) = (match cluster {
+                Some(c) => c.take(msg),
                 None => Some(msg),
             }) else {
                 continue;
@@ -305,6 +355,9 @@ async fn serve(
                     reply: Box::new(reply),
                 },
             );
+        }
+        if let (Some(cluster), Some(relay)) = (cluster, relay) {
+            cluster.flush(&mut endpoint.borrow_mut(), relay, hooks);
         }
         if let Some(relay) = relay {
             relay.deliver(&mut endpoint.borrow_mut());

@@ -9,13 +9,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use bytes::Bytes;
 
 pub use super::cores::collections::Registration;
-use super::cores::{collections, control, fanout, gather, owner, relay};
-use super::state::{CoreMsg, Query, QueryPart, Shard, Shared};
+use super::cores::{collections, control, fanout, gather, relay};
+use super::state::{Query, QueryPart, Shard, Shared};
 use crate::config::Config;
 use crate::control::{Answer, Request};
 use crate::proto::api::realtime::RealtimeError;
@@ -112,12 +111,19 @@ impl Port {
         control::ask(&self.0, request).await
     }
 
+    /// The cluster's counts (scaling on); `None` when Redis or the control core did not
+    /// answer.
+    pub async fn cluster_counts(
+        &self,
+        app: usize,
+        filter: super::ChannelFilter,
+        with_members: bool,
+    ) -> Option<crate::control::ClusterCounts> {
+        super::cores::cluster::query(&self.0, app, filter, with_members).await
+    }
+
     /// Closes every connection of `user_id` in `app`, on every core.
     pub fn terminate_user(&self, app: usize, user_id: &str) {
-        let user_id: Arc<str> = Arc::from(user_id);
-        owner::broadcast(&self.0, || CoreMsg::TerminateUser {
-            app,
-            user_id: user_id.clone(),
-        });
+        super::cores::cluster::terminate_everywhere(&self.0, app, user_id);
     }
 }

@@ -5,8 +5,9 @@
 //! the process-wide counters in [`Shared`].
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ use crate::shard::model::collections::Collections;
 use crate::shard::model::interest::Interest;
 use crate::shard::model::presence::PresenceRegistry;
 use crate::shard::model::stats::ShardStats;
+use crate::shard::model::subscription_counts::SubscriptionCounts;
 use crate::shard::model::users::UserRegistry;
 
 pub use crate::shard::cores::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
@@ -46,6 +48,10 @@ pub struct Shared {
     /// the control core after each endpoint change, read by the REST publish path so an app
     /// without endpoints never waits for the control core.
     pub webhook_apps: Vec<AtomicBool>,
+    /// Per app: the channel webhook event types its active pusher-format endpoints (registered
+    /// through the API) receive, as a `webhook::body::kinds_mask`, so the shards hand only those
+    /// events to the control core (written like `webhook_apps`).
+    pub pusher_endpoint_kinds: Vec<AtomicU16>,
     /// Scaling on: set by the control core while its Redis link is down, read by the REST
     /// publish path, which then answers 503 (see `control::relay`).
     pub broker_down: AtomicBool,
@@ -58,6 +64,8 @@ pub struct Shared {
     pub tls: RwLock<Option<Arc<rustls::ServerConfig>>>,
     /// The notification scheduler's figures, written by the control core.
     pub notifications: crate::control::NotifyStats,
+    /// The webhook delivery figures, written by the control core.
+    pub webhooks: crate::control::WebhookStats,
 }
 
 impl Shared {
@@ -68,11 +76,13 @@ impl Shared {
             app_connections: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             shutting_down: AtomicBool::new(false),
             webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
+            pusher_endpoint_kinds: (0..apps).map(|_| AtomicU16::new(0)).collect(),
             broker_down: AtomicBool::new(false),
             unforwarded: AtomicU64::new(0),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
             notifications: crate::control::NotifyStats::new(apps),
+            webhooks: crate::control::WebhookStats::default(),
         })
     }
 
@@ -123,6 +133,9 @@ pub struct Shard {
     pub shared: Arc<Shared>,
     /// Open WebSocket connections on this shard.
     pub conns: RefCell<Slab<Conn>>,
+    /// Each open connection's slab key by its socket id, so a REST request naming a socket
+    /// (a collection registration) finds it without scanning every connection.
+    pub sockets: RefCell<HashMap<SocketId, usize>>,
     /// Local subscribers per channel.
     pub channels: RefCell<ChannelIndex>,
     /// This shard's end of the rings.
@@ -137,6 +150,8 @@ pub struct Shard {
     pub collections: RefCell<Collections>,
     /// Last events of the cache channels this core owns.
     pub cache: RefCell<EventCache>,
+    /// Per-core subscription counts of the channels this core owns (`subscription_count`).
+    pub subscription_counts: RefCell<SubscriptionCounts>,
     /// Per app: the one-second window of REST events accepted here.
     pub backend_events: RefCell<Vec<Window>>,
     /// Per app: the rules its sessions apply, shared by all of them.
@@ -188,11 +203,13 @@ impl Shard {
             channels: RefCell::new(ChannelIndex::new(apps)),
             shared,
             conns: RefCell::new(Slab::new()),
+            sockets: RefCell::new(HashMap::new()),
             ring: RefCell::new(ring),
             interest: RefCell::new(Interest::new(apps)),
             presence: RefCell::new(PresenceRegistry::new(apps)),
             users: RefCell::new(UserRegistry::new(apps)),
             cache: RefCell::new(cache),
+            subscription_counts: RefCell::new(SubscriptionCounts::default()),
             collections: RefCell::new(Collections::new(&config.apps)),
             backend_events: RefCell::new(vec![Window::new(Millis(0)); apps]),
             rules: config.apps.iter().map(|a| Rc::new(rules_of(a))).collect(),
@@ -278,7 +295,15 @@ impl Shard {
     /// Registers a new connection and counts it.
     pub fn add_conn(&self, conn: Conn) -> usize {
         self.shared.connections[self.id].fetch_add(1, Ordering::Relaxed);
-        self.conns.borrow_mut().insert(conn)
+        let socket_id = conn.session.socket_id();
+        let key = self.conns.borrow_mut().insert(conn);
+        self.sockets.borrow_mut().insert(socket_id, key);
+        key
+    }
+
+    /// The slab key of the open connection `socket_id`, if it is on this shard.
+    pub fn conn_by_socket(&self, socket_id: SocketId) -> Option<usize> {
+        self.sockets.borrow().get(&socket_id).copied()
     }
 
     /// Forgets a connection: its session undoes its subscriptions and sign-in everywhere, and
@@ -287,6 +312,7 @@ impl Shard {
         let Some(mut conn) = self.conns.borrow_mut().try_remove(key) else {
             return;
         };
+        self.sockets.borrow_mut().remove(&conn.session.socket_id());
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
         self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
         effects::run(self, key, &mut conn, Input::Closed);

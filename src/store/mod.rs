@@ -1,21 +1,25 @@
 //! Durable state of the control core: webhook endpoints, deliveries and their attempts, breaker
 //! state, and scheduled notifications, behind a small async trait.
 //!
-//! The traits are what the webhook loop and the scheduler program against, so that the Redis
-//! store of the scaling issue can replace [`sqlite::SqliteStore`] and pass the same
-//! `contract` suite (compiled for tests). Futures are `!Send` on purpose: every store lives on the single
+//! The traits are what the webhook loop and the scheduler program against: [`SqliteStore`] for
+//! one node, [`RedisStore`] shared by the nodes of a cluster, both passing the same `contract`
+//! suite (compiled for tests), and [`AnyStore`] for the one the control core runs on. Futures are `!Send` on purpose: every store lives on the single
 //! control-core runtime and is never shared across threads. Time is always passed in (`now_ms`,
 //! unix milliseconds), so retention and leases are testable with an injected clock. A shard
 //! never calls into this module.
 
+mod any;
 #[cfg(test)]
 pub mod contract;
 pub mod error;
+pub mod redis;
 pub mod sqlite;
 pub mod types;
 
+pub use any::AnyStore;
 pub use error::StoreError;
-pub use sqlite::{SqliteStore, SyncMode};
+pub use redis::RedisStore;
+pub use sqlite::{SqliteStore, SyncMode, WebhookGauges};
 pub use types::*;
 
 use crate::webhook::breaker::BreakerState;
@@ -164,6 +168,15 @@ pub trait NotificationStore {
         outcome: &NotificationOutcome,
         now_ms: i64,
     ) -> Result<(), StoreError>;
+    /// Ends many leases in one transaction, in order; per item, false when it was no longer
+    /// pending (cancelled meanwhile, or settled already) and so was left unchanged.
+    async fn settle_notifications(
+        &self,
+        batch: &[(String, NotificationOutcome)],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError>;
+    /// Per id, in one read: is it still pending? An unknown id is not.
+    async fn pending_among(&self, ids: &[String]) -> Result<Vec<bool>, StoreError>;
     /// Pending notifications of an app.
     async fn count_pending_notifications(&self, app_id: &str) -> Result<u64, StoreError>;
     /// Removes up to `batch` delivered, failed or cancelled notifications last changed before

@@ -135,6 +135,16 @@ impl DeliveryStatus {
             .into_iter()
             .find(|s| s.as_str() == text)
     }
+
+    /// Where an ended lease moves a delivery: its status and, when due again, the time.
+    pub fn after(next: &NextState) -> (DeliveryStatus, Option<i64>) {
+        match *next {
+            NextState::Retry { at_ms } => (DeliveryStatus::Pending, Some(at_ms)),
+            NextState::Wait { until_ms } => (DeliveryStatus::Waiting, Some(until_ms)),
+            NextState::Delivered => (DeliveryStatus::Delivered, None),
+            NextState::Failed => (DeliveryStatus::Failed, None),
+        }
+    }
 }
 
 /// A delivery to record.
@@ -336,6 +346,22 @@ pub enum NotificationOutcome {
         /// When.
         at_ms: i64,
     },
+}
+
+impl NotificationOutcome {
+    /// What settling writes: the status, the failure reason, and the new due time when
+    /// rescheduled.
+    pub fn parts(&self) -> (NotificationStatus, Option<&str>, Option<i64>) {
+        match self {
+            NotificationOutcome::Delivered => (NotificationStatus::Delivered, None, None),
+            NotificationOutcome::Failed { reason } => {
+                (NotificationStatus::Failed, Some(reason.as_str()), None)
+            }
+            NotificationOutcome::Reschedule { at_ms } => {
+                (NotificationStatus::Pending, None, Some(*at_ms))
+            }
+        }
+    }
 }
 
 /// Which notifications a listing shows.

@@ -107,6 +107,23 @@ pub const PUSHER_EVENT_TYPES: [&str; 7] = [
     "subscription_count",
 ];
 
+/// The bit of event type `kind` in a mask of wanted types (bit i is `PUSHER_EVENT_TYPES[i]`);
+/// 0 for a name that is not a Pusher event type.
+pub fn kind_bit(kind: &str) -> u16 {
+    PUSHER_EVENT_TYPES
+        .iter()
+        .position(|t| *t == kind)
+        .map_or(0, |i| 1 << i)
+}
+
+/// The mask of the event types a pusher-format endpoint's `events` name (`*` is every type).
+pub fn kinds_mask(events: &[String]) -> u16 {
+    events.iter().fold(0, |mask, e| match e.as_str() {
+        "*" => mask | ((1 << PUSHER_EVENT_TYPES.len()) - 1),
+        kind => mask | kind_bit(kind),
+    })
+}
+
 #[derive(Serialize)]
 struct PusherBody<'a> {
     time_ms: i64,
@@ -184,6 +201,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn event_type_masks_name_each_type_and_star_names_all() {
+        assert_eq!(kind_bit("channel_occupied"), 1);
+        assert_eq!(kind_bit("subscription_count"), 1 << 6);
+        assert_eq!(kind_bit("order.paid"), 0);
+        let some = ["member_added".to_owned(), "cache_miss".to_owned()];
+        assert_eq!(
+            kinds_mask(&some),
+            kind_bit("member_added") | kind_bit("cache_miss")
+        );
+        assert_eq!(kinds_mask(&["*".to_owned()]), 0b111_1111);
+    }
 
     proptest! {
         #[test]

@@ -4,8 +4,9 @@
 Usage: pusher_webhook_receiver.py <port> <path>=<events> ...
   Listens on 127.0.0.1:<port>. Once every <path> has received at least <events> events, it keeps
   listening for SETTLE_MS more (so a duplicate would still be seen), then exits.
-Prints `listening <port>`, then `hook <JSON>` per request: {path, valid, events}, then `ok`.
-Env: APP_ID, APP_KEY, APP_SECRET (the app's credentials).
+Prints `listening <port>`, then `hook <JSON>` per request: {path, valid, events, status}, then `ok`.
+Env: APP_ID, APP_KEY, APP_SECRET (the app's credentials); STATUSES, comma-separated codes
+answered to the first requests in turn (then 200), e.g. "500".
 """
 
 import json
@@ -32,6 +33,8 @@ def main():
 
     client = pusher.Pusher(app_id=env("APP_ID"), key=env("APP_KEY"), secret=env("APP_SECRET"))
     got = {p: 0 for p in wanted}
+    answers = [int(s) for s in env("STATUSES", "").split(",") if s]
+    answered = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
@@ -46,8 +49,10 @@ def main():
                 parsed = None
             events = json.loads(body).get("events", [])
             got[self.path] = got.get(self.path, 0) + len(events)
-            record = {"path": self.path, "valid": parsed is not None, "events": events}
-            self.send_response(200)
+            status = answers[len(answered)] if len(answered) < len(answers) else 200
+            answered.append(status)
+            record = {"path": self.path, "valid": parsed is not None, "events": events, "status": status}
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
             print(f"hook {json.dumps(record)}", flush=True)

@@ -13,7 +13,7 @@ mod signing;
 #[allow(unused_imports)]
 pub use ports::free_port;
 #[allow(unused_imports)]
-pub use signing::{signed_call, signed_path};
+pub use signing::{signed_call, signed_path, webhooks_call, webhooks_server};
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -68,3 +68,26 @@ pub fn signed_call(
         serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
     )
 }
+
+/// A signed request to `/apps/{id}/webhooks{rest}` (`rest` may end in `?k=v&…`): (status,
+/// parsed body or Null).
+#[allow(dead_code)]
+pub fn webhooks_call(
+    server: &Server,
+    method: &str,
+    rest: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let path = format!("/apps/{}/webhooks{rest}", server.app_id);
+    signed_call(server, method, &path, body)
+}
+
+/// Two workers storing in `data_dir`, with loopback webhook receivers allowed.
+#[allow(dead_code)]
+pub fn webhooks_server(data_dir: &std::path::Path) -> Server {
+    Server::start(&[
+        ("RINGCAST_WORKERS", "2"),
+        ("RINGCAST_DATA_DIR", data_dir.to_str().expect("utf-8 path")),
+        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
+    ])
+}

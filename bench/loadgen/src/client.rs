@@ -43,6 +43,8 @@ pub struct Shared {
     pub slow_us: u64,
     pub connect_gate: Semaphore,
     pub setup_timeout: Duration,
+    /// `records` mode: each connection registers a filter and subscribes to the collection.
+    pub records: Option<Arc<crate::modes::records::RecordsSetup>>,
 }
 
 impl Shared {
@@ -76,6 +78,12 @@ pub struct Incoming<'a> {
     pub channel: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
+}
+
+/// A record change's payload `{"action": …, "record": {"seq": N, "t": T, …}}`.
+#[derive(Deserialize)]
+struct RecordStamp {
+    record: Stamp,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +161,11 @@ async fn next_action(
             "pusher:ping" => return Ok(Action::PusherPong),
             "pusher:error" => out.pusher_errors += 1,
             _ => {
-                if let Some(st) = m.data.and_then(|d| parse_stamp(d.get())) {
+                let stamp = m.data.and_then(|d| {
+                    parse_stamp(d.get())
+                        .or_else(|| parse_data::<RecordStamp>(d.get()).map(|r| r.record))
+                });
+                if let Some(st) = stamp {
                     let lat_us = now.saturating_sub(st.t) / 1000;
                     out.log.push(Delivery {
                         seq: st.seq as u32,
@@ -169,10 +181,19 @@ async fn next_action(
     }
 }
 
-/// Connects, subscribes to `channel_name` and waits for the subscription to succeed.
-async fn setup(shared: &Shared, channel_name: &str) -> Result<WsConn, String> {
-    let (mut ws, _socket_id) =
+/// Connects, subscribes to `channel_name` and waits for the subscription to succeed. In the
+/// `records` mode it first registers connection `conn`'s filter and subscribes to the
+/// collection's channel instead.
+async fn setup(shared: &Shared, conn: usize, channel_name: &str) -> Result<WsConn, String> {
+    let (mut ws, socket_id) =
         crate::pusher::connect(shared.addr, &shared.host, &shared.path).await?;
+    let channel_name = match &shared.records {
+        Some(records) => {
+            records.register(conn, &socket_id, channel_name).await?;
+            records.channel.as_str()
+        }
+        None => channel_name,
+    };
     ws.send_text(&crate::pusher::subscribe_frame(channel_name, None))
         .await
         .map_err(|e| format!("subscribe: {e}"))?;
@@ -235,7 +256,7 @@ pub async fn run(
         // Boxed: the setup state is freed once subscribed instead of sizing every idle task.
         Box::pin(tokio::time::timeout(
             shared.setup_timeout,
-            setup(&shared, &channel_name),
+            setup(&shared, conn, &channel_name),
         ))
         .await
         .unwrap_or_else(|_| Err("setup timed out".into()))

@@ -44,16 +44,19 @@ impl ControlLink {
 
 /// Asks the control core to run `request`; `None` when it did not answer in time.
 pub async fn ask(shard: &Shard, request: Request) -> Option<Result<Answer, StoreError>> {
+    let request = Box::new(request);
+    ask_with(shard, |from, id| ControlMsg::Request { from, id, request }).await
+}
+
+/// Sends the control core the question `ask(this shard, question id)` builds and waits for
+/// its [`ControlMsg::Reply`]; `None` when it did not answer in time.
+pub async fn ask_with(
+    shard: &Shard,
+    ask: impl FnOnce(usize, usize) -> ControlMsg,
+) -> Option<Result<Answer, StoreError>> {
     let id = gather::open(shard, 1);
     let link = &shard.control;
-    link.ring.borrow_mut().send(
-        link.core,
-        ControlMsg::Request {
-            from: shard.id,
-            id,
-            request: Box::new(request),
-        },
-    );
+    link.ring.borrow_mut().send(link.core, ask(shard.id, id));
     match gather::wait(shard, id, CONTROL_TIMEOUT).await?.pop()? {
         Reply::Control(reply) => Some(*reply),
         _ => None,
@@ -97,13 +100,15 @@ pub async fn drain_task(shard: Rc<Shard>) {
                 ControlMsg::Reply { id, reply } => {
                     gather::on_answer(&shard, id, Reply::Control(reply));
                 }
-                // A due notification: published like a REST event.
+                // A due notification: published like a REST event, on every node.
                 ControlMsg::Notify(n) => {
-                    super::fanout::publish_event(&shard, n.app, &n.channel, n.frame, None);
+                    super::relay::publish_event(&shard, n.app, &n.channel, n.frame, None);
                 }
                 ControlMsg::Remote(event) => super::relay::on_remote(&shard, *event),
+                ControlMsg::ClusterDone(done) => super::cluster::on_done(&shard, *done),
                 ControlMsg::Request { .. }
                 | ControlMsg::Forward(_)
+                | ControlMsg::Cluster(_)
                 | ControlMsg::PusherEvent { .. } => {}
             }
         }

@@ -38,6 +38,12 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             core,
             on,
         } => super::occupancy::apply_interest(shard, app, channel, core, on),
+        CoreMsg::SubscriptionCount {
+            app,
+            channel,
+            core,
+            count,
+        } => super::subscription_count::apply(shard, app, channel, core, count),
         msg @ CoreMsg::PresenceJoin { .. } => presence::on_join(shard, msg),
         CoreMsg::PresenceJoined {
             app,
@@ -97,6 +103,11 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             user_id,
             online,
         } => watchlist::on_status(shard, app, user_id, online),
+        CoreMsg::ClusterStatus {
+            app,
+            user_id,
+            online,
+        } => watchlist::tell_watchers(shard, app, user_id, online),
         CoreMsg::Watch {
             app,
             user_id,

@@ -16,6 +16,8 @@ use crate::shard::state::{CoreMsg, Shard};
 /// Adds connection `key` to the local index, announcing a first subscriber to the other cores.
 pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
     let first = shard.channels.borrow_mut().subscribe(app, channel, key);
+    super::subscription_count::local_changed(shard, app, channel);
+    super::cluster::count(shard, app, channel, 1);
     if first {
         announce(shard, app, channel, true);
         super::occupancy::local_changed(shard, app, channel, true);
@@ -25,6 +27,8 @@ pub fn add_local(shard: &Shard, app: usize, channel: &Rc<str>, key: usize) {
 /// Removes connection `key` from the local index, announcing when it was the last subscriber.
 pub fn remove_local(shard: &Shard, app: usize, channel: &str, key: usize) {
     let last = shard.channels.borrow_mut().unsubscribe(app, channel, key);
+    super::subscription_count::local_changed(shard, app, channel);
+    super::cluster::count(shard, app, channel, -1);
     if last {
         announce(shard, app, channel, false);
         super::occupancy::local_changed(shard, app, channel, false);

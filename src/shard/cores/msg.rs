@@ -52,6 +52,17 @@ pub enum CoreMsg {
         /// Gained (true) or lost (false).
         on: bool,
     },
+    /// To a channel's owner: `core` now has `count` local subscribers of `channel`.
+    SubscriptionCount {
+        /// App index.
+        app: usize,
+        /// Channel.
+        channel: Arc<str>,
+        /// The reporting core.
+        core: usize,
+        /// Its local subscribers.
+        count: u64,
+    },
     /// To a presence channel's owner: a connection wants to join as `user_id`.
     PresenceJoin {
         /// App index.
@@ -158,6 +169,16 @@ pub enum CoreMsg {
         watcher: ConnRef,
         /// Start (true) or stop (false).
         on: bool,
+    },
+    /// To a user's owner core (scaling on): the user came online or went offline
+    /// cluster-wide; tell this node's watchers.
+    ClusterStatus {
+        /// App index.
+        app: usize,
+        /// The user.
+        user_id: Arc<str>,
+        /// Online (true) or offline (false).
+        online: bool,
     },
     /// To a watcher's core: a watched user came online or went offline.
     WatchlistEvent {

@@ -9,12 +9,13 @@
 //! Nothing is sent when the app has no receiver that wants the event, so apps without channel
 //! webhooks cost nothing here.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::control;
 use super::owner::owner_of;
 use crate::shard::state::Shard;
-use crate::webhook::body::PusherEvent;
+use crate::webhook::body::{kind_bit, PusherEvent};
 
 /// Whether any core (this one included) has subscribers of `channel`.
 fn occupied(shard: &Shard, app: usize, channel: &str) -> bool {
@@ -22,8 +23,10 @@ fn occupied(shard: &Shard, app: usize, channel: &str) -> bool {
         || shard.interest.borrow().cores(app, channel) != 0
 }
 
+/// Whether this core decides `channel`'s transitions: its owner, unless scaling is on (the
+/// cluster's counts in Redis decide them then, see `control::cluster`).
 fn is_owner(shard: &Shard, channel: &str) -> bool {
-    owner_of(channel, shard.config.workers) == shard.id
+    shard.config.scaling.is_none() && owner_of(channel, shard.config.workers) == shard.id
 }
 
 /// After this core gained its first (`on`) or lost its last local subscriber of `channel`:
@@ -64,11 +67,14 @@ pub fn apply_interest(shard: &Shard, app: usize, channel: Arc<str>, core: usize,
     }
 }
 
-/// Hands `event` to the control core when one of the app's receivers wants it.
+/// Hands `event` to the control core when one of the app's configured receivers wants it, or
+/// a pusher-format endpoint from the API takes its type (the control core matches the rest).
 pub fn emit(shard: &Shard, app: usize, event: PusherEvent) {
     let hooks = &shard.config.apps[app].webhooks;
     let channel = event.channel();
-    if hooks.iter().any(|h| h.wants(event.kind(), channel)) {
+    let kinds = || shard.shared.pusher_endpoint_kinds[app].load(Ordering::Acquire);
+    let api = || kinds() & kind_bit(event.kind()) != 0;
+    if hooks.iter().any(|h| h.wants(event.kind(), channel)) || api() {
         control::notify(shard, app, event);
     }
 }

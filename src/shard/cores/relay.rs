@@ -30,13 +30,25 @@ pub fn publish_event(
             channel: channel.to_owned(),
             frame: frame.clone(),
             except,
+            internal: false,
         };
         control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
     }
     fanout::publish_event(shard, app, channel, frame, except);
 }
 
-/// Publishes another node's event on this node (never forwarded again).
+/// Publishes another node's event on this node (never forwarded again), or runs the command
+/// it carries.
 pub fn on_remote(shard: &Shard, event: Relayed) {
-    fanout::publish_event(shard, event.app, &event.channel, event.frame, event.except);
+    if super::cluster::on_remote_command(shard, &event)
+        || super::records_relay::on_remote(shard, &event)
+    {
+        return;
+    }
+    match event.internal {
+        true => {
+            fanout::publish_everywhere(shard, event.app, &event.channel, event.frame, event.except)
+        }
+        false => fanout::publish_event(shard, event.app, &event.channel, event.frame, event.except),
+    }
 }

@@ -48,6 +48,19 @@ pub fn signed(
 
 /// Owner side of `UserStatus`.
 pub fn on_status(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
+    if shard.config.scaling.is_some() {
+        // The cluster decides whether the user's status flipped (see `cluster`).
+        let before = shard.users.borrow().connections(app, &user);
+        match online {
+            true => drop(shard.users.borrow_mut().online(app, &user)),
+            false => drop(shard.users.borrow_mut().offline(app, &user)),
+        }
+        let after = shard.users.borrow().connections(app, &user);
+        if (before == 0) != (after == 0) {
+            super::cluster::status(shard, app, user, online);
+        }
+        return;
+    }
     let watchers = if online {
         shard.users.borrow_mut().online(app, &user)
     } else {
@@ -66,10 +79,21 @@ pub fn on_watch(shard: &Shard, app: usize, user: Arc<str>, watcher: ConnRef, on:
     }
     if shard.users.borrow_mut().watch(app, &user, watcher) {
         notify(shard, watcher, true, user);
+    } else if shard.config.scaling.is_some() {
+        super::cluster::is_online(shard, app, user, watcher);
     }
 }
 
-fn notify(shard: &Shard, watcher: ConnRef, online: bool, user: Arc<str>) {
+/// Tells this core's watchers of `user` that it came online or went offline.
+pub fn tell_watchers(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
+    let watchers = shard.users.borrow().watchers(app, &user);
+    for watcher in watchers {
+        notify(shard, watcher, online, user.clone());
+    }
+}
+
+/// Tells `watcher` that `user` came online or went offline.
+pub fn notify(shard: &Shard, watcher: ConnRef, online: bool, user: Arc<str>) {
     send(
         shard,
         watcher.core,

@@ -9,4 +9,5 @@ pub(crate) mod interest;
 pub(crate) mod presence;
 pub(crate) mod sanctum_cache;
 pub(crate) mod stats;
+pub(crate) mod subscription_counts;
 pub(crate) mod users;

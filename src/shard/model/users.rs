@@ -52,6 +52,26 @@ impl UserRegistry {
         watchers
     }
 
+    /// Open connections of `user` (on any core of this node).
+    pub fn connections(&self, app: usize, user: &str) -> u32 {
+        self.apps[app].get(user).map_or(0, |e| e.connections)
+    }
+
+    /// The users of `app` with a connection open.
+    pub fn online_users(&self, app: usize) -> impl Iterator<Item = Arc<str>> + '_ {
+        self.apps[app]
+            .iter()
+            .filter(|(_, e)| e.connections > 0)
+            .map(|(u, _)| u.clone())
+    }
+
+    /// The connections watching `user`.
+    pub fn watchers(&self, app: usize, user: &str) -> Vec<ConnRef> {
+        self.apps[app]
+            .get(user)
+            .map_or_else(Vec::new, |e| e.watchers.clone())
+    }
+
     /// Registers `watcher` for `user`; true when the user is online now.
     pub fn watch(&mut self, app: usize, user: &Arc<str>, watcher: ConnRef) -> bool {
         let entry = self.apps[app].entry(user.clone()).or_default();

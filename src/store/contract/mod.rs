@@ -1,7 +1,7 @@
 //! The store contract: one async check per behaviour, run against any [`Store`].
 //!
-//! Every back end runs the whole list through [`contract_tests!`] (SQLite in
-//! `store::sqlite::tests`; the Redis store later), so back ends cannot drift apart. Checks take
+//! Every back end runs the whole list through [`contract_suite!`] (SQLite in
+//! `store::sqlite::tests`, Redis in `store::redis::tests`), so back ends cannot drift apart. Checks take
 //! a fresh store and inject every time value; none of them reads a clock.
 
 mod deliveries;
@@ -43,6 +43,35 @@ macro_rules! contract_tests {
     };
 }
 pub(crate) use contract_tests;
+
+/// The whole contract, one `#[test]` per check, on fresh stores from `$make`: what every back
+/// end runs, so a check added here runs against all of them.
+macro_rules! contract_suite {
+    ($make:expr) => {
+        $crate::store::contract::contract_tests!($make;
+            endpoint_crud,
+            endpoint_update,
+            breaker_persists,
+            stats_per_endpoint,
+            deliveries_batch_is_atomic,
+            claims_respect_due_time_order_and_lease,
+            attempts_move_deliveries,
+            finished_batches_are_atomic,
+            delivery_log_pages,
+            requeue_replays_a_delivery,
+            retention_prunes_in_batches,
+            stale_leases_are_fenced,
+            claims_read_ahead_of_due_time,
+            notification_insert_is_idempotent,
+            notification_cancel_only_pending,
+            notification_list_filters_and_pages,
+            notification_claims_in_order_with_lease,
+            notification_settles_a_batch,
+            notification_settle_and_prune,
+        );
+    };
+}
+pub(crate) use contract_suite;
 
 /// A valid endpoint of `app` named `name`, with a fixed secret.
 pub fn new_endpoint(app: &str, id: &str, now_ms: i64) -> NewEndpoint {

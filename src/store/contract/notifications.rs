@@ -254,3 +254,68 @@ pub async fn notification_settle_and_prune<S: Store>(s: &S) {
         NotificationStatus::Pending
     );
 }
+
+/// A batch settles in one call, in order, leaving alone what is no longer pending; the pending
+/// check answers per id; a rescheduled notification is claimable again at its new time.
+pub async fn notification_settles_a_batch<S: Store>(s: &S) {
+    let batch: Vec<_> = (0..4)
+        .map(|i| note("a", &format!("n{i}"), None, "u", 0))
+        .collect();
+    s.insert_notifications(&batch, 0).await.unwrap();
+    assert_eq!(
+        s.claim_due_notifications(0, 0, 1_000, 10)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
+    s.cancel_notification("a", "n2", 5).await.unwrap();
+    let ids: Vec<String> = ["n0", "n1", "n2", "n3", "zz"].map(str::to_owned).into();
+    assert_eq!(
+        s.pending_among(&ids).await.unwrap(),
+        [true, true, false, true, false]
+    );
+    let failed = NotificationOutcome::Failed {
+        reason: "app 'a' is no longer configured".into(),
+    };
+    let outcomes = vec![
+        ("n0".to_owned(), NotificationOutcome::Delivered),
+        ("n1".to_owned(), failed),
+        ("n2".to_owned(), NotificationOutcome::Delivered),
+        (
+            "n3".to_owned(),
+            NotificationOutcome::Reschedule { at_ms: 500 },
+        ),
+        ("zz".to_owned(), NotificationOutcome::Delivered),
+    ];
+    assert_eq!(
+        s.settle_notifications(&outcomes, 10).await.unwrap(),
+        [true, true, false, true, false]
+    );
+    let status = |n: crate::store::types::Notification| (n.status, n.attempts, n.reason);
+    assert_eq!(
+        status(s.get_notification("a", "n0").await.unwrap()),
+        (NotificationStatus::Delivered, 1, None)
+    );
+    assert_eq!(
+        status(s.get_notification("a", "n1").await.unwrap()),
+        (
+            NotificationStatus::Failed,
+            1,
+            Some("app 'a' is no longer configured".into())
+        )
+    );
+    assert_eq!(
+        status(s.get_notification("a", "n2").await.unwrap()),
+        (NotificationStatus::Cancelled, 0, None)
+    );
+    assert!(s
+        .claim_due_notifications(499, 10, 1_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = s.claim_due_notifications(500, 10, 1_000, 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id.as_str(), again[0].attempts), ("n3", 1));
+    assert!(s.settle_notifications(&[], 20).await.unwrap().is_empty());
+}

@@ -58,12 +58,7 @@ impl SqliteStore {
         next: &NextState,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let (status, due) = match *next {
-            NextState::Retry { at_ms } => (DeliveryStatus::Pending, Some(at_ms)),
-            NextState::Wait { until_ms } => (DeliveryStatus::Waiting, Some(until_ms)),
-            NextState::Delivered => (DeliveryStatus::Delivered, None),
-            NextState::Failed => (DeliveryStatus::Failed, None),
-        };
+        let (status, due) = DeliveryStatus::after(next);
         let changed = self
             .conn
             .prepare_cached(

@@ -12,8 +12,10 @@
 
 mod deliveries;
 mod endpoints;
+mod gauges;
 mod notifications;
 mod schema;
+pub use gauges::WebhookGauges;
 #[cfg(test)]
 mod tests;
 

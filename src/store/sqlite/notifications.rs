@@ -5,7 +5,7 @@
 //! `(app_id, client_id)`: a repeat is detected inside the insert transaction, so two equal
 //! requests in one batch also yield one row.
 
-use rusqlite::{params, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{duplicate_or, page_of, sql_limit, unknown_text, SqliteStore};
 use crate::store::error::StoreError;
@@ -63,6 +63,48 @@ fn by_client(
         .optional()?;
     Ok(row.map(|(n, _)| n))
 }
+
+/// Ends the lease of `id` with `outcome` if it is still pending; false when it is not.
+fn settle_one(
+    conn: &Connection,
+    id: &str,
+    outcome: &NotificationOutcome,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let (status, reason, due) = outcome.parts();
+    let changed = conn
+        .prepare_cached(
+            "UPDATE notifications SET status = ?2, reason = ?3, due_at = COALESCE(?4, due_at), \
+             attempts = attempts + 1, lease_until = NULL, updated_at = ?5 \
+             WHERE id = ?1 AND status = 'pending'",
+        )?
+        .execute(params![id, status.as_str(), reason, due, now_ms])?;
+    Ok(changed > 0)
+}
+
+/// The claim: leases pending rows due by ?1 whose lease is absent or lapsed by ?2, until ?3,
+/// at most ?4, in due order. Two index walks: unleased rows in due order (a leased row is not
+/// in that index, so the seconds of rows waiting on the wheel are never stepped over), and
+/// rows whose lease lapsed (few, unless the previous run died holding them).
+pub(super) fn claim_sql() -> String {
+    format!(
+        "UPDATE notifications SET lease_until = ?3 WHERE seq IN (\
+           SELECT seq FROM (\
+             SELECT seq, due_at FROM (SELECT seq, due_at FROM notifications \
+               WHERE status = 'pending' AND lease_until IS NULL AND due_at <= ?1 \
+               ORDER BY due_at, seq LIMIT ?4) \
+             UNION ALL \
+             SELECT seq, due_at FROM (SELECT seq, due_at FROM notifications \
+               WHERE status = 'pending' AND lease_until IS NOT NULL AND lease_until <= ?2 \
+               AND due_at <= ?1 ORDER BY due_at, seq LIMIT ?4) \
+             ORDER BY due_at, seq LIMIT ?4)) \
+         RETURNING {COLUMNS}"
+    )
+}
+
+/// Counts an app's pending notifications from the covering partial index.
+pub(super) const COUNT_PENDING_SQL: &str =
+    "SELECT COUNT(*) FROM notifications WHERE app_id = ?1 AND status = 'pending'";
 
 impl SqliteStore {
     fn one_notification(&self, app_id: &str, id: &str) -> Result<Notification, StoreError> {
@@ -198,12 +240,7 @@ impl NotificationStore for SqliteStore {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<Notification>, StoreError> {
-        let sql = format!(
-            "UPDATE notifications SET lease_until = ?3 WHERE seq IN (\
-               SELECT seq FROM notifications WHERE status = 'pending' AND due_at <= ?1 \
-               AND (lease_until IS NULL OR lease_until <= ?2) ORDER BY due_at, seq LIMIT ?4) \
-             RETURNING {COLUMNS}"
-        );
+        let sql = claim_sql();
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
             params![
@@ -225,24 +262,7 @@ impl NotificationStore for SqliteStore {
         outcome: &NotificationOutcome,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (status, reason, due) = match outcome {
-            NotificationOutcome::Delivered => (NotificationStatus::Delivered, None, None),
-            NotificationOutcome::Failed { reason } => {
-                (NotificationStatus::Failed, Some(reason.as_str()), None)
-            }
-            NotificationOutcome::Reschedule { at_ms } => {
-                (NotificationStatus::Pending, None, Some(*at_ms))
-            }
-        };
-        let changed = self
-            .conn
-            .prepare_cached(
-                "UPDATE notifications SET status = ?2, reason = ?3, due_at = COALESCE(?4, due_at), \
-                 attempts = attempts + 1, lease_until = NULL, updated_at = ?5 \
-                 WHERE id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![id, status.as_str(), reason, due, now_ms])?;
-        if changed > 0 {
+        if settle_one(&self.conn, id, outcome, now_ms)? {
             return Ok(());
         }
         // Not pending: cancelled while it was being sent, or settled twice.
@@ -261,12 +281,40 @@ impl NotificationStore for SqliteStore {
         }
     }
 
+    async fn settle_notifications(
+        &self,
+        batch: &[(String, NotificationOutcome)],
+        now_ms: i64,
+    ) -> Result<Vec<bool>, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let settled = batch
+            .iter()
+            .map(|(id, outcome)| settle_one(&tx, id, outcome, now_ms))
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        Ok(settled)
+    }
+
+    async fn pending_among(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut stmt =
+            tx.prepare_cached("SELECT status = 'pending' FROM notifications WHERE id = ?1")?;
+        let pending = ids
+            .iter()
+            .map(|id| {
+                let row: Option<bool> = stmt.query_row([id], |r| r.get(0)).optional()?;
+                Ok(row.unwrap_or(false))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        drop(stmt);
+        tx.commit()?;
+        Ok(pending)
+    }
+
     async fn count_pending_notifications(&self, app_id: &str) -> Result<u64, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT COUNT(*) FROM notifications WHERE app_id = ?1 AND status = 'pending'",
-            )?
+            .prepare_cached(COUNT_PENDING_SQL)?
             .query_row([app_id], |r| r.get::<_, i64>(0))?
             .max(0) as u64)
     }

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use super::*;
-use crate::store::contract::{block_on, contract_tests, new_delivery, seed_endpoint};
+use crate::store::contract::{block_on, contract_suite, new_delivery, seed_endpoint};
 use crate::store::{DeliveryStore, EndpointStore};
 
 fn fresh() -> (tempfile::TempDir, SqliteStore) {
@@ -14,26 +14,7 @@ fn fresh() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-contract_tests!(fresh();
-    endpoint_crud,
-    endpoint_update,
-    breaker_persists,
-    stats_per_endpoint,
-    deliveries_batch_is_atomic,
-    claims_respect_due_time_order_and_lease,
-    attempts_move_deliveries,
-    finished_batches_are_atomic,
-    delivery_log_pages,
-    requeue_replays_a_delivery,
-    retention_prunes_in_batches,
-    stale_leases_are_fenced,
-    claims_read_ahead_of_due_time,
-    notification_insert_is_idempotent,
-    notification_cancel_only_pending,
-    notification_list_filters_and_pages,
-    notification_claims_in_order_with_lease,
-    notification_settle_and_prune,
-);
+contract_suite!(fresh());
 
 #[test]
 fn opens_in_wal_with_the_chosen_sync_and_foreign_keys() {
@@ -168,5 +149,36 @@ fn sigkill_after_commit_loses_nothing() {
     assert!(
         due.len() as u32 >= (acked + 1) * 10,
         "pending deliveries resume after restart"
+    );
+}
+
+/// The query plan of `sql`, one detail line per step.
+fn plan(store: &SqliteStore, sql: &str, params: impl rusqlite::Params) -> String {
+    let mut stmt = store
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+    rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+}
+
+/// With a million pending, a claim must walk only unleased rows in due order, and the pending
+/// gauge must not visit the table.
+#[test]
+fn notification_claims_and_counts_use_their_indexes() {
+    let (_dir, store) = fresh();
+    let claim = plan(&store, &super::notifications::claim_sql(), (1, 2, 3, 4));
+    assert!(
+        claim.contains("USING INDEX notifications_claimable (due_at<?)"),
+        "{claim}"
+    );
+    assert!(
+        claim.contains("USING INDEX notifications_leased"),
+        "{claim}"
+    );
+    let count = plan(&store, super::notifications::COUNT_PENDING_SQL, ["app"]);
+    assert!(
+        count.contains("USING COVERING INDEX notifications_pending_by_app"),
+        "{count}"
     );
 }

@@ -1,0 +1,94 @@
+//! Helpers for tests of several ringcast nodes joined through Redis: starting the nodes,
+//! joining a presence channel with a raw client, reading member events.
+#![allow(dead_code)]
+
+use crate::common::{Server, APP_KEY, APP_SECRET};
+use crate::raw_client::RawClient;
+use crate::redis_server::RedisServer;
+use serde_json::{json, Value};
+
+pub const ROOM: &str = "presence-room";
+
+/// Starts `n` nodes joined through `redis`.
+pub fn nodes(redis: &RedisServer, n: usize, extra: &[(&str, &str)]) -> Vec<Server> {
+    let port = redis.port.to_string();
+    let env = [
+        ("REVERB_SCALING_ENABLED", "true"),
+        ("REDIS_HOST", "127.0.0.1"),
+        ("REDIS_PORT", port.as_str()),
+        ("RINGCAST_WORKERS", "2"),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().chain(extra).copied().collect();
+    (0..n).map(|_| Server::start(&env)).collect()
+}
+
+/// A client on `node` that joined [`ROOM`] as `user`, with its `subscription_succeeded`
+/// member ids.
+pub struct Member {
+    pub client: RawClient,
+    pub listed: Vec<String>,
+}
+
+pub fn join(node: &Server, user: &str) -> Member {
+    join_channel(node, ROOM, user)
+}
+
+/// A client on `node` that joined presence channel `channel` as `user`.
+pub fn join_channel(node: &Server, channel: &str, user: &str) -> Member {
+    let mut client = RawClient::connect_port(node.port, &format!("/app/{APP_KEY}?protocol=7"));
+    let socket_id = client.established();
+    let data = json!({"user_id": user, "user_info": {"name": user}}).to_string();
+    let auth = ringcast::proto::pusher::channel_auth(
+        APP_KEY,
+        APP_SECRET,
+        &socket_id,
+        channel,
+        Some(&data),
+    );
+    client.send_text(
+        &json!({"event": "pusher:subscribe", "data": {"channel": channel, "auth": auth, "channel_data": data}})
+            .to_string(),
+    );
+    let msg = client.recv_json();
+    assert_eq!(
+        msg["event"], "pusher_internal:subscription_succeeded",
+        "{msg}"
+    );
+    let presence: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
+    let mut listed: Vec<String> = presence["presence"]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(
+        presence["presence"]["count"].as_u64(),
+        Some(listed.len() as u64)
+    );
+    assert_eq!(
+        presence["presence"]["hash"][user]["name"], user,
+        "{presence}"
+    );
+    Member { client, listed }
+}
+
+/// The next member event `client` receives on [`ROOM`]: (`added` or `removed`, user id).
+pub fn member_event(client: &mut RawClient) -> (String, String) {
+    member_event_on(client, ROOM)
+}
+
+/// The next member event `client` receives on `channel`: (`added` or `removed`, user id).
+pub fn member_event_on(client: &mut RawClient, channel: &str) -> (String, String) {
+    loop {
+        let msg = client.recv_json();
+        let event = msg["event"].as_str().unwrap_or_default();
+        let kind = match event.strip_prefix("pusher_internal:member_") {
+            Some(kind) => kind.to_owned(),
+            None => continue,
+        };
+        assert_eq!(msg["channel"], channel, "{msg}");
+        let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
+        return (kind, data["user_id"].as_str().unwrap().to_owned());
+    }
+}
