@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 
+use super::config_hooks::is_config_id;
 use super::directory::Directory;
 use super::manual::{retry_delivery, test_delivery};
 use super::msg::{Answer, Request};
@@ -30,10 +31,13 @@ pub async fn execute<S: EndpointStore + DeliveryStore + NotificationStore>(
         Request::GetEndpoint { app_id, id } => {
             Answer::Endpoint(Box::new(store.get_endpoint(&app_id, &id).await?))
         }
-        Request::UpdateEndpoint { app_id, id, patch } => Answer::Endpoint(Box::new(
-            store.update_endpoint(&app_id, &id, &patch, now_ms).await?,
-        )),
+        Request::UpdateEndpoint { app_id, id, patch } => {
+            refuse_config_owned(store, &app_id, &id).await?;
+            let updated = store.update_endpoint(&app_id, &id, &patch, now_ms).await?;
+            Answer::Endpoint(Box::new(updated))
+        }
         Request::DeleteEndpoint { app_id, id } => {
+            refuse_config_owned(store, &app_id, &id).await?;
             store.delete_endpoint(&app_id, &id).await?;
             Answer::Deleted
         }
@@ -87,6 +91,26 @@ pub async fn execute<S: EndpointStore + DeliveryStore + NotificationStore>(
             let page = store.list_notifications(&app_id, &filter, before, limit);
             Answer::Notifications(page.await?)
         }
+    })
+}
+
+/// A config-file endpoint (see `config_hooks`) is changed by editing the config and
+/// restarting; through the API it is read-only. Another app's or an absent id stays NotFound.
+async fn refuse_config_owned<S: EndpointStore>(
+    store: &S,
+    app_id: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    if !is_config_id(id) {
+        return Ok(());
+    }
+    store.get_endpoint(app_id, id).await?;
+    Err(StoreError::Conflict {
+        what: "endpoint",
+        id: id.to_owned(),
+        // Reads "endpoint '…' is already defined by …, and cannot change": edit the config.
+        status: "defined by the config file's [[apps]] webhooks (or REVERB_APP_WEBHOOKS), edit \
+                 it there and restart,",
     })
 }
 

@@ -51,8 +51,7 @@ pub fn spawn(setup: WebhookSetup<'_>, stop: &Arc<AtomicBool>) -> PusherHooks {
         shared,
     } = setup;
     let context = DeliveryContext::new(apps, shared.clone());
-    let deliverer =
-        Deliverer::new(store.clone(), dir.clone(), allowed.clone()).with_context(context);
+    let deliverer = Deliverer::new(store.clone(), dir.clone(), allowed).with_context(context);
     monoio::spawn(deliver::run(Rc::new(deliverer), stopped()));
     let gauges = webhook_stats::run_gauges(store.clone(), shared.clone(), now_ms, stopped());
     monoio::spawn(gauges);
@@ -62,8 +61,6 @@ pub fn spawn(setup: WebhookSetup<'_>, stop: &Arc<AtomicBool>) -> PusherHooks {
         now_ms,
         stopped(),
     ));
-    let mut hooks = PusherHooks::new(apps, allowed);
     let ids = apps.iter().map(|a| a.id.clone()).collect();
-    hooks.attach(PusherEndpoints::new(store.clone(), dir.clone(), ids));
-    hooks
+    PusherHooks::new(apps, PusherEndpoints::new(store.clone(), dir.clone(), ids))
 }
