@@ -5,6 +5,8 @@
 //! run `scripts/test`, which installs them. Everything is bounded in time (server start 10 s,
 //! a client 30 s wall clock, HTTP 10 s), so a broken server fails a test instead of hanging it.
 //! The server's stderr goes to a temporary file that is printed when a test panics.
+//! Each server runs in its own temporary directory, which also holds its data directory unless
+//! the test picks one, so parallel servers never share a store.
 #![allow(dead_code)]
 
 mod http;
