@@ -105,12 +105,10 @@ async fn refuse_config_owned<S: EndpointStore>(
         return Ok(());
     }
     store.get_endpoint(app_id, id).await?;
-    Err(StoreError::Conflict {
+    Err(StoreError::ReadOnly {
         what: "endpoint",
         id: id.to_owned(),
-        // Reads "endpoint '…' is already defined by …, and cannot change": edit the config.
-        status: "defined by the config file's [[apps]] webhooks (or REVERB_APP_WEBHOOKS), edit \
-                 it there and restart,",
+        change_in: "the config file's [[apps]] webhooks (or REVERB_APP_WEBHOOKS)",
     })
 }
 
@@ -198,6 +196,41 @@ mod tests {
             assert!(
                 matches!(execute(&store, &dir, list, 7).await, Ok(Answer::Endpoints(v)) if v.is_empty())
             );
+        });
+    }
+
+    #[test]
+    fn config_endpoints_are_read_only_and_hidden_from_other_apps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        let dir = RefCell::new(Directory::default());
+        run(async {
+            let new = NewEndpoint {
+                id: "cfg_0123".into(),
+                app_id: "a".into(),
+                spec: spec(),
+                secret: "whsec_x".into(),
+                now_ms: 1,
+            };
+            store.create_endpoint(new).await.unwrap();
+            let update = |app: &str| Request::UpdateEndpoint {
+                app_id: app.into(),
+                id: "cfg_0123".into(),
+                patch: EndpointPatch::default(),
+            };
+            let delete = |app: &str| Request::DeleteEndpoint {
+                app_id: app.into(),
+                id: "cfg_0123".into(),
+            };
+            for request in [update("a"), delete("a")] {
+                let refused = execute(&store, &dir, request, 2).await;
+                assert!(matches!(refused, Err(StoreError::ReadOnly { .. })));
+            }
+            for request in [update("b"), delete("b")] {
+                let refused = execute(&store, &dir, request, 2).await;
+                assert!(matches!(refused, Err(StoreError::NotFound { .. })));
+            }
+            assert!(store.get_endpoint("a", "cfg_0123").await.is_ok());
         });
     }
 }
