@@ -9,17 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, signed_call, spawn_client_env, RunningClient, Server};
+use common::{free_port, hook_records, signed_call, spawn_client_env, RunningClient, Server};
 use serde_json::{json, Value};
-
-/// The receiver's `hook` records.
-fn hooks(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("hook "))
-        .map(|r| serde_json::from_str(r).unwrap())
-        .collect()
-}
 
 /// A server whose app has one config-file receiver on `port` for `channel_occupied`, retried
 /// after each of `delays` seconds.
@@ -96,7 +87,7 @@ fn a_config_hook_failing_twice_gets_the_same_signed_batch_three_times() {
     let out = receiver.finish();
     let _ = holder.finish();
     assert!(out.success(), "{out}");
-    let records = hooks(&out.stdout);
+    let records = hook_records(&out.stdout);
     let statuses: Vec<&Value> = records.iter().map(|r| &r["status"]).collect();
     assert_eq!(statuses, [&json!(500), &json!(503), &json!(200)], "{out}");
     for r in &records {
@@ -155,7 +146,7 @@ fn a_pending_config_hook_retry_survives_a_kill_9() {
     );
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let records = hooks(&out.stdout);
+    let records = hook_records(&out.stdout);
     assert_eq!(records.len(), 2, "{out}");
     assert_eq!(
         (&records[0]["status"], &records[1]["status"]),

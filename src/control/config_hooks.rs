@@ -128,6 +128,7 @@ fn spec_of(hook: &PusherWebhookConfig) -> EndpointSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::contract::block_on;
     use crate::store::SqliteStore;
 
     fn hook(url: &str, types: &[&str]) -> PusherWebhookConfig {
@@ -143,13 +144,6 @@ mod tests {
         let mut app = AppConfig::with_credentials(id, "key", "secret");
         app.webhooks = hooks;
         app
-    }
-
-    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
-        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-            .build()
-            .expect("runtime")
-            .block_on(f)
     }
 
     #[test]
@@ -186,7 +180,7 @@ mod tests {
             config_endpoint_id("1", &keep),
             config_endpoint_id("1", &gone),
         );
-        run(async {
+        block_on(async {
             let apps = [app("1", vec![keep.clone(), gone.clone()])];
             sync(&store, &apps, 1).await.unwrap();
             let first = store.get_endpoint("1", &keep_id).await.unwrap();

@@ -532,3 +532,12 @@ pub fn spawn_client_env(
 pub fn run_client(script: &str, args: &[&str], server: &Server) -> ClientOutput {
     spawn_client(script, args, server).finish()
 }
+
+/// The `hook <JSON>` records that `pusher_webhook_receiver.py` printed, one per request.
+pub fn hook_records(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("hook "))
+        .map(|r| serde_json::from_str(r).expect("a JSON hook record"))
+        .collect()
+}
