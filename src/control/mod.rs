@@ -7,6 +7,7 @@
 //! and this module never touches a shard's connections or channel index.
 
 mod cluster;
+mod config_hooks;
 mod deliver;
 mod directory;
 mod due;

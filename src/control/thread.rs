@@ -15,6 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::cluster::Cluster;
+use super::config_hooks;
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
@@ -183,6 +184,10 @@ fn run(
     let body = async {
         if let Err(e) = store.check().await {
             let _ = ready.send(Err(ControlError::SharedStore(e)));
+            return;
+        }
+        if let Err(source) = config_hooks::sync(store.as_ref(), &apps, now_ms()).await {
+            let _ = ready.send(Err(ControlError::DataDir { path: dir, source }));
             return;
         }
         let endpoints = match Directory::load(store.as_ref()).await {

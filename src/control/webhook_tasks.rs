@@ -57,8 +57,6 @@ pub fn spawn(setup: WebhookSetup<'_>, stop: &Arc<AtomicBool>) -> PusherHooks {
         now_ms,
         stopped(),
     ));
-    let mut hooks = PusherHooks::new(apps, webhooks.allowed_subnets.clone());
     let ids = apps.iter().map(|a| a.id.clone()).collect();
-    hooks.attach(PusherEndpoints::new(store.clone(), dir.clone(), ids));
-    hooks
+    PusherHooks::new(apps, PusherEndpoints::new(store.clone(), dir.clone(), ids))
 }
