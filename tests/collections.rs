@@ -145,3 +145,73 @@ fn a_sanctum_token_registers_its_socket_and_its_user_object_feeds_the_rule() {
         json!({"action": "created", "record": {"id": 2, "owner": 7}})
     );
 }
+
+/// An app without connection authentication and `n` public collections `c0`, `c1`, …, so one
+/// connection can register more filters than it may hold (one per collection).
+fn many_collections_app(n: usize) -> String {
+    let collections: Vec<String> = (0..n)
+        .map(|i| format!("{{ name = \"c{i}\", public = true }}"))
+        .collect();
+    format!(
+        "[[apps]]\nid = \"velo\"\nkey = \"velo-key\"\nsecret = \"velo-secret\"\ncollections = [{}]\n",
+        collections.join(", ")
+    )
+}
+
+#[test]
+fn each_limit_of_a_registration_has_its_own_refusal() {
+    use ringcast::proto::api::realtime::MAX_FILTERS_PER_CONNECTION as MAX;
+    let server = server_with(&many_collections_app(MAX + 1));
+    let mut client = RawClient::connect(&server, "/app/velo-key?protocol=7");
+    let socket_id = client.established();
+    let signed = |collection: &str, filter: &str| {
+        let body =
+            json!({"collection": collection, "socket_id": socket_id, "filter": filter}).to_string();
+        let path = signed_path(&server, "POST", "/api/realtime/subscribe", &[], &body);
+        http_post(server.port, &path, &body)
+    };
+
+    let long = format!("a = '{}'", "x".repeat(2500));
+    let (status, resp) = signed("c0", &long);
+    assert_eq!(status, 400, "{resp}");
+    assert!(resp.contains("2500"), "the limit is named: {resp}");
+    // 40 comparisons and 39 `||`: 79 nodes in 40 x 10 characters.
+    let complex = vec!["a = 1"; 40].join(" || ");
+    let (status, resp) = signed("c0", &complex);
+    assert_eq!(status, 400, "{resp}");
+    assert!(resp.contains("64"), "the limit is named: {resp}");
+    let (status, resp) = signed("c0", &vec!["a = 1"; 32].join(" || "));
+    assert_eq!(status, 200, "63 nodes pass: {resp}");
+
+    for i in 1..MAX {
+        let (status, resp) = signed(&format!("c{i}"), "a = 1");
+        assert_eq!(status, 200, "filter {i}: {resp}");
+    }
+    let (status, resp) = signed(&format!("c{MAX}"), "a = 1");
+    assert_eq!(status, 429, "filter {}: {resp}", MAX + 1);
+    assert!(
+        resp.contains(&format!("{MAX} filtered subscriptions")),
+        "{resp}"
+    );
+    let (status, resp) = signed("c7", "a = 2");
+    assert_eq!(status, 200, "replacing a filter is no new one: {resp}");
+    // Leaving one collection's channel frees a place.
+    let channel = "velo.realtime.c7";
+    client
+        .send_text(&json!({"event": "pusher:subscribe", "data": {"channel": channel}}).to_string());
+    assert_eq!(
+        client.recv_json()["event"],
+        "pusher_internal:subscription_succeeded"
+    );
+    client.send_text(
+        &json!({"event": "pusher:unsubscribe", "data": {"channel": channel}}).to_string(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (status, resp) = signed(&format!("c{MAX}"), "a = 1");
+        if status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {resp}");
+    }
+}

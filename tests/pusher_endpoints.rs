@@ -9,8 +9,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, signed_call, spawn_client_env, webhooks_server};
-use serde_json::{json, Value};
+use common::{free_port, hook_records, http_get, signed_call, spawn_client_env, webhooks_server};
+use serde_json::json;
 
 /// The value of the sample `name` (with its labels) in a Prometheus text.
 fn sample(text: &str, name: &str) -> f64 {
@@ -19,15 +19,6 @@ fn sample(text: &str, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} missing from\n{text}"))
         .parse()
         .unwrap()
-}
-
-/// The receiver's `hook` records.
-fn hooks(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("hook "))
-        .map(|r| serde_json::from_str(r).unwrap())
-        .collect()
 }
 
 #[test]
@@ -57,7 +48,7 @@ fn a_pusher_format_endpoint_gets_signed_channel_webhooks_retried_by_the_engine()
     holder.wait_for_line("ready", Duration::from_secs(10));
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let records = hooks(&out.stdout);
+    let records = hook_records(&out.stdout);
     assert_eq!(records.len(), 2, "{out}");
     for r in &records {
         assert_eq!(r["valid"], true, "pusher SDK refused {r}");
@@ -190,7 +181,7 @@ fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
     let server = webhooks_server(dir.path());
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let records = hooks(&out.stdout);
+    let records = hook_records(&out.stdout);
     assert_eq!(records.len(), 2, "{out}");
     for r in &records {
         assert_eq!(r["valid"], true, "{out}");

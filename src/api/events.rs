@@ -106,7 +106,7 @@ pub(super) fn over_budget(port: &Port, app: usize) -> Response {
 
 /// The answer while the Redis link is down: nothing was published (not even locally, so a
 /// retry cannot deliver twice here), counted for `/metrics` and logged.
-fn unforwarded(port: &Port, app: usize, events: usize) -> Response {
+pub(super) fn unforwarded(port: &Port, app: usize, events: usize) -> Response {
     let shared = port.shared();
     let total = shared
         .unforwarded

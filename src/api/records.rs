@@ -4,7 +4,8 @@
 //! Laravel broadcast of `{action, record}` works unchanged).
 //!
 //! Everything is checked before anything is delivered: the body, every collection, the
-//! socket to exclude and the app's REST budget.
+//! socket to exclude, the Redis link with scaling on (503 while it is down, as for events) and
+//! the app's REST budget.
 
 use crate::proto::api::realtime::RealtimeError;
 use crate::proto::api::records::{change_of_event, parse_records, RecordChange};
@@ -34,6 +35,9 @@ pub fn ingest(port: &Port, app: usize, body: &[u8]) -> Response {
             return RealtimeError::BadBody(why.into()).to_response();
         }
     };
+    if port.link_down() {
+        return super::events::unforwarded(port, app, batch.changes.len());
+    }
     if !port.take_backend_budget(app, batch.changes.len() as u32) {
         return super::events::over_budget(port, app);
     }

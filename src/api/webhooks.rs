@@ -236,6 +236,7 @@ pub(super) fn failure(outcome: Option<Result<Answer, StoreError>>) -> Response {
         .with_header("Retry-After", "1"),
         Some(Err(e @ StoreError::NotFound { .. })) => Response::error(404, &e.to_string()),
         Some(Err(e @ StoreError::Duplicate { .. })) => Response::error(409, &e.to_string()),
+        Some(Err(e @ StoreError::ReadOnly { .. })) => Response::error(409, &e.to_string()),
         Some(Err(e)) => {
             tracing::error!(error = %e, "webhook store request failed");
             Response::error(500, &e.to_string())

@@ -34,22 +34,30 @@ pub fn session(target: &RedisTarget) -> Result<ClientConnection, String> {
             roots_from(bundle)?
         }
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = client_config(roots)?;
     let name = ServerName::try_from(target.host.clone()).map_err(|e| {
         format!(
             "'{}' cannot be checked against a certificate: {e}",
             target.host
         )
     })?;
-    ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())
+    ClientConnection::new(config, name).map_err(|e| e.to_string())
 }
 
-fn roots_from(path: &Path) -> Result<RootCertStore, String> {
+/// A client configuration trusting `roots` (ring, TLS 1.2 and 1.3), shared by the Redis link
+/// and the webhook client.
+pub fn client_config(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The CA certificates of a PEM file (also the webhook client's `webhooks.ca_file`).
+pub fn roots_from(path: &Path) -> Result<RootCertStore, String> {
     let file =
         std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut roots = RootCertStore::empty();

@@ -77,6 +77,11 @@ pub struct AppConfig {
     /// Whether an update that stops matching a subscriber's filter is sent as `deleted`.
     #[serde(default = "super::collections::default_realtime_leaves")]
     pub realtime_leaves: bool,
+    /// Whether record changes are matched through the per-collection equality index (the
+    /// default); `false` evaluates every subscriber's filter on every change, a baseline for
+    /// benchmarks only.
+    #[serde(default = "super::collections::default_realtime_index")]
+    pub realtime_index: bool,
     /// Collections clients may subscribe to with a filter.
     #[serde(default)]
     pub collections: Vec<super::CollectionConfig>,
@@ -159,6 +164,7 @@ impl AppConfig {
             sanctum_cache_ttl: super::conn_auth::default_sanctum_cache_ttl(),
             realtime_prefix: super::collections::default_realtime_prefix(),
             realtime_leaves: super::collections::default_realtime_leaves(),
+            realtime_index: super::collections::default_realtime_index(),
             collections: Vec::new(),
             notification_channel: super::notifications::default_channel(),
             quiet_hours: super::notifications::default_quiet_hours(),

@@ -1,7 +1,7 @@
-//! The per-app collection settings (TOML `[[apps]]` keys `realtime_prefix`, `realtime_leaves`
-//! and `collections = [{ name, list_rule?, public? }]`, or `REVERB_APP_REALTIME_PREFIX`,
-//! `REVERB_APP_REALTIME_LEAVES` and `REVERB_APP_COLLECTIONS` as a JSON array of the same
-//! objects) and their validation.
+//! The per-app collection settings (TOML `[[apps]]` keys `realtime_prefix`, `realtime_leaves`,
+//! `realtime_index` and `collections = [{ name, list_rule?, public? }]`, or
+//! `REVERB_APP_REALTIME_PREFIX`, `REVERB_APP_REALTIME_LEAVES`, `REVERB_APP_REALTIME_INDEX` and
+//! `REVERB_APP_COLLECTIONS` as a JSON array of the same objects) and their validation.
 //!
 //! A collection is served only when it has a list rule (PocketBase's filter grammar, read with
 //! the subscriber's `@request.auth.*`) or is explicitly public; every rule is parsed here at
@@ -36,6 +36,11 @@ pub fn default_realtime_leaves() -> bool {
     true
 }
 
+/// By default changes are matched through the index; off only to measure what it saves.
+pub fn default_realtime_index() -> bool {
+    true
+}
+
 /// Applies the `REVERB_APP_*` collection variables to the env-defined app.
 pub fn apply_env(
     app: &mut AppConfig,
@@ -46,6 +51,9 @@ pub fn apply_env(
     }
     if let Some(v) = env("REVERB_APP_REALTIME_LEAVES") {
         app.realtime_leaves = parse_bool("REVERB_APP_REALTIME_LEAVES", &v)?;
+    }
+    if let Some(v) = env("REVERB_APP_REALTIME_INDEX") {
+        app.realtime_index = parse_bool("REVERB_APP_REALTIME_INDEX", &v)?;
     }
     if let Some(v) = env("REVERB_APP_COLLECTIONS").filter(|v| !v.trim().is_empty()) {
         app.collections = serde_json::from_str(&v).map_err(|e| {
@@ -168,11 +176,14 @@ mod tests {
         let env = |k: &str| match k {
             "REVERB_APP_COLLECTIONS" => Some(r#"[{"name":"posts","public":true}]"#.to_owned()),
             "REVERB_APP_REALTIME_LEAVES" => Some("false".to_owned()),
+            "REVERB_APP_REALTIME_INDEX" => Some("false".to_owned()),
             _ => None,
         };
+        assert!(app.realtime_index, "the index is on by default");
         apply_env(&mut app, &env).unwrap();
         assert_eq!(app.collections, [collection("posts", None, true)]);
         assert!(!app.realtime_leaves);
+        assert!(!app.realtime_index);
         let bad = |k: &str| (k == "REVERB_APP_COLLECTIONS").then(|| "{".to_owned());
         let err = apply_env(&mut app, &bad).unwrap_err();
         assert_eq!(err.key, "REVERB_APP_COLLECTIONS");

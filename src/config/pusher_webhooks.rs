@@ -10,7 +10,14 @@ use serde::Deserialize;
 use super::{AppConfig, ConfigError};
 use crate::ratelimit::Cidr;
 use crate::webhook::body::PUSHER_EVENT_TYPES;
+use crate::webhook::endpoint::PUSHER_RETRY_DELAYS;
 use crate::webhook::ssrf::parse_url;
+
+/// Most retries of a config-file receiver: channel events describe live state, so the
+/// schedule stays short.
+const MAX_RETRIES: usize = 10;
+/// Longest delay before one retry, in seconds.
+const MAX_RETRY_DELAY_S: u32 = 3600;
 
 /// One receiver of an app's channel webhooks.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -23,6 +30,10 @@ pub struct PusherWebhookConfig {
     /// Restricts the channels whose events it receives.
     #[serde(default)]
     pub filter: Option<ChannelFilter>,
+    /// Seconds before each retry of a failed batch, one retry per entry; Pusher's short
+    /// schedule (`PUSHER_RETRY_DELAYS`) when absent.
+    #[serde(default)]
+    pub retry_delays: Option<Vec<u32>>,
 }
 
 /// soketi's and sockudo's channel filter: every given condition must hold.
@@ -80,6 +91,16 @@ pub fn validate(apps: &[AppConfig], allowed: &[Cidr]) -> Result<(), ConfigError>
                     format!("{e} (allow private targets with webhooks.allowed_subnets)"),
                 ));
             }
+            let delays = hook.retry_delays.as_deref().unwrap_or_default();
+            if delays.len() > MAX_RETRIES || delays.iter().any(|d| *d > MAX_RETRY_DELAY_S) {
+                return Err(ConfigError::new(
+                    at("retry_delays"),
+                    format!(
+                        "give at most {MAX_RETRIES} delays of at most {MAX_RETRY_DELAY_S} s \
+                         each (the default is {PUSHER_RETRY_DELAYS:?})"
+                    ),
+                ));
+            }
             if hook.event_types.is_empty() {
                 return Err(ConfigError::new(
                     at("event_types"),
@@ -116,6 +137,7 @@ mod tests {
             url: url.into(),
             event_types: types.iter().map(|t| t.to_string()).collect(),
             filter: None,
+            retry_delays: None,
         }
     }
 
@@ -144,6 +166,13 @@ mod tests {
         app.webhooks = vec![hook("http://127.0.0.1:9/h", &["channel_ocupied"])];
         let e = validate(std::slice::from_ref(&app), &loopback).unwrap_err();
         assert!(e.to_string().contains("channel_ocupied"), "{e}");
+        app.webhooks = vec![hook("http://127.0.0.1:9/h", &["member_added"])];
+        app.webhooks[0].retry_delays = Some(vec![1, 7200]);
+        let e = validate(std::slice::from_ref(&app), &loopback).unwrap_err();
+        assert!(
+            e.to_string().contains("apps[0].webhooks[0].retry_delays"),
+            "{e}"
+        );
         let json = r#"[{"url":"http://127.0.0.1/h","event_types":["client_event"],"filter":{"channel_name_starts_with":"private-"}}]"#;
         let env = |k: &str| (k == "REVERB_APP_WEBHOOKS").then(|| json.to_owned());
         apply_env(&mut app, &env).unwrap();

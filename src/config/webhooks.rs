@@ -1,5 +1,6 @@
 //! The control core's settings: where the store lives (`server.data_dir`), which private
-//! subnets webhook targets may reach (`[webhooks] allowed_subnets`) and how long delivery
+//! subnets webhook targets may reach (`[webhooks] allowed_subnets`), how deliveries are sent
+//! (`[webhooks]` timeout, connection bounds, breaker pause, CA file) and how long delivery
 //! history is kept (`[webhooks] retention_days`).
 //!
 //! Owns their TOML shape, their environment overrides (`RINGCAST_DATA_DIR`,
@@ -8,6 +9,7 @@
 //! [`DATA_DIR_KEYS`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -30,6 +32,12 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 #[serde(deny_unknown_fields)]
 pub(super) struct FileWebhooks {
     allowed_subnets: Option<Vec<String>>,
+    timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_per_endpoint: Option<usize>,
+    max_idle_per_endpoint: Option<usize>,
+    breaker_pause_ms: Option<u64>,
+    ca_file: Option<PathBuf>,
     retention_days: Option<u32>,
 }
 
@@ -39,6 +47,18 @@ pub struct WebhooksConfig {
     /// Private or loopback subnets that webhook targets may still use (the SSRF guard refuses
     /// every other non-public address).
     pub allowed_subnets: Vec<Cidr>,
+    /// How long a receiver has to answer one attempt, connect and TLS included.
+    pub timeout: Duration,
+    /// Webhook requests in flight at once, over all receivers.
+    pub max_connections: usize,
+    /// Requests in flight at once to one receiver (scheme, host and port).
+    pub max_per_endpoint: usize,
+    /// Idle kept-alive connections kept per receiver.
+    pub max_idle_per_endpoint: usize,
+    /// How long an open circuit breaker pauses its endpoint.
+    pub breaker_pause: Duration,
+    /// PEM file of the CAs trusted for https receivers, instead of the webpki roots.
+    pub ca_file: Option<PathBuf>,
     /// Days a finished delivery and its attempts stay in the log before the periodic cleanup
     /// removes them (at least 1).
     pub retention_days: u32,
@@ -48,9 +68,42 @@ impl Default for WebhooksConfig {
     fn default() -> Self {
         WebhooksConfig {
             allowed_subnets: Vec::new(),
+            timeout: Duration::from_secs(30),
+            max_connections: 512,
+            max_per_endpoint: 16,
+            max_idle_per_endpoint: 16,
+            breaker_pause: Duration::from_secs(3600),
+            ca_file: None,
             retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
+}
+
+/// A count that must be at least 1.
+fn positive(key: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::new(key, "must be at least 1")),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Retention in days: `RINGCAST_WEBHOOKS_RETENTION_DAYS`, else the file, else 90; at least 1.
+fn retention_days(
+    env: &dyn Fn(&str) -> Option<String>,
+    from_file: Option<u32>,
+) -> Result<u32, ConfigError> {
+    let days = match env(RETENTION_ENV) {
+        Some(v) => parse_num(RETENTION_ENV, &v, "a number of days (at least 1)")?,
+        None => from_file.unwrap_or(DEFAULT_RETENTION_DAYS),
+    };
+    if days == 0 {
+        return Err(ConfigError::new(
+            "webhooks.retention_days",
+            "must be at least 1 day; history is removed only after it",
+        ));
+    }
+    Ok(days)
 }
 
 /// The data directory: `RINGCAST_DATA_DIR`, else `server.data_dir`, else `./ringcast-data`.
@@ -80,18 +133,45 @@ pub(super) fn webhooks(
         (SUBNETS_ENV, env(SUBNETS_ENV)),
         ("webhooks.allowed_subnets", file.allowed_subnets),
     )?;
-    let retention_days = match env(RETENTION_ENV) {
-        Some(v) => parse_num(RETENTION_ENV, &v, "a number of days (at least 1)")?,
-        None => file.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS),
+    let retention_days = retention_days(env, file.retention_days)?;
+    let d = WebhooksConfig::default();
+    let millis = |key: &str, v: Option<u64>, default: Duration| match v {
+        Some(0) => Err(ConfigError::new(key, "must be at least 1 ms")),
+        Some(ms) => Ok(Duration::from_millis(ms)),
+        None => Ok(default),
     };
-    if retention_days == 0 {
+    if let Some(path) = file.ca_file.as_ref().filter(|p| !p.is_file()) {
         return Err(ConfigError::new(
-            "webhooks.retention_days",
-            "must be at least 1 day; history is removed only after it",
+            "webhooks.ca_file",
+            format!(
+                "{} is not a readable file; name the CA's PEM file",
+                path.display()
+            ),
         ));
     }
     Ok(WebhooksConfig {
         allowed_subnets,
+        timeout: millis("webhooks.timeout_ms", file.timeout_ms, d.timeout)?,
+        max_connections: positive(
+            "webhooks.max_connections",
+            file.max_connections,
+            d.max_connections,
+        )?,
+        max_per_endpoint: positive(
+            "webhooks.max_per_endpoint",
+            file.max_per_endpoint,
+            d.max_per_endpoint,
+        )?,
+        // Fewer idle slots than requests in flight would close connections after each burst.
+        max_idle_per_endpoint: file
+            .max_idle_per_endpoint
+            .unwrap_or(file.max_per_endpoint.unwrap_or(d.max_idle_per_endpoint)),
+        breaker_pause: millis(
+            "webhooks.breaker_pause_ms",
+            file.breaker_pause_ms,
+            d.breaker_pause,
+        )?,
+        ca_file: file.ca_file,
         retention_days,
     })
 }
@@ -129,7 +209,7 @@ mod tests {
         assert!(got.allowed_subnets[0].contains("127.0.0.9".parse().unwrap()));
         let file = FileWebhooks {
             allowed_subnets: Some(vec!["nonsense".into()]),
-            ..Default::default()
+            ..FileWebhooks::default()
         };
         assert_eq!(
             webhooks(&no_env, file).unwrap_err().key,
@@ -139,6 +219,39 @@ mod tests {
             .unwrap()
             .allowed_subnets
             .is_empty());
+    }
+
+    #[test]
+    fn delivery_settings_have_defaults_and_refuse_zero_and_missing_files() {
+        let got = webhooks(&no_env, FileWebhooks::default()).unwrap();
+        assert_eq!(got, WebhooksConfig::default());
+        assert_eq!(got.timeout, Duration::from_secs(30));
+        let file = FileWebhooks {
+            timeout_ms: Some(250),
+            max_per_endpoint: Some(2),
+            breaker_pause_ms: Some(1500),
+            ..FileWebhooks::default()
+        };
+        let got = webhooks(&no_env, file).unwrap();
+        assert_eq!(
+            (got.timeout, got.max_per_endpoint, got.breaker_pause),
+            (Duration::from_millis(250), 2, Duration::from_millis(1500))
+        );
+        let zero = FileWebhooks {
+            max_connections: Some(0),
+            ..FileWebhooks::default()
+        };
+        assert_eq!(
+            webhooks(&no_env, zero).unwrap_err().key,
+            "webhooks.max_connections"
+        );
+        let missing = FileWebhooks {
+            ca_file: Some(PathBuf::from("/nonexistent/ca.pem")),
+            ..FileWebhooks::default()
+        };
+        let e = webhooks(&no_env, missing).unwrap_err();
+        assert_eq!(e.key, "webhooks.ca_file");
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]

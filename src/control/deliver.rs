@@ -3,39 +3,49 @@
 //! next retry.
 //!
 //! Runs only on the control core, one task per attempt so a slow receiver holds nothing else
-//! up. Each claim is a lease longer than the request timeout, so a delivery in flight is never
-//! claimed twice, and one whose process died is claimed again after a restart with the same
-//! `webhook-id`. Due deliveries are found by polling the store every [`POLL`]; it never runs
-//! on a shard.
+//! up. Each claim is a lease longer than the request timeout plus the longest wait for a
+//! connection slot, so a delivery in flight is not claimed twice, and one whose process died
+//! is claimed again after a restart with the same `webhook-id`. Should a lease still run out
+//! (a stalled disk, a suspended process), the outcome is recorded under the claim's lease
+//! token and dropped when a newer claim holds the delivery. After a restart on SQLite the
+//! previous run's leases are void: the first read takes them over at once (on a shared Redis
+//! store they may be other nodes', so they run out first).
+//!
+//! The store is read ahead of due time, in chunks: every [`READ_EVERY_MS`] (or sooner when
+//! [`super::due`] rings: an event recorded, a retry scheduled) it claims what falls due in the
+//! next [`LOOKAHEAD_MS`] onto the timing wheel of `crate::scheduler`, and each delivery starts
+//! when the wheel says it is due, so delays hold to the millisecond without polling the store.
+//! It never runs on a shard. Requests go out through [`super::outgoing`] (kept-alive
+//! connections, bounded concurrency, https).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::directory::Directory;
-use super::now_ms;
+pub(super) use super::outgoing::{outcome_of, post_to};
+use super::outgoing::{Answer, SendError, MAX_SLOT_WAIT};
 use super::pusher_endpoints::{standard_headers, DeliveryContext};
-use crate::proto::http::HttpUrl;
+use super::{due, now_ms};
+use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
-use crate::shard::io::http_client;
+use crate::scheduler::Wheel;
 use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
-use crate::webhook::retry::{NextState, Outcome, RetryPolicy};
-use crate::webhook::ssrf::{check_ip, parse_url};
+use crate::webhook::retry::{NextState, RetryPolicy};
 
-/// How often the store is asked for due deliveries.
-pub const POLL: Duration = Duration::from_millis(100);
-/// How long a claimed delivery is reserved; longer than [`TIMEOUT`].
-const LEASE_MS: i64 = 60_000;
-/// Most deliveries claimed per poll.
-const CLAIM: usize = 64;
-/// How long a receiver has to answer.
-const TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest answer body read from a receiver.
-const MAX_ANSWER: usize = 64 * 1024;
+/// How far ahead of due time deliveries are claimed onto the wheel.
+const LOOKAHEAD_MS: i64 = 2_000;
+/// Longest time between two reads of the store; a delivery made due sooner rings the bell.
+const READ_EVERY_MS: i64 = 1_000;
+/// What a lease covers beyond the request timeout and the slot wait: recording the outcome.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How long a delivery that found no free connection slot waits before it is due again.
+const BUSY_WAIT_MS: i64 = 1_000;
+/// Most deliveries claimed per store call.
+const CHUNK: usize = 256;
 
 /// What every attempt task shares.
 pub struct Deliverer {
@@ -45,6 +55,17 @@ pub struct Deliverer {
     pub dir: Rc<RefCell<Directory>>,
     /// `webhooks.allowed_subnets`.
     pub allowed: Vec<Cidr>,
+    /// The breaker's threshold and pause (`webhooks.breaker_pause_ms`).
+    breaker: BreakerConfig,
+    /// How long a claim holds a delivery.
+    lease_ms: i64,
+    /// Attempts started and not yet recorded, and their bound (`webhooks.max_connections`):
+    /// no more is claimed than can be sent, so claimed deliveries do not queue for slots.
+    in_flight: Cell<usize>,
+    max_in_flight: usize,
+    /// The last read stopped for want of room, so more may be due: attempts ending ring the
+    /// bell once half the room is free again.
+    backlog: Cell<bool>,
     /// Per endpoint, shared by its attempts in flight; borrowed only between awaits.
     gates: RefCell<HashMap<String, Rc<RefCell<EndpointGate>>>>,
     /// App credentials (pusher-format signing) and metrics; standard-only without it.
@@ -52,12 +73,21 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// A loop over `store` and `dir`.
-    pub fn new(store: Rc<AnyStore>, dir: Rc<RefCell<Directory>>, allowed: Vec<Cidr>) -> Self {
+    /// A loop over `store` and `dir` with the `[webhooks]` settings.
+    pub fn new(store: Rc<AnyStore>, dir: Rc<RefCell<Directory>>, cfg: &WebhooksConfig) -> Self {
+        let lease = cfg.timeout + MAX_SLOT_WAIT + LEASE_MARGIN;
         Deliverer {
             store,
             dir,
-            allowed,
+            allowed: cfg.allowed_subnets.clone(),
+            breaker: BreakerConfig {
+                pause_ms: i64::try_from(cfg.breaker_pause.as_millis()).unwrap_or(i64::MAX),
+                ..BreakerConfig::DEFAULT
+            },
+            lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+            in_flight: Cell::new(0),
+            max_in_flight: cfg.max_connections,
+            backlog: Cell::new(false),
             gates: RefCell::new(HashMap::new()),
             context: None,
         }
@@ -74,20 +104,82 @@ impl Deliverer {
 
 /// Claims and starts due deliveries until `stop` says so.
 pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
+    let mut wheel = Wheel::new(wheel_ms(now_ms()));
+    let mut due_now = Vec::new();
+    // A store of this process alone holds only the previous run's leases at start; a shared
+    // one (Redis) also holds other nodes' live leases, which must run out first.
+    let mut restarted = matches!(*ctx.store, AnyStore::Sqlite(_));
+    let mut next_read = i64::MIN;
     while !stop() {
-        match ctx
+        next_read = next_read.min(due::take());
+        if now_ms() >= next_read {
+            read_ahead(&ctx, &mut wheel, restarted).await;
+            restarted = false;
+            next_read = now_ms() + READ_EVERY_MS;
+        }
+        wheel.advance(wheel_ms(now_ms()), &mut due_now);
+        for (_, delivery) in due_now.drain(..) {
+            ctx.in_flight.set(ctx.in_flight.get() + 1);
+            let ctx = ctx.clone();
+            monoio::spawn(async move {
+                attempt(ctx.clone(), delivery).await;
+                ctx.in_flight.set(ctx.in_flight.get() - 1);
+                if ctx.backlog.get() && ctx.in_flight.get() <= ctx.max_in_flight / 2 {
+                    ctx.backlog.set(false);
+                    due::ring(now_ms());
+                }
+            });
+        }
+        let wake_at = wheel.next_deadline().map_or(next_read, |at| {
+            next_read.min(i64::try_from(at).unwrap_or(i64::MAX))
+        });
+        let wait = u64::try_from(wake_at.saturating_sub(now_ms())).unwrap_or(0);
+        due::sleep(Duration::from_millis(wait)).await;
+    }
+}
+
+/// Unix ms as the wheel's time.
+fn wheel_ms(ms: i64) -> u64 {
+    u64::try_from(ms).unwrap_or(0)
+}
+
+/// Claims, in chunks, what falls due within the lookahead onto the wheel, while attempts in
+/// flight and on the wheel leave room. On the first read after a restart of a store of its
+/// own, the previous run's leases count as expired: no one else holds them.
+async fn read_ahead(ctx: &Deliverer, wheel: &mut Wheel<Delivery>, restarted: bool) {
+    loop {
+        let held = ctx.in_flight.get() + wheel.len();
+        let room = ctx.max_in_flight.saturating_sub(held);
+        let limit = room.min(CHUNK);
+        if limit == 0 {
+            ctx.backlog.set(true);
+            return;
+        }
+        let now = now_ms();
+        let expired_by = if restarted { i64::MAX } else { now };
+        let lease_until = now + ctx.lease_ms + LOOKAHEAD_MS;
+        let claimed = match ctx
             .store
-            .claim_due_deliveries(now_ms(), LEASE_MS, CLAIM)
+            .claim_due_deliveries(now + LOOKAHEAD_MS, expired_by, lease_until, limit)
             .await
         {
-            Ok(batch) => {
-                for delivery in batch {
-                    monoio::spawn(attempt(ctx.clone(), delivery));
-                }
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim due deliveries");
+                return;
             }
-            Err(e) => tracing::error!(error = %e, "cannot claim due deliveries"),
+        };
+        let full = claimed.len() == limit;
+        ctx.backlog.set(full && limit == room);
+        for d in claimed {
+            // Within the lookahead, far inside the wheel's horizon.
+            if let Err(far) = wheel.insert(wheel_ms(d.next_attempt_at_ms), d) {
+                tracing::warn!(delivery = %far.item.id, "due beyond the wheel; its lease will lapse");
+            }
         }
-        monoio::time::sleep(POLL).await;
+        if !full {
+            return;
+        }
     }
 }
 
@@ -104,13 +196,24 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         Ok(g) => g,
         Err(next) => return finish(&ctx, &d, None, &next, now).await,
     };
-    let cfg = BreakerConfig::DEFAULT;
+    let cfg = ctx.breaker;
     let admitted = gate.borrow_mut().admit(&cfg, now);
     if let Gate::Wait { until_ms } = admitted {
         return finish(&ctx, &d, None, &NextState::Wait { until_ms }, now).await;
     }
     let started = Instant::now();
     let sent = post(&ctx, &ep, &d, now).await;
+    if let Err(SendError::Busy) = sent {
+        // Nothing was sent: the delivery comes back later without using an attempt.
+        if let Gate::Send { probe: true } = admitted {
+            // The probe did not go: the next due delivery probes instead.
+            gate.borrow_mut().breaker.on_neutral();
+        }
+        let next = NextState::Wait {
+            until_ms: now_ms() + BUSY_WAIT_MS,
+        };
+        return finish(&ctx, &d, None, &next, now_ms()).await;
+    }
     let outcome = outcome_of(&sent);
     if let Some(c) = &ctx.context {
         let latency_ms = started.elapsed().as_millis().min(u64::MAX as u128) as u64;
@@ -121,21 +224,27 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         delays: ep.retry_delays.clone(),
     };
     let number = d.attempt + 1;
-    let settled = gate
-        .borrow_mut()
-        .settle(&cfg, &policy, number, &outcome, now_ms());
+    let (settled, breaker_changed) = {
+        let mut g = gate.borrow_mut();
+        let before = g.breaker;
+        let settled = g.settle(&cfg, &policy, number, &outcome, now_ms());
+        (settled, g.breaker != before)
+    };
     let record = AttemptRecord {
         attempt: number,
-        status_code: sent.ok(),
+        status_code: sent.as_ref().ok().map(|a| a.status),
         latency_ms: started.elapsed().as_millis().min(u32::MAX as u128) as u32,
         error: settled.error.clone(),
         at_ms: now,
     };
     tracing::debug!(delivery = %d.id, endpoint = %ep.id, attempt = number, next = ?settled.next, "webhook attempt");
     finish(&ctx, &d, Some(&record), &settled.next, now_ms()).await;
-    let breaker = gate.borrow().breaker;
-    if let Err(e) = ctx.store.put_breaker(&ep.id, &breaker).await {
-        tracing::error!(endpoint = %ep.id, error = %e, "cannot persist the breaker");
+    // Persisted only when this attempt changed it: a healthy endpoint costs no second write.
+    if breaker_changed {
+        let breaker = gate.borrow().breaker;
+        if let Err(e) = ctx.store.put_breaker(&ep.id, &breaker).await {
+            tracing::error!(endpoint = %ep.id, error = %e, "cannot persist the breaker");
+        }
     }
     if settled.disable_endpoint {
         disable(&ctx, &ep).await;
@@ -155,7 +264,7 @@ async fn gate_of(
     let mut breaker = ctx.store.get_breaker(&ep.id).await.map_err(|e| {
         tracing::error!(endpoint = %ep.id, error = %e, "cannot read the breaker");
         NextState::Wait {
-            until_ms: now + POLL.as_millis() as i64,
+            until_ms: now + READ_EVERY_MS,
         }
     })?;
     breaker.after_restart();
@@ -176,8 +285,20 @@ async fn finish(
     next: &NextState,
     now: i64,
 ) {
-    if let Err(e) = ctx.store.finish_attempt(&d.id, record, next, now).await {
-        tracing::error!(delivery = %d.id, error = %e, "cannot record a webhook attempt");
+    match ctx
+        .store
+        .finish_attempt(&d.id, d.lease, record, next, now)
+        .await
+    {
+        Ok(true) => {
+            if let NextState::Retry { at_ms } | NextState::Wait { until_ms: at_ms } = *next {
+                due::ring(at_ms);
+            }
+        }
+        Ok(false) => {
+            tracing::warn!(delivery = %d.id, "lease taken over before the attempt was recorded; its outcome is dropped")
+        }
+        Err(e) => tracing::error!(delivery = %d.id, error = %e, "cannot record a webhook attempt"),
     }
 }
 
@@ -200,88 +321,12 @@ async fn disable(ctx: &Deliverer, ep: &Endpoint) {
     tracing::warn!(endpoint = %ep.id, "receiver answered 410: endpoint disabled");
 }
 
-/// Why a request got no HTTP answer.
-pub(super) enum SendError {
-    Timeout,
-    Connect(String),
-}
-
-/// What the retry rules make of a request's result.
-pub(super) fn outcome_of(sent: &Result<u16, SendError>) -> Outcome<'_> {
-    match sent {
-        Ok(code) => Outcome::Status {
-            code: *code,
-            retry_after: None,
-        },
-        Err(SendError::Timeout) => Outcome::Timeout,
-        Err(SendError::Connect(why)) => Outcome::Connect(why),
-    }
-}
-
-/// POSTs the delivery; the status code of the answer.
-async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<u16, SendError> {
+/// POSTs the delivery, signed for the endpoint's format.
+async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<Answer, SendError> {
     let headers = match &ctx.context {
         Some(c) => c.headers(ep, d, now),
         None => standard_headers(ep, d, now),
     };
     let headers = headers.map_err(SendError::Connect)?;
     post_to(&ep.url, &ctx.allowed, &headers, &d.body).await
-}
-
-/// POSTs `body` with `headers` to `url` through the SSRF guard; the status code of the answer.
-pub(super) async fn post_to(
-    url: &str,
-    allowed: &[Cidr],
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<u16, SendError> {
-    let target = parse_url(url, allowed).map_err(|e| SendError::Connect(e.to_string()))?;
-    if target.https {
-        return Err(SendError::Connect(
-            "https receivers are not supported yet".into(),
-        ));
-    }
-    let ip = match target.ip {
-        Some(ip) => ip,
-        None => resolve(&target.url)?,
-    };
-    // The address checked is the one connected to: the name is not resolved again.
-    check_ip(ip, allowed).map_err(|e| SendError::Connect(e.to_string()))?;
-    let request = request_bytes(&target.url, headers, body);
-    let connect_to = HttpUrl {
-        host: ip.to_string(),
-        port: target.url.port,
-        path_and_query: target.url.path_and_query.clone(),
-    };
-    match http_client::send(&connect_to, &request, TIMEOUT, MAX_ANSWER).await {
-        Ok(reply) => Ok(reply.status),
-        Err(http_client::ClientError::Timeout(_)) => Err(SendError::Timeout),
-        Err(e) => Err(SendError::Connect(e.to_string())),
-    }
-}
-
-fn resolve(url: &HttpUrl) -> Result<IpAddr, SendError> {
-    (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| SendError::Connect(format!("cannot resolve {}: {e}", url.host)))?
-        .next()
-        .map(|a: SocketAddr| a.ip())
-        .ok_or_else(|| SendError::Connect(format!("{} has no address", url.host)))
-}
-
-/// An HTTP/1.0 POST (the client reads to EOF and refuses chunked answers, which 1.0 rules out).
-fn request_bytes(url: &HttpUrl, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
-    let mut head = format!(
-        "POST {} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        url.path_and_query,
-        url.host_header(),
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
 }

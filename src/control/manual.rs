@@ -48,6 +48,7 @@ pub async fn test_delivery<S: EndpointStore + DeliveryStore>(
         next_attempt_at_ms: now_ms,
     };
     store.insert_deliveries(std::slice::from_ref(&new)).await?;
+    super::due::ring(now_ms);
     store.get_delivery(&message_id).await
 }
 
@@ -61,7 +62,9 @@ pub async fn retry_delivery<S: EndpointStore + DeliveryStore>(
     now_ms: i64,
 ) -> Result<Delivery, StoreError> {
     store.get_endpoint(app_id, id).await?;
-    store.requeue_delivery(id, delivery_id, now_ms).await
+    let replayed = store.requeue_delivery(id, delivery_id, now_ms).await?;
+    super::due::ring(now_ms);
+    Ok(replayed)
 }
 
 #[cfg(test)]
@@ -113,9 +116,9 @@ mod tests {
                 .await
                 .unwrap();
             let d = test_delivery(&store, "a", "std", 50).await.unwrap();
-            store.claim_due_deliveries(50, 1000, 10).await.unwrap();
+            let held = store.claim_due_deliveries(50, 50, 1050, 10).await.unwrap();
             store
-                .finish_attempt(&d.id, None, &NextState::Failed, 60)
+                .finish_attempt(&d.id, held[0].lease, None, &NextState::Failed, 60)
                 .await
                 .unwrap();
             let again = retry_delivery(&store, "a", "std", &d.id, 90).await.unwrap();

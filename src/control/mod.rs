@@ -7,12 +7,15 @@
 //! and this module never touches a shard's connections or channel index.
 
 mod cluster;
+mod config_hooks;
 mod deliver;
 mod directory;
+mod due;
 mod manual;
 pub mod msg;
 mod notify;
 mod ops;
+mod outgoing;
 mod pusher_endpoints;
 mod pusher_hooks;
 mod record;

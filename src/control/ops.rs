@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 
+use super::config_hooks::is_config_id;
 use super::directory::Directory;
 use super::manual::{retry_delivery, test_delivery};
 use super::msg::{Answer, Request};
@@ -30,10 +31,13 @@ pub async fn execute<S: EndpointStore + DeliveryStore + NotificationStore>(
         Request::GetEndpoint { app_id, id } => {
             Answer::Endpoint(Box::new(store.get_endpoint(&app_id, &id).await?))
         }
-        Request::UpdateEndpoint { app_id, id, patch } => Answer::Endpoint(Box::new(
-            store.update_endpoint(&app_id, &id, &patch, now_ms).await?,
-        )),
+        Request::UpdateEndpoint { app_id, id, patch } => {
+            refuse_config_owned(store, &app_id, &id).await?;
+            let updated = store.update_endpoint(&app_id, &id, &patch, now_ms).await?;
+            Answer::Endpoint(Box::new(updated))
+        }
         Request::DeleteEndpoint { app_id, id } => {
+            refuse_config_owned(store, &app_id, &id).await?;
             store.delete_endpoint(&app_id, &id).await?;
             Answer::Deleted
         }
@@ -87,6 +91,24 @@ pub async fn execute<S: EndpointStore + DeliveryStore + NotificationStore>(
             let page = store.list_notifications(&app_id, &filter, before, limit);
             Answer::Notifications(page.await?)
         }
+    })
+}
+
+/// A config-file endpoint (see `config_hooks`) is changed by editing the config and
+/// restarting; through the API it is read-only. Another app's or an absent id stays NotFound.
+async fn refuse_config_owned<S: EndpointStore>(
+    store: &S,
+    app_id: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    if !is_config_id(id) {
+        return Ok(());
+    }
+    store.get_endpoint(app_id, id).await?;
+    Err(StoreError::ReadOnly {
+        what: "endpoint",
+        id: id.to_owned(),
+        change_in: "the config file's [[apps]] webhooks (or REVERB_APP_WEBHOOKS)",
     })
 }
 
@@ -174,6 +196,41 @@ mod tests {
             assert!(
                 matches!(execute(&store, &dir, list, 7).await, Ok(Answer::Endpoints(v)) if v.is_empty())
             );
+        });
+    }
+
+    #[test]
+    fn config_endpoints_are_read_only_and_hidden_from_other_apps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(tmp.path()).unwrap();
+        let dir = RefCell::new(Directory::default());
+        run(async {
+            let new = NewEndpoint {
+                id: "cfg_0123".into(),
+                app_id: "a".into(),
+                spec: spec(),
+                secret: "whsec_x".into(),
+                now_ms: 1,
+            };
+            store.create_endpoint(new).await.unwrap();
+            let update = |app: &str| Request::UpdateEndpoint {
+                app_id: app.into(),
+                id: "cfg_0123".into(),
+                patch: EndpointPatch::default(),
+            };
+            let delete = |app: &str| Request::DeleteEndpoint {
+                app_id: app.into(),
+                id: "cfg_0123".into(),
+            };
+            for request in [update("a"), delete("a")] {
+                let refused = execute(&store, &dir, request, 2).await;
+                assert!(matches!(refused, Err(StoreError::ReadOnly { .. })));
+            }
+            for request in [update("b"), delete("b")] {
+                let refused = execute(&store, &dir, request, 2).await;
+                assert!(matches!(refused, Err(StoreError::NotFound { .. })));
+            }
+            assert!(store.get_endpoint("a", "cfg_0123").await.is_ok());
         });
     }
 }

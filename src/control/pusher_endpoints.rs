@@ -1,5 +1,5 @@
-//! Pusher channel webhooks for endpoints registered through the API with `"format": "pusher"`:
-//! durable, unlike the config-file receivers of `pusher_hooks`.
+//! Pusher channel webhooks for pusher-format endpoints, durable: those registered through the
+//! API with `"format": "pusher"` and the config-file receivers that `config_hooks` stored.
 //!
 //! The events the shards decide (after `pusher_hooks` has held back the leaves) are matched
 //! against the app's pusher-format endpoints (their `events` name Pusher event types or `*`,
@@ -16,6 +16,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::config_hooks::is_config_id;
 use super::directory::Directory;
 use super::now_ms;
 use crate::config::AppConfig;
@@ -104,7 +105,9 @@ impl PusherEndpoints {
     }
 }
 
-/// Adds `event` of app `app` to the batch of every pusher-format endpoint that wants it.
+/// Adds `event` of app `app` to the batch of every API-created pusher-format endpoint that
+/// wants it. The config-file ones are left to `pusher_hooks`, which applies their channel
+/// filter and then calls [`batch_to`].
 pub fn batch(hooks: &Rc<PusherEndpoints>, app: usize, event: &PusherEvent) {
     let Some(app_id) = hooks.apps.get(app) else {
         return;
@@ -114,19 +117,24 @@ pub fn batch(hooks: &Rc<PusherEndpoints>, app: usize, event: &PusherEvent) {
         .dir
         .borrow()
         .matching(app_id, event.kind(), &channels)
-        .filter(|ep| ep.format == Format::Pusher)
+        .filter(|ep| ep.format == Format::Pusher && !is_config_id(&ep.id))
         .map(|ep| ep.id.clone())
         .collect();
-    let now = now_ms();
     for id in targets {
-        let mut batches = hooks.batches.borrow_mut();
-        let open = batches.entry(id.clone()).or_default();
-        let opens = open.deadline().is_none();
-        if let Some(full) = open.push(event.clone(), now) {
-            monoio::spawn(record(hooks.clone(), id, full));
-        } else if opens {
-            monoio::spawn(flush_when_due(hooks.clone(), id));
-        }
+        batch_to(hooks, id, event.clone());
+    }
+}
+
+/// Adds `event` to the open batch of endpoint `id`, recording the batch when it is full or
+/// its window closes.
+pub fn batch_to(hooks: &Rc<PusherEndpoints>, id: String, event: PusherEvent) {
+    let mut batches = hooks.batches.borrow_mut();
+    let open = batches.entry(id.clone()).or_default();
+    let opens = open.deadline().is_none();
+    if let Some(full) = open.push(event, now_ms()) {
+        monoio::spawn(record(hooks.clone(), id, full));
+    } else if opens {
+        monoio::spawn(flush_when_due(hooks.clone(), id));
     }
 }
 
@@ -173,11 +181,14 @@ async fn record(hooks: Rc<PusherEndpoints>, endpoint_id: String, events: Vec<Pus
         created_at_ms: now,
         next_attempt_at_ms: now,
     };
-    if let Err(e) = hooks
+    match hooks
         .store
         .insert_deliveries(std::slice::from_ref(&new))
         .await
     {
-        tracing::error!(endpoint = %new.endpoint_id, error = %e, events = events.len(), "cannot record a channel webhook");
+        Ok(()) => super::due::ring(now),
+        Err(e) => {
+            tracing::error!(endpoint = %new.endpoint_id, error = %e, events = events.len(), "cannot record a channel webhook")
+        }
     }
 }

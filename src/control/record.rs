@@ -2,7 +2,8 @@
 //! delivery per event, all written in one transaction (the group commit) before the publisher
 //! is answered, so an accepted event is never lost to a crash.
 //!
-//! It never sends anything; the delivery loop picks the rows up.
+//! It never sends anything; the delivery loop picks the rows up (rung through
+//! [`super::due`]).
 
 use std::cell::RefCell;
 
@@ -24,6 +25,8 @@ pub async fn record<S: DeliveryStore>(
     let batch = deliveries(&dir.borrow(), app_id, events, now_ms)?;
     if !batch.is_empty() {
         store.insert_deliveries(&batch).await?;
+        // Due now: the delivery loop reads them at once rather than at its next read.
+        super::due::ring(now_ms);
     }
     Ok(batch.len())
 }

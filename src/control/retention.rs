@@ -84,7 +84,10 @@ mod tests {
             .insert_deliveries(&[new_delivery("ep", id, at_ms)])
             .await
             .unwrap();
-        let claimed = store.claim_due_deliveries(at_ms, 1000, 10).await.unwrap();
+        let claimed = store
+            .claim_due_deliveries(at_ms, at_ms, at_ms + 1000, 10)
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1);
         let record = AttemptRecord {
             attempt: 1,
@@ -94,7 +97,7 @@ mod tests {
             at_ms,
         };
         store
-            .finish_attempt(id, Some(&record), &next, at_ms)
+            .finish_attempt(id, claimed[0].lease, Some(&record), &next, at_ms)
             .await
             .unwrap();
     }

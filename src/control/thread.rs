@@ -15,6 +15,7 @@ use std::thread;
 use std::time::Duration;
 
 use super::cluster::{self, Cluster};
+use super::config_hooks;
 use super::directory::Directory;
 use super::msg::ControlMsg;
 use super::notify;
@@ -23,8 +24,7 @@ use super::relay::Relay;
 use super::shared_endpoints;
 use super::{now_ms, ops, webhook_tasks};
 use crate::broker::{BrokerError, LinkOptions};
-use crate::config::{AppConfig, Config, ScalingConfig, DATA_DIR_KEYS};
-use crate::ratelimit::Cidr;
+use crate::config::{AppConfig, Config, ScalingConfig, WebhooksConfig, DATA_DIR_KEYS};
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
 use crate::store::{AnyStore, StoreError};
@@ -100,8 +100,9 @@ pub fn start(
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let setup = Setup {
         dir: config.data_dir.clone(),
-        allowed: config.webhooks.allowed_subnets.clone(),
-        retention_days: config.webhooks.retention_days,
+        webhooks: config.webhooks.clone(),
+        tls: super::outgoing::tls_config(&config.webhooks)
+            .map_err(|e| ControlError::Runtime(std::io::Error::other(e)))?,
         scaling: config.scaling.clone(),
         apps: config.apps.clone(),
         flags: Flags {
@@ -135,10 +136,10 @@ pub fn start(
 struct Setup {
     /// The data directory.
     dir: PathBuf,
-    /// `webhooks.allowed_subnets`.
-    allowed: Vec<Cidr>,
-    /// `webhooks.retention_days`.
-    retention_days: u32,
+    /// The `[webhooks]` settings, for the delivery loop and its HTTP client.
+    webhooks: WebhooksConfig,
+    /// The https receivers' trust.
+    tls: Arc<rustls::ClientConfig>,
     /// The Redis link's settings, when scaling is on.
     scaling: Option<ScalingConfig>,
     /// The apps: their credentials and Pusher channel webhook receivers.
@@ -153,8 +154,8 @@ struct Setup {
 fn run(
     Setup {
         dir,
-        allowed,
-        retention_days,
+        webhooks,
+        tls,
         scaling,
         apps,
         flags,
@@ -179,9 +180,14 @@ fn run(
         }
     };
     let store = Rc::new(store);
+    super::outgoing::install(&webhooks, tls);
     let body = async {
         if let Err(e) = store.check().await {
             let _ = ready.send(Err(ControlError::SharedStore(e)));
+            return;
+        }
+        if let Err(source) = config_hooks::sync(store.as_ref(), &apps, now_ms()).await {
+            let _ = ready.send(Err(ControlError::DataDir { path: dir, source }));
             return;
         }
         let endpoints = match Directory::load(store.as_ref()).await {
@@ -227,8 +233,7 @@ fn run(
             store: &store,
             dir: &endpoints,
             apps: &apps,
-            allowed,
-            retention_days,
+            webhooks: &webhooks,
             shared: &flags.shared,
         };
         let hooks = webhook_tasks::spawn(setup, &stop);

@@ -15,8 +15,7 @@ use super::now_ms;
 use super::pusher_endpoints::{DeliveryContext, PusherEndpoints};
 use super::pusher_hooks::PusherHooks;
 use super::{retention, webhook_stats};
-use crate::config::AppConfig;
-use crate::ratelimit::Cidr;
+use crate::config::{AppConfig, WebhooksConfig};
 use crate::shard::Shared;
 use crate::store::AnyStore;
 
@@ -28,10 +27,8 @@ pub struct WebhookSetup<'a> {
     pub dir: &'a Rc<RefCell<Directory>>,
     /// The apps, in `Config::apps` order.
     pub apps: &'a [AppConfig],
-    /// `webhooks.allowed_subnets`.
-    pub allowed: Vec<Cidr>,
-    /// `webhooks.retention_days`.
-    pub retention_days: u32,
+    /// The `[webhooks]` settings: allowed subnets, delivery bounds, retention.
+    pub webhooks: &'a WebhooksConfig,
     /// Where the metrics are counted.
     pub shared: &'a Arc<Shared>,
 }
@@ -46,24 +43,20 @@ pub fn spawn(setup: WebhookSetup<'_>, stop: &Arc<AtomicBool>) -> PusherHooks {
         store,
         dir,
         apps,
-        allowed,
-        retention_days,
+        webhooks,
         shared,
     } = setup;
     let context = DeliveryContext::new(apps, shared.clone());
-    let deliverer =
-        Deliverer::new(store.clone(), dir.clone(), allowed.clone()).with_context(context);
+    let deliverer = Deliverer::new(store.clone(), dir.clone(), webhooks).with_context(context);
     monoio::spawn(deliver::run(Rc::new(deliverer), stopped()));
     let gauges = webhook_stats::run_gauges(store.clone(), shared.clone(), now_ms, stopped());
     monoio::spawn(gauges);
     monoio::spawn(retention::run(
         store.clone(),
-        retention_days,
+        webhooks.retention_days,
         now_ms,
         stopped(),
     ));
-    let mut hooks = PusherHooks::new(apps, allowed);
     let ids = apps.iter().map(|a| a.id.clone()).collect();
-    hooks.attach(PusherEndpoints::new(store.clone(), dir.clone(), ids));
-    hooks
+    PusherHooks::new(apps, PusherEndpoints::new(store.clone(), dir.clone(), ids))
 }

@@ -5,6 +5,7 @@
 //! the process-wide counters in [`Shared`].
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -142,6 +143,9 @@ pub struct Shard {
     pub shared: Arc<Shared>,
     /// Open WebSocket connections on this shard.
     pub conns: RefCell<Slab<Conn>>,
+    /// Each open connection's slab key by its socket id, so a REST request naming a socket
+    /// (a collection registration) finds it without scanning every connection.
+    pub sockets: RefCell<HashMap<SocketId, usize>>,
     /// Local subscribers per channel.
     pub channels: RefCell<ChannelIndex>,
     /// This shard's end of the rings.
@@ -209,6 +213,7 @@ impl Shard {
             channels: RefCell::new(ChannelIndex::new(apps)),
             shared,
             conns: RefCell::new(Slab::new()),
+            sockets: RefCell::new(HashMap::new()),
             ring: RefCell::new(ring),
             interest: RefCell::new(Interest::new(apps)),
             presence: RefCell::new(PresenceRegistry::new(apps)),
@@ -303,7 +308,15 @@ impl Shard {
     /// Registers a new connection and counts it.
     pub fn add_conn(&self, conn: Conn) -> usize {
         self.shared.connections[self.id].fetch_add(1, Ordering::Relaxed);
-        self.conns.borrow_mut().insert(conn)
+        let socket_id = conn.session.socket_id();
+        let key = self.conns.borrow_mut().insert(conn);
+        self.sockets.borrow_mut().insert(socket_id, key);
+        key
+    }
+
+    /// The slab key of the open connection `socket_id`, if it is on this shard.
+    pub fn conn_by_socket(&self, socket_id: SocketId) -> Option<usize> {
+        self.sockets.borrow().get(&socket_id).copied()
     }
 
     /// Forgets a connection: its session undoes its subscriptions and sign-in everywhere, and
@@ -312,6 +325,7 @@ impl Shard {
         let Some(mut conn) = self.conns.borrow_mut().try_remove(key) else {
             return;
         };
+        self.sockets.borrow_mut().remove(&conn.session.socket_id());
         self.shared.connections[self.id].fetch_sub(1, Ordering::Relaxed);
         self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
         effects::run(self, key, &mut conn, Input::Closed);

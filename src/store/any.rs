@@ -87,10 +87,10 @@ delegate!(EndpointStore {
 
 delegate!(DeliveryStore {
     fn insert_deliveries(&self, batch: &[NewDelivery]) -> ();
-    fn claim_due_deliveries(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Vec<Delivery>;
+    fn claim_due_deliveries(&self, up_to_ms: i64, expired_by_ms: i64, lease_until_ms: i64, limit: usize) -> Vec<Delivery>;
     fn get_delivery(&self, id: &str) -> Delivery;
-    fn finish_attempt(&self, id: &str, attempt: Option<&AttemptRecord>, next: &NextState, now_ms: i64) -> ();
-    fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> ();
+    fn finish_attempt(&self, id: &str, lease: u64, attempt: Option<&AttemptRecord>, next: &NextState, now_ms: i64) -> bool;
+    fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> usize;
     fn delivery_log(&self, endpoint_id: &str, before: Option<i64>, limit: usize) -> Page<LogEntry>;
     fn requeue_delivery(&self, endpoint_id: &str, id: &str, now_ms: i64) -> Delivery;
     fn prune_deliveries(&self, older_than_ms: i64, batch: usize) -> Pruned;

@@ -1,8 +1,8 @@
 //! The store layer's error: what can go wrong reading or writing durable state.
 //!
-//! `NotFound` and `Conflict` are answers a caller turns into 404 and 409; `Duplicate` means an
-//! id was reused; `Corrupt`, `NewerSchema` and `Backend` are operator problems whose text says
-//! which file or setting to look at. It never wraps a network error of a delivery.
+//! `NotFound`, and `Conflict` or `ReadOnly`, are answers a caller turns into 404 and 409;
+//! `Duplicate` means an id was reused; `Corrupt`, `NewerSchema` and `Backend` are operator
+//! problems whose text says which file or setting to look at. It never wraps a network error of a delivery.
 
 use std::fmt;
 
@@ -25,6 +25,15 @@ pub enum StoreError {
         id: String,
         /// Its current status.
         status: &'static str,
+    },
+    /// The row is owned by the config file and cannot be changed through the API.
+    ReadOnly {
+        /// `endpoint`.
+        what: &'static str,
+        /// The id.
+        id: String,
+        /// Where to change it instead.
+        change_in: &'static str,
     },
     /// An insert reused an existing id.
     Duplicate {
@@ -53,6 +62,15 @@ impl fmt::Display for StoreError {
             StoreError::Conflict { what, id, status } => {
                 write!(f, "{what} '{id}' is already {status} and cannot change")
             }
+            StoreError::ReadOnly {
+                what,
+                id,
+                change_in,
+            } => write!(
+                f,
+                "{what} '{id}' comes from {change_in} and is read-only here; change it there and \
+                 restart"
+            ),
             StoreError::Duplicate { what, id } => write!(f, "a {what} with id '{id}' exists"),
             StoreError::Corrupt(why) => write!(f, "stored data is unreadable: {why}"),
             StoreError::NewerSchema { found, supported } => write!(

@@ -68,28 +68,37 @@ pub trait DeliveryStore {
     /// Records a batch of new deliveries in one transaction (the group commit): when this
     /// returns, all of them survive a kill; on error none was recorded.
     async fn insert_deliveries(&self, batch: &[NewDelivery]) -> Result<(), StoreError>;
-    /// Leases up to `limit` deliveries due at `now_ms` (pending or waiting, lease expired) for
-    /// `lease_ms`, ordered by due time then insertion.
+    /// Leases, until `lease_until_ms`, up to `limit` deliveries due at or before `up_to_ms`
+    /// (pending or waiting) whose lease, if any, ended by `expired_by_ms`, ordered by due time
+    /// then insertion. `up_to_ms` beyond now reads ahead of due time; `expired_by_ms` beyond
+    /// now takes over the leases of a previous run. Each claim hands out a new lease token
+    /// ([`Delivery::lease`]).
     async fn claim_due_deliveries(
         &self,
-        now_ms: i64,
-        lease_ms: i64,
+        up_to_ms: i64,
+        expired_by_ms: i64,
+        lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError>;
     /// One delivery.
     async fn get_delivery(&self, id: &str) -> Result<Delivery, StoreError>;
     /// Ends a lease: logs the attempt when one was made (`None` for a breaker or rate-limit
-    /// wait, which uses no attempt) and moves the delivery to `next`.
+    /// wait, which uses no attempt) and moves the delivery to `next`. Fenced by `lease`, the
+    /// token of the claim: when the lease was taken over since (it expired and was claimed
+    /// again, or the delivery was replayed), nothing is written and `Ok(false)` says so, so a
+    /// late owner never overwrites the newer one's result.
     async fn finish_attempt(
         &self,
         id: &str,
+        lease: u64,
         attempt: Option<&AttemptRecord>,
         next: &NextState,
         now_ms: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<bool, StoreError>;
     /// Ends many leases in one transaction (the group commit of outcomes): all are recorded
-    /// or, on error, none.
-    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<(), StoreError>;
+    /// or, on error, none. Each is fenced as in `finish_attempt`; a lease taken over is
+    /// skipped without failing the others. Returns how many were recorded.
+    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<usize, StoreError>;
     /// An endpoint's attempts, newest first, `limit` per page; pass the previous page's `next`
     /// as `before` to continue.
     async fn delivery_log(
@@ -98,7 +107,8 @@ pub trait DeliveryStore {
         before: Option<i64>,
         limit: usize,
     ) -> Result<Page<LogEntry>, StoreError>;
-    /// Replays a delivery of this endpoint: pending again, due now, attempts counted from zero.
+    /// Replays a delivery of this endpoint: pending again, due now, attempts counted from zero;
+    /// an attempt still in flight loses its lease.
     async fn requeue_delivery(
         &self,
         endpoint_id: &str,

@@ -183,6 +183,9 @@ pub struct Delivery {
     pub attempt: u32,
     /// Where it stands.
     pub status: DeliveryStatus,
+    /// The lease token of the claim that returned it: `finish_attempt` records the outcome
+    /// only while the delivery is still held under this token (0 before any claim).
+    pub lease: u64,
 }
 
 /// One attempt, for the log.
@@ -205,6 +208,8 @@ pub struct AttemptRecord {
 pub struct Finished {
     /// The delivery.
     pub id: String,
+    /// The lease token it was claimed with ([`Delivery::lease`]).
+    pub lease: u64,
     /// The attempt made, or `None` for a wait that used none.
     pub attempt: Option<AttemptRecord>,
     /// Where the delivery goes next.

@@ -82,7 +82,9 @@ c.main(async () => {
     subs[`mine${shard}`] = await follow(await connectOn(server, 'bob', shard, `mine${shard}`), 'posts', 'author = @request.auth.id');
     subs[`big${shard}`] = await follow(await connectOn(server, 'carol', shard, `big${shard}`), 'orders', "total > 100 && currency = 'EUR'");
   }
+  // The list rule `owner = @request.auth.id` alone, on both cores.
   subs.notes = await follow(await connectOn(server, 'dave', 1, 'notes'), 'notes', '');
+  subs.notes0 = await follow(await connectOn(server, 'erin', 0, 'notes0'), 'notes', '');
   c.say('ready');
 
   c.step('streaming record changes');
@@ -105,6 +107,7 @@ c.main(async () => {
         { collection: 'posts', action: 'created', record: { id: 99, status: 'active', author: 'bob' } },
         { collection: 'orders', action: 'created', record: { id: 99, total: 999, currency: 'EUR' } },
         { collection: 'notes', action: 'created', record: { id: 99, owner: 'dave' } },
+        { collection: 'notes', action: 'created', record: { id: 99, owner: 'erin' } },
       ],
     },
   });
@@ -121,6 +124,7 @@ c.main(async () => {
     big0: ['created 10', 'created 99'],
     big1: ['created 10', 'created 99'],
     notes: ['created 20', 'created 99'],
+    notes0: ['created 21', 'created 99'],
   };
   for (const [name, want] of Object.entries(expected)) c.assertEqual(subs[name].got, want, name);
 

@@ -4,7 +4,8 @@
 Usage: pusher_webhook_receiver.py <port> <path>=<events> ...
   Listens on 127.0.0.1:<port>. Once every <path> has received at least <events> events, it keeps
   listening for SETTLE_MS more (so a duplicate would still be seen), then exits.
-Prints `listening <port>`, then `hook <JSON>` per request: {path, valid, events, status}, then `ok`.
+Prints `listening <port>`, then `hook <JSON>` per request: {path, valid, events, time_ms, status},
+then `ok`.
 Env: APP_ID, APP_KEY, APP_SECRET (the app's credentials); STATUSES, comma-separated codes
 answered to the first requests in turn (then 200), e.g. "500".
 """
@@ -47,11 +48,13 @@ def main():
                 )
             except Exception:  # a malformed signature raises inside the SDK
                 parsed = None
-            events = json.loads(body).get("events", [])
+            parsed_body = json.loads(body)
+            events = parsed_body.get("events", [])
             got[self.path] = got.get(self.path, 0) + len(events)
             status = answers[len(answered)] if len(answered) < len(answers) else 200
             answered.append(status)
-            record = {"path": self.path, "valid": parsed is not None, "events": events, "status": status}
+            record = {"path": self.path, "valid": parsed is not None, "events": events,
+                      "time_ms": parsed_body.get("time_ms"), "status": status}
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

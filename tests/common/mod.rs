@@ -5,12 +5,18 @@
 //! run `scripts/test`, which installs them. Everything is bounded in time (server start 10 s,
 //! a client 30 s wall clock, HTTP 10 s), so a broken server fails a test instead of hanging it.
 //! The server's stderr goes to a temporary file that is printed when a test panics.
+//! Each server runs in its own temporary directory, which also holds its data directory unless
+//! the test picks one, so parallel servers never share a store.
 #![allow(dead_code)]
 
+mod http;
 pub mod ports;
 mod signal;
 mod signing;
 // Not every test binary uses both.
+use http::try_http;
+#[allow(unused_imports)]
+pub use http::{http_get, http_post, http_request};
 #[allow(unused_imports)]
 pub use ports::free_port;
 #[allow(unused_imports)]
@@ -18,12 +24,12 @@ pub use signing::{signed_call, signed_path, webhooks_call, webhooks_server};
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -33,7 +39,6 @@ pub const APP_SECRET: &str = "test-secret";
 
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const CLIENT_WALL_CLOCK: Duration = Duration::from_secs(30);
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 const INSTALL_HINT: &str = "run scripts/test (it installs the clients)";
 
 /// A private temporary directory, removed on drop (no `tempfile` dependency needed).
@@ -66,7 +71,19 @@ pub struct Server {
     workers: Option<String>,
     child: Child,
     stderr_path: PathBuf,
-    _dir: TempDir,
+    /// The server's working directory, and its data directory unless the test chose one;
+    /// shared with the server that [`Server::kill9_and_restart`] starts in its place.
+    dir: Arc<TempDir>,
+    /// How it was started, for a restart.
+    launch: Launch,
+}
+
+/// What a server was started with.
+#[derive(Clone)]
+struct Launch {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    config: Option<String>,
 }
 
 impl Server {
@@ -86,10 +103,34 @@ impl Server {
     ///
     /// Without a config file the server runs [`suite_workers`] workers unless `extra_env` sets
     /// `RINGCAST_WORKERS`; with one, the file (or the machine's core count) decides.
+    ///
+    /// Each server gets its own data directory (`RINGCAST_DATA_DIR` in its temporary
+    /// directory) unless the test sets one, in the env or the config file, so parallel servers
+    /// never claim each other's webhook deliveries.
     pub fn start_with(args: &[&str], extra_env: &[(&str, &str)], config: Option<&str>) -> Server {
+        let launch = Launch {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            config: config.map(str::to_owned),
+        };
+        Server::launch(launch, Arc::new(TempDir::new("server")))
+    }
+
+    /// Kills the server with SIGKILL (no shutdown at all) and starts it again as it was
+    /// started, on a new port, in the same directory: same data directory, same stores.
+    pub fn kill9_and_restart(mut self) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Server::launch(self.launch.clone(), self.dir.clone())
+    }
+
+    fn launch(launch: Launch, dir: Arc<TempDir>) -> Server {
         let mut last = String::new();
         for _ in 0..ports::ATTEMPTS {
-            match Server::try_start(ports::free_port(), args, extra_env, config) {
+            match Server::try_start(ports::free_port(), &launch, &dir) {
                 Ok(server) => return server,
                 Err(stderr) => last = stderr,
             }
@@ -104,16 +145,15 @@ impl Server {
 
     /// One start on `port`: `Err(stderr)` when it is worth trying again on another port
     /// ([`ports::worth_retrying`]), a panic for anything else.
-    fn try_start(
-        port: u16,
-        args: &[&str],
-        extra_env: &[(&str, &str)],
-        config: Option<&str>,
-    ) -> Result<Server, String> {
-        let dir = TempDir::new("server");
+    fn try_start(port: u16, launch: &Launch, dir: &Arc<TempDir>) -> Result<Server, String> {
+        let config = launch.config.as_deref();
         let port_s = port.to_string();
         let suite = suite_workers();
         let default_workers = [("RINGCAST_WORKERS", suite.as_str())];
+        let data = dir.0.join("data").display().to_string();
+        let own_data = [("RINGCAST_DATA_DIR", data.as_str())];
+        let chosen = config.is_some_and(|c| c.contains("data_dir"));
+        let extra_env = launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let mut env: BTreeMap<String, String> = [
             ("REVERB_SERVER_HOST", "127.0.0.1"),
             ("REVERB_SERVER_PORT", port_s.as_str()),
@@ -124,12 +164,14 @@ impl Server {
         ]
         .iter()
         .chain(default_workers.iter().filter(|_| config.is_none()))
+        .chain(own_data.iter().filter(|_| !chosen))
+        .copied()
         .chain(extra_env)
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
 
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringcast"));
-        cmd.args(args).current_dir(&dir.0);
+        cmd.args(&launch.args).current_dir(&dir.0);
         if let Some(toml) = config {
             let file = dir.0.join("ringcast.toml");
             fs::write(&file, toml).expect("write config file");
@@ -143,7 +185,8 @@ impl Server {
         }
         cmd.envs(&env);
 
-        let stderr_path = dir.0.join("stderr.log");
+        // One log per start: a restarted server's does not mix with its predecessor's.
+        let stderr_path = dir.0.join(format!("stderr-{port}.log"));
         let stderr = fs::File::create(&stderr_path).expect("create stderr log");
         let child = cmd
             .stdin(Stdio::null())
@@ -163,7 +206,8 @@ impl Server {
             app_secret: take("REVERB_APP_SECRET"),
             child,
             stderr_path,
-            _dir: dir,
+            dir: dir.clone(),
+            launch: launch.clone(),
         };
         server.wait_up(tls)?;
         Ok(server)
@@ -490,110 +534,11 @@ pub fn run_client(script: &str, args: &[&str], server: &Server) -> ClientOutput 
     spawn_client(script, args, server).finish()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Plain HTTP/1.1 over std TcpStream
-
-/// `GET path_and_query` → (status, body). Panics on I/O errors.
-pub fn http_get(port: u16, path_and_query: &str) -> (u16, String) {
-    http_request(port, "GET", path_and_query, &[], b"")
-}
-
-/// `POST path_and_query` with a JSON body → (status, body). Panics on I/O errors.
-pub fn http_post(port: u16, path_and_query: &str, body: &str) -> (u16, String) {
-    http_request(
-        port,
-        "POST",
-        path_and_query,
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-}
-
-/// Any request; `Connection: close` and `Content-Length` are added. Panics on I/O errors.
-pub fn http_request(
-    port: u16,
-    method: &str,
-    path_and_query: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String) {
-    try_http(port, method, path_and_query, headers, body)
-        .unwrap_or_else(|e| panic!("{method} {path_and_query} on port {port}: {e}"))
-}
-
-fn try_http(
-    port: u16,
-    method: &str,
-    path_and_query: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(HTTP_TIMEOUT))?;
-    s.set_write_timeout(Some(HTTP_TIMEOUT))?;
-    let mut req = format!(
-        "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if !body.is_empty() || method != "GET" {
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())?;
-    s.write_all(body)?;
-    read_response(s)
-}
-
-fn read_response(s: TcpStream) -> io::Result<(u16, String)> {
-    let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
-    let mut r = BufReader::new(s);
-    let mut status_line = String::new();
-    r.read_line(&mut status_line)?;
-    let code = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| bad(&format!("bad status line {status_line:?}")))?;
-    let (mut length, mut chunked) = (None, false);
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line)? == 0 {
-            return Err(bad("connection closed inside the response head"));
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "content-length" {
-                length = Some(v.parse::<usize>().map_err(|_| bad("bad content-length"))?);
-            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            }
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size)?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16)
-                .map_err(|_| bad("bad chunk size"))?;
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk)?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else if let Some(n) = length {
-        body.resize(n, 0);
-        r.read_exact(&mut body)?;
-    } else {
-        r.read_to_end(&mut body)?;
-    }
-    Ok((code, String::from_utf8_lossy(&body).into_owned()))
+/// The `hook <JSON>` records that `pusher_webhook_receiver.py` printed, one per request.
+pub fn hook_records(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("hook "))
+        .map(|r| serde_json::from_str(r).expect("a JSON hook record"))
+        .collect()
 }

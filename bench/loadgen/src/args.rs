@@ -21,6 +21,9 @@ pub enum ModeKind {
     Ramp,
     /// Mixed traffic for a long time: fan-out, small channels, client events, churn, reconnects.
     Soak,
+    /// Filtered collection subscriptions (ringcast): one `owner = …` filter per connection plus
+    /// `--scanned` filters without an equality; record changes, one delivery each.
+    Records,
 }
 
 /// End-to-end fan-out load generator for any Pusher-compatible server.
@@ -128,6 +131,15 @@ pub struct Args {
     /// `soak`: mean seconds between two unsubscribes (or two reconnects) of one connection.
     #[arg(long, default_value_t = 5.0)]
     pub churn_interval: f64,
+    /// `records`: connections (of `--connections`) whose filter has no equality to index.
+    #[arg(long, default_value_t = 100)]
+    pub scanned: usize,
+    /// `records`: the collection (public in the server's configuration).
+    #[arg(long, default_value = "bench")]
+    pub collection: String,
+    /// `records`: the server's channel prefix of collections.
+    #[arg(long, default_value = "velo.realtime.")]
+    pub realtime_prefix: String,
     /// Write the JSON report to this file instead of stdout.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -161,6 +173,7 @@ impl Args {
             ModeKind::Fanout => 1,
             ModeKind::Channels | ModeKind::Ramp => self.channels.clamp(1, self.connections.max(1)),
             ModeKind::Pingpong => self.connections / 2,
+            ModeKind::Records => self.connections,
             ModeKind::Soak => self.connections.div_ceil(self.group_size.max(1)),
         }
     }
@@ -209,6 +222,9 @@ impl Args {
         }
         if self.group_size == 0 || self.churn_interval <= 0.0 {
             return Err("--group-size must be >= 1 and --churn-interval > 0".into());
+        }
+        if self.mode() == ModeKind::Records && self.scanned >= self.connections {
+            return Err("records needs --connections over --scanned (the owner filters)".into());
         }
         if self.threads == 0 || self.connect_concurrency == 0 {
             return Err("--threads and --connect-concurrency must be >= 1".into());

@@ -46,6 +46,8 @@ pub struct Shared {
     pub slow_us: u64,
     pub connect_gate: Semaphore,
     pub setup_timeout: Duration,
+    /// `records` mode: each connection registers a filter and subscribes to the collection.
+    pub records: Option<Arc<crate::modes::records::RecordsSetup>>,
 }
 
 impl Shared {
@@ -87,6 +89,12 @@ pub struct Incoming<'a> {
     pub channel: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
+}
+
+/// A record change's payload `{"action": …, "record": {"seq": N, "t": T, …}}`.
+#[derive(Deserialize)]
+struct RecordStamp {
+    record: Stamp,
 }
 
 #[derive(Deserialize)]
@@ -164,7 +172,11 @@ async fn next_action(
             "pusher:ping" => return Ok(Action::PusherPong),
             "pusher:error" => out.pusher_errors += 1,
             _ => {
-                if let Some(st) = m.data.and_then(|d| parse_stamp(d.get())) {
+                let stamp = m.data.and_then(|d| {
+                    parse_stamp(d.get())
+                        .or_else(|| parse_data::<RecordStamp>(d.get()).map(|r| r.record))
+                });
+                if let Some(st) = stamp {
                     let lat_us = now.saturating_sub(st.t) / 1000;
                     out.log.push(Delivery {
                         seq: st.seq as u32,
@@ -180,10 +192,19 @@ async fn next_action(
     }
 }
 
-/// Connects (connection `conn`), subscribes to `channel_name` and waits for the subscription to succeed.
+/// Connects (connection `conn`), subscribes to `channel_name` and waits for the subscription
+/// to succeed. In the `records` mode it first registers connection `conn`'s filter and
+/// subscribes to the collection's channel instead.
 async fn setup(shared: &Shared, conn: usize, channel_name: &str) -> Result<WsConn, String> {
     let (addr, host) = shared.sub_addr(conn);
-    let (mut ws, _socket_id) = crate::pusher::connect(addr, host, &shared.path).await?;
+    let (mut ws, socket_id) = crate::pusher::connect(addr, host, &shared.path).await?;
+    let channel_name = match &shared.records {
+        Some(records) => {
+            records.register(conn, &socket_id, channel_name).await?;
+            records.channel.as_str()
+        }
+        None => channel_name,
+    };
     ws.send_text(&crate::pusher::subscribe_frame(channel_name, None))
         .await
         .map_err(|e| format!("subscribe: {e}"))?;

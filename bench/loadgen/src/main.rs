@@ -64,7 +64,9 @@ fn main() -> ExitCode {
     };
     let json_path = args.json.clone();
     let outcome = match args.mode() {
-        args::ModeKind::Fanout | args::ModeKind::Channels => runtime.block_on(run::run(args)),
+        args::ModeKind::Fanout | args::ModeKind::Channels | args::ModeKind::Records => {
+            runtime.block_on(run::run(args))
+        }
         args::ModeKind::Ramp => runtime.block_on(modes::ramp::run(args)),
         args::ModeKind::Pingpong => runtime.block_on(modes::pingpong::run(args)),
         args::ModeKind::Soak => runtime.block_on(modes::soak::run(args)),

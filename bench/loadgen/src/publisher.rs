@@ -229,7 +229,13 @@ pub async fn run(
         let seq = seq_base + k * count as u64 + index as u64;
         let channel = ctx.scenario.channel_of_event(seq);
         let t_ns = shared.now_ns();
-        let body = event_body(&ctx.channel_names[channel], seq, t_ns);
+        let (path, body) = match &shared.records {
+            Some(records) => records.change(&ctx.channel_names[channel], seq, t_ns),
+            None => (
+                path.clone(),
+                event_body(&ctx.channel_names[channel], seq, t_ns),
+            ),
+        };
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

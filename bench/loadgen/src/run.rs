@@ -69,10 +69,12 @@ pub async fn shared_for(args: &Args, slow_us: u64) -> Result<Arc<Shared>, String
         ));
     }
     let (stop, _) = watch::channel(false);
+    let host = format!("{}:{}", args.host, args.port);
     Ok(Arc::new(Shared {
+        records: crate::modes::records::setup(args, addr, &host),
         t0: Instant::now(),
         addr,
-        host: format!("{}:{}", args.host, args.port),
+        host,
         sub_addrs,
         path: format!(
             "/app/{}?protocol=7&client=ringcast-load&version=1",

@@ -219,14 +219,6 @@ mod tests {
         ]
     }
 
-    fn text(a: Action) -> &'static str {
-        match a {
-            Action::Created => "created",
-            Action::Updated => "updated",
-            Action::Deleted => "deleted",
-        }
-    }
-
     proptest! {
         #[test]
         fn any_bytes_are_parsed_or_refused_without_panicking(body in proptest::collection::vec(any::<u8>(), 0..256)) {
@@ -239,7 +231,7 @@ mod tests {
         ) {
             let written: Vec<Value> = items
                 .iter()
-                .map(|(c, a, id, s)| json!({"collection": c, "action": text(*a), "record": {"id": id, "s": s}}))
+                .map(|(c, a, id, s)| json!({"collection": c, "action": a.name(), "record": {"id": id, "s": s}}))
                 .collect();
             let batch = parse(json!({ "records": written })).unwrap();
             prop_assert_eq!(batch.changes.len(), items.len());

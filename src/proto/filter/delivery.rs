@@ -36,6 +36,17 @@ pub enum Delivery {
     Deleted,
 }
 
+impl Action {
+    /// The action as the app writes it (`action` in a record change).
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+        }
+    }
+}
+
 impl Delivery {
     /// The Pusher event name (and the payload's `action`).
     pub fn event(self) -> &'static str {

@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::fanout::queue_frame;
 use super::gather::{self, Reply};
 use super::owner::send;
+use super::records_relay;
 use crate::proto::api::realtime::RealtimeError;
 use crate::proto::api::records::RecordChange;
 use crate::proto::auth;
@@ -60,7 +61,7 @@ pub struct SharedChange {
     /// The record before an update.
     pub previous: Option<Value>,
     /// `record` as JSON text, spliced into every payload.
-    record_json: Box<str>,
+    pub record_json: Box<str>,
 }
 
 /// Registers `reg` on the socket's core and answers the channel name to subscribe to. A
@@ -107,13 +108,9 @@ pub fn on_register(shard: &Shard, from: usize, id: usize, reg: &Registration) {
 
 fn register_here(shard: &Shard, reg: &Registration) -> Result<String, RealtimeError> {
     let unknown = || RealtimeError::UnknownSocket(reg.socket_id.to_string());
+    let key = shard.conn_by_socket(reg.socket_id).ok_or_else(unknown)?;
     let mut conns = shard.conns.borrow_mut();
-    // A linear scan: registrations are rare next to deliveries, and a map kept in step with
-    // every connection would cost on every connect instead.
-    let (key, conn) = conns
-        .iter_mut()
-        .find(|(_, c)| c.session.socket_id() == reg.socket_id)
-        .ok_or_else(unknown)?;
+    let conn = conns.get_mut(key).ok_or_else(unknown)?;
     if reg.app.is_some_and(|app| app != conn.app) {
         return Err(unknown());
     }
@@ -195,10 +192,30 @@ pub fn joined(shard: &Shard, app: usize, channel: &str, key: usize, on: bool) {
 }
 
 /// Delivers `changes` here and on every other core with subscribers of their channels: one
-/// ring message per core for the whole batch, in order.
+/// ring message per core for the whole batch, in order. With scaling on they also go to the
+/// other nodes (see [`records_relay`]).
 pub fn publish(shard: &Shard, app: usize, changes: Vec<RecordChange>, except: Option<SocketId>) {
+    let changes = share(shard, app, changes);
+    if shard.config.scaling.is_some() {
+        records_relay::forward(shard, app, &changes, except);
+    }
+    fan_out(shard, app, changes, except);
+}
+
+/// Another node's changes, delivered on this node's cores only (never forwarded again).
+pub fn publish_remote(
+    shard: &Shard,
+    app: usize,
+    changes: Vec<RecordChange>,
+    except: Option<SocketId>,
+) {
+    fan_out(shard, app, share(shard, app, changes), except);
+}
+
+/// The changes as the cores share them: each record serialized once, here.
+fn share(shard: &Shard, app: usize, changes: Vec<RecordChange>) -> Arc<[SharedChange]> {
     let prefix = &shard.config.apps[app].realtime_prefix;
-    let changes: Arc<[SharedChange]> = changes
+    changes
         .into_iter()
         .map(|change| SharedChange {
             channel: format!("{prefix}{}", change.collection).into(),
@@ -208,7 +225,11 @@ pub fn publish(shard: &Shard, app: usize, changes: Vec<RecordChange>, except: Op
             record: change.record,
             previous: change.previous,
         })
-        .collect();
+        .collect()
+}
+
+/// Delivers on this core and sends the batch to every other core with subscribers.
+fn fan_out(shard: &Shard, app: usize, changes: Arc<[SharedChange]>, except: Option<SocketId>) {
     let published = Instant::now();
     let cores = {
         let interest = shard.interest.borrow();

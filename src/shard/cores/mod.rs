@@ -12,6 +12,7 @@ pub(crate) mod msg;
 pub(crate) mod occupancy;
 pub(crate) mod owner;
 pub(crate) mod presence;
+pub(crate) mod records_relay;
 pub(crate) mod relay;
 pub(crate) mod subscription_count;
 pub(crate) mod watchlist;

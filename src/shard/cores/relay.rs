@@ -40,7 +40,9 @@ pub fn publish_event(
 /// Publishes another node's event on this node (never forwarded again), or runs the command
 /// it carries.
 pub fn on_remote(shard: &Shard, event: Relayed) {
-    if super::cluster::on_remote_command(shard, &event) {
+    if super::cluster::on_remote_command(shard, &event)
+        || super::records_relay::on_remote(shard, &event)
+    {
         return;
     }
     match event.internal {

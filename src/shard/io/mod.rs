@@ -7,6 +7,8 @@ pub(crate) mod conn_auth;
 pub(crate) mod echo;
 pub(crate) mod effects;
 pub(crate) mod http_client;
+pub(crate) mod http_conn;
+pub(crate) mod http_pool;
 pub(crate) mod outbox;
 pub(crate) mod session;
 pub(crate) mod transport;

@@ -23,6 +23,8 @@ struct AppCollections {
     /// Who may read each collection.
     rules: HashMap<Box<str>, Access>,
     leaves: bool,
+    /// `false`: every active subscriber is evaluated on every change (a benchmark baseline).
+    index: bool,
     subs: HashMap<Box<str>, Registered>,
     /// Filtered subscriptions per connection, for the per-connection limit.
     per_conn: HashMap<usize, usize>,
@@ -68,6 +70,7 @@ impl Collections {
                     })
                     .collect(),
                 leaves: app.realtime_leaves,
+                index: app.realtime_index,
                 subs: HashMap::new(),
                 per_conn: HashMap::new(),
             })
@@ -149,7 +152,8 @@ impl Collections {
     }
 
     /// Calls `send` for each active subscriber of `collection` that receives something for
-    /// `change`, with what it receives. Only the index's candidates are evaluated.
+    /// `change`, with what it receives. Only the index's candidates are evaluated, unless the
+    /// app turned the index off (then every subscriber is).
     pub fn deliveries(
         &self,
         app: usize,
@@ -161,12 +165,23 @@ impl Collections {
         let Some(registered) = a.subs.get(collection) else {
             return;
         };
-        registered.index.candidates_of_change(change, |&conn| {
-            let Some(sub) = registered.filters.get(&conn).filter(|s| s.active) else {
+        let mut evaluate = |conn: usize, sub: &Sub| {
+            if !sub.active {
                 return;
-            };
+            }
             if let Some(d) = delivery(&sub.filter, change, a.leaves) {
                 send(conn, d);
+            }
+        };
+        if !a.index {
+            for (&conn, sub) in &registered.filters {
+                evaluate(conn, sub);
+            }
+            return;
+        }
+        registered.index.candidates_of_change(change, |&conn| {
+            if let Some(sub) = registered.filters.get(&conn) {
+                evaluate(conn, sub);
             }
         });
     }
@@ -244,6 +259,41 @@ mod tests {
         );
         let public = json!({"owner": "carol", "status": "active", "public": true});
         assert_eq!(who(&c, "posts", Action::Created, public).len(), 2);
+    }
+
+    #[test]
+    fn without_the_index_every_subscriber_is_evaluated_with_the_same_outcome() {
+        let registered = |index: bool| {
+            let mut c = collections();
+            c.apps[0].index = index;
+            let filters = ["owner = 'a'", "n > 3", "", "owner = 'b' || n = 1"];
+            for (conn, filter) in filters.iter().enumerate() {
+                c.register(0, "news", conn, Some(filter), &Value::Null)
+                    .unwrap();
+                c.set_active(0, "news", conn, true);
+            }
+            c
+        };
+        let (indexed, scanned) = (registered(true), registered(false));
+        for record in [
+            json!({"owner": "a", "n": 1}),
+            json!({"owner": "b", "n": 5}),
+            json!({"owner": "c", "n": 0}),
+        ] {
+            let got = who(&indexed, "news", Action::Created, record.clone());
+            assert_eq!(got, who(&scanned, "news", Action::Created, record));
+        }
+        let all = who(
+            &scanned,
+            "news",
+            Action::Created,
+            json!({"owner": "a", "n": 1}),
+        );
+        assert_eq!(
+            all.len(),
+            3,
+            "owner = 'a', the empty filter and n = 1: {all:?}"
+        );
     }
 
     #[test]

@@ -158,9 +158,15 @@ pub async fn stats_per_endpoint<S: Store>(s: &S) {
             error: None,
             at_ms: 5_000 + i as i64,
         };
-        s.finish_attempt(&format!("g{i}"), Some(&rec), &NextState::Delivered, 6_000)
-            .await
-            .unwrap();
+        s.finish_attempt(
+            &format!("g{i}"),
+            0,
+            Some(&rec),
+            &NextState::Delivered,
+            6_000,
+        )
+        .await
+        .unwrap();
     }
     let old = AttemptRecord {
         attempt: 1,
@@ -169,7 +175,7 @@ pub async fn stats_per_endpoint<S: Store>(s: &S) {
         error: Some("timed out".into()),
         at_ms: 100,
     };
-    s.finish_attempt("b0", Some(&old), &NextState::Retry { at_ms: 200 }, 100)
+    s.finish_attempt("b0", 0, Some(&old), &NextState::Retry { at_ms: 200 }, 100)
         .await
         .unwrap();
     let breaker = BreakerState {

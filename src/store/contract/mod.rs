@@ -60,6 +60,8 @@ macro_rules! contract_suite {
             delivery_log_pages,
             requeue_replays_a_delivery,
             retention_prunes_in_batches,
+            stale_leases_are_fenced,
+            claims_read_ahead_of_due_time,
             notification_insert_is_idempotent,
             notification_cancel_only_pending,
             notification_list_filters_and_pages,

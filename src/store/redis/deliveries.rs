@@ -1,7 +1,11 @@
 //! Deliveries in Redis: a hash per delivery, a due set and a lease set ordered by time, an
 //! attempt log per endpoint, claims with fencing tokens.
+//!
+//! The fencing token is the row's `token` (a cluster-wide counter, moved on by every claim and
+//! replay) and travels with the claim as [`Delivery::lease`], so any node can finish a claim
+//! it holds and a late owner's outcome is dropped.
 
-use super::{arg, array, below, claimed, integer, opt_arg, scripts, text, RedisStore, Row};
+use super::{arg, array, below, integer, opt_arg, scripts, text, RedisStore, Row};
 use crate::store::error::StoreError;
 use crate::store::types::{
     AttemptRecord, Delivery, DeliveryStatus, Finished, LogEntry, NewDelivery, Page, Pruned,
@@ -21,6 +25,7 @@ fn delivery(mut row: Row) -> Result<Delivery, StoreError> {
         attempt: row.num("attempt")?,
         status: DeliveryStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("delivery status '{status}'")))?,
+        lease: row.num("token")?,
     })
 }
 
@@ -52,10 +57,10 @@ impl AttemptRow {
 }
 
 /// The script arguments of one outcome (see `d_finish.lua`).
-fn outcome_args(out: &mut Vec<Vec<u8>>, f: &Finished, token: Option<String>) {
+fn outcome_args(out: &mut Vec<Vec<u8>>, f: &Finished) {
     let (status, due) = DeliveryStatus::after(&f.next);
     out.push(arg(&f.id));
-    out.push(token.map(arg).unwrap_or_default());
+    out.push(arg(f.lease));
     out.push(arg(status.as_str()));
     out.push(due.map(arg).unwrap_or_default());
     match &f.attempt {
@@ -71,28 +76,23 @@ fn outcome_args(out: &mut Vec<Vec<u8>>, f: &Finished, token: Option<String>) {
 }
 
 impl RedisStore {
-    /// Ends leases; outcomes of claims that another node took over are dropped and logged.
-    async fn finish(&self, batch: &[Finished], now_ms: i64) -> Result<(), StoreError> {
+    /// Ends leases; outcomes of claims that were taken over are dropped and logged. How many
+    /// were recorded.
+    async fn finish(&self, batch: &[Finished], now_ms: i64) -> Result<usize, StoreError> {
         let mut args = vec![arg(now_ms), arg(batch.len())];
-        {
-            let claims = self.delivery_claims.borrow();
-            for f in batch {
-                outcome_args(&mut args, f, claims.get(&f.id).map(|(t, _)| t.clone()));
-            }
+        for f in batch {
+            outcome_args(&mut args, f);
         }
         let stale = array(self.eval(&scripts::D_FINISH, args).await?)?;
-        let mut claims = self.delivery_claims.borrow_mut();
-        for f in batch {
-            claims.remove(&f.id);
-        }
+        let recorded = batch.len().saturating_sub(stale.len());
         for id in stale {
             let id = text(id)?;
             tracing::warn!(
                 delivery = %id,
-                "outcome dropped: the lease ran out and another node claimed the delivery"
+                "outcome dropped: the lease ran out and another claim took the delivery"
             );
         }
-        Ok(())
+        Ok(recorded)
     }
 }
 
@@ -114,16 +114,21 @@ impl DeliveryStore for RedisStore {
 
     async fn claim_due_deliveries(
         &self,
-        now_ms: i64,
-        lease_ms: i64,
+        up_to_ms: i64,
+        expired_by_ms: i64,
+        lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let until = now_ms.saturating_add(lease_ms);
-        let args = vec![arg(now_ms), arg(until), arg(limit)];
-        let rows = self.eval(&scripts::D_CLAIM, args).await?;
-        claimed(rows, &self.delivery_claims, until, |row| {
-            delivery(row).map(|d| (d.id.clone(), d))
-        })
+        let args = vec![
+            arg(up_to_ms),
+            arg(expired_by_ms),
+            arg(lease_until_ms),
+            arg(limit),
+        ];
+        let rows = array(self.eval(&scripts::D_CLAIM, args).await?)?;
+        rows.into_iter()
+            .map(|frame| delivery(Row::parse(frame)?))
+            .collect()
     }
 
     async fn get_delivery(&self, id: &str) -> Result<Delivery, StoreError> {
@@ -141,19 +146,21 @@ impl DeliveryStore for RedisStore {
     async fn finish_attempt(
         &self,
         id: &str,
+        lease: u64,
         attempt: Option<&AttemptRecord>,
         next: &NextState,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let one = Finished {
             id: id.to_owned(),
+            lease,
             attempt: attempt.cloned(),
             next: next.clone(),
         };
-        self.finish(std::slice::from_ref(&one), now_ms).await
+        Ok(self.finish(std::slice::from_ref(&one), now_ms).await? == 1)
     }
 
-    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<(), StoreError> {
+    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<usize, StoreError> {
         self.finish(batch, now_ms).await
     }
 
@@ -200,7 +207,6 @@ impl DeliveryStore for RedisStore {
         now_ms: i64,
     ) -> Result<Delivery, StoreError> {
         let args = vec![arg(endpoint_id), arg(id), arg(now_ms)];
-        self.delivery_claims.borrow_mut().remove(id);
         delivery(Row::parse(self.eval(&scripts::D_REQUEUE, args).await?)?)
     }
 

@@ -45,9 +45,8 @@ pub struct RedisStore {
     connect_timeout: Duration,
     prefix: String,
     idle: RefCell<Vec<Connection>>,
-    /// This node's live delivery claims, by delivery id.
-    delivery_claims: RefCell<Claims>,
-    /// This node's live notification claims, by notification id.
+    /// This node's live notification claims (deliveries carry their token in the claim,
+    /// [`crate::store::Delivery::lease`]), by notification id.
     notification_claims: RefCell<Claims>,
 }
 
@@ -61,7 +60,6 @@ impl RedisStore {
             connect_timeout,
             prefix: format!("{prefix}store:"),
             idle: RefCell::new(Vec::new()),
-            delivery_claims: RefCell::new(HashMap::new()),
             notification_claims: RefCell::new(HashMap::new()),
         }
     }

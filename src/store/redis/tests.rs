@@ -56,8 +56,8 @@ fn ok_attempt(at_ms: i64) -> AttemptRecord {
     }
 }
 
-/// Node A's lease runs out, node B claims and delivers; A's late retry is dropped, so B's
-/// result stands and the log holds only B's attempt.
+/// Node A's lease runs out, node B claims and delivers; A's late retry is dropped (A is told
+/// so), B's result stands and the log holds only B's attempt.
 #[test]
 fn a_stale_delivery_claim_cannot_overwrite_the_next_owner() {
     let (server, a) = fresh();
@@ -67,24 +67,36 @@ fn a_stale_delivery_claim_cannot_overwrite_the_next_owner() {
         a.insert_deliveries(&[new_delivery("ep", "d", 0)])
             .await
             .unwrap();
-        assert_eq!(a.claim_due_deliveries(0, 100, 10).await.unwrap().len(), 1);
-        assert_eq!(b.claim_due_deliveries(100, 100, 10).await.unwrap().len(), 1);
-        b.finish_attempt("d", Some(&ok_attempt(150)), &NextState::Delivered, 150)
+        let held_a = a.claim_due_deliveries(0, 0, 100, 10).await.unwrap();
+        let held_b = b.claim_due_deliveries(100, 100, 200, 10).await.unwrap();
+        assert_eq!((held_a.len(), held_b.len()), (1, 1));
+        let won = b
+            .finish_attempt(
+                "d",
+                held_b[0].lease,
+                Some(&ok_attempt(150)),
+                &NextState::Delivered,
+                150,
+            )
             .await
             .unwrap();
+        assert!(won);
         let late = AttemptRecord {
             status_code: Some(503),
             ..ok_attempt(160)
         };
-        a.finish_attempt("d", Some(&late), &NextState::Retry { at_ms: 9_000 }, 160)
+        let retry = NextState::Retry { at_ms: 9_000 };
+        let lost = a
+            .finish_attempt("d", held_a[0].lease, Some(&late), &retry, 160)
             .await
             .unwrap();
+        assert!(!lost, "A is told its lease was taken over");
         let d = b.get_delivery("d").await.unwrap();
         assert_eq!(d.status, DeliveryStatus::Delivered, "B's result stands");
         let log = b.delivery_log("ep", None, 10).await.unwrap();
         assert_eq!(log.items.len(), 1, "A's late attempt is not logged");
         assert!(a
-            .claim_due_deliveries(10_000, 100, 10)
+            .claim_due_deliveries(10_000, 10_000, 10_100, 10)
             .await
             .unwrap()
             .is_empty());
@@ -190,39 +202,48 @@ fn a_stalled_redis_fails_the_call_and_the_store_recovers() {
     });
 }
 
-/// Claims never settled here (another node took over and settled) are forgotten an hour
-/// after their lease, so the map of fencing tokens stays bounded; live ones are kept.
+/// Notification claims never settled here (another node took over and settled) are
+/// forgotten an hour after their lease, so the map of fencing tokens stays bounded; live ones
+/// are kept.
 #[test]
 fn claims_never_settled_here_are_forgotten() {
     const HOUR: i64 = 3_600_000;
     let (server, a) = fresh();
     let b = store_on(&server, a.prefix().trim_end_matches("store:"));
+    let note = |id: &str, due_at_ms: i64| NewNotification {
+        id: id.into(),
+        app_id: "app".into(),
+        client_id: None,
+        channel: "news".into(),
+        user_id: None,
+        event: "reminder".into(),
+        payload: b"{}".to_vec(),
+        due_at_ms,
+    };
     block_on(async {
-        seed_endpoint(&a, "app", "ep").await;
-        a.insert_deliveries(&[
-            new_delivery("ep", "old", 0),
-            new_delivery("ep", "new", HOUR),
-        ])
-        .await
-        .unwrap();
-        a.claim_due_deliveries(0, 1_000, 10).await.unwrap();
-        b.claim_due_deliveries(1_000, 1_000, 10).await.unwrap();
-        b.finish_attempt(
-            "old",
-            Some(&ok_attempt(1_500)),
-            &NextState::Delivered,
-            1_500,
-        )
-        .await
-        .unwrap();
-        a.claim_due_deliveries(HOUR / 2, 1_000, 10).await.unwrap();
+        a.insert_notifications(&[note("old", 0), note("new", HOUR)], 0)
+            .await
+            .unwrap();
+        a.claim_due_notifications(0, 0, 1_000, 10).await.unwrap();
+        b.claim_due_notifications(1_000, 1_000, 1_000, 10)
+            .await
+            .unwrap();
+        b.settle_notification("old", &NotificationOutcome::Delivered, 1_500)
+            .await
+            .unwrap();
+        a.claim_due_notifications(HOUR / 2, HOUR / 2, 1_000, 10)
+            .await
+            .unwrap();
         assert!(
-            a.delivery_claims.borrow().contains_key("old"),
+            a.notification_claims.borrow().contains_key("old"),
             "half an hour: kept"
         );
-        let live = a.claim_due_deliveries(2 * HOUR, 1_000, 10).await.unwrap();
+        let live = a
+            .claim_due_notifications(2 * HOUR, 2 * HOUR, 1_000, 10)
+            .await
+            .unwrap();
         assert_eq!(live.len(), 1);
-        let kept: Vec<String> = a.delivery_claims.borrow().keys().cloned().collect();
+        let kept: Vec<String> = a.notification_claims.borrow().keys().cloned().collect();
         assert_eq!(kept, ["new"], "only the live claim is kept");
     });
 }
@@ -239,7 +260,7 @@ fn gauges_count_the_queue_and_open_breakers() {
         s.insert_deliveries(&[new_delivery("ep", "a", 0), new_delivery("ep", "b", 0)])
             .await
             .unwrap();
-        s.claim_due_deliveries(0, 1_000, 1).await.unwrap();
+        let held = s.claim_due_deliveries(0, 0, 1_000, 1).await.unwrap();
         let open = BreakerState {
             consecutive_failures: 5,
             open_until_ms: Some(5_000),
@@ -251,9 +272,10 @@ fn gauges_count_the_queue_and_open_breakers() {
             .unwrap();
         let g = s.webhook_gauges(1_000).await.unwrap();
         assert_eq!((g.queued, g.breakers_open), (2, 1));
-        s.finish_attempt("b", None, &NextState::Delivered, 2_000)
+        s.finish_attempt("b", 0, None, &NextState::Delivered, 2_000)
             .await
             .unwrap();
+        assert_eq!(held[0].id, "a", "b was never claimed: token 0 finishes it");
         let g = s.webhook_gauges(6_000).await.unwrap();
         assert_eq!((g.queued, g.breakers_open), (1, 0));
     });

@@ -14,7 +14,7 @@ use crate::store::DeliveryStore;
 use crate::webhook::retry::NextState;
 
 const COLUMNS: &str =
-    "id, endpoint_id, event, body, created_at, next_attempt_at, attempt, status, seq";
+    "id, endpoint_id, event, body, created_at, next_attempt_at, attempt, status, seq, lease_gen";
 
 fn status_of(column: usize, text: &str) -> rusqlite::Result<DeliveryStatus> {
     DeliveryStatus::parse(text).ok_or_else(|| unknown_text(column, "delivery status", text))
@@ -33,6 +33,8 @@ fn delivery_from(row: &Row<'_>) -> rusqlite::Result<(Delivery, i64)> {
             next_attempt_at_ms: row.get(5)?,
             attempt: row.get(6)?,
             status: status_of(7, &status)?,
+            // A count of claims: never negative.
+            lease: u64::try_from(row.get::<_, i64>(9)?).unwrap_or(0),
         },
         row.get(8)?,
     ))
@@ -46,24 +48,37 @@ fn not_found(id: &str) -> StoreError {
 }
 
 impl SqliteStore {
-    /// The statements of `finish_attempt`, inside the caller's transaction.
+    /// The statements of `finish_attempt`, inside the caller's transaction; `false` when the
+    /// lease was taken over (nothing written).
     fn finish_one(
         &self,
         id: &str,
+        lease: u64,
         attempt: Option<&AttemptRecord>,
         next: &NextState,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (status, due) = DeliveryStatus::after(next);
         let changed = self
             .conn
             .prepare_cached(
                 "UPDATE deliveries SET status = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
-                 attempt = COALESCE(?4, attempt), lease_until = NULL, updated_at = ?5 WHERE id = ?1",
+                 attempt = COALESCE(?4, attempt), lease_until = NULL, updated_at = ?5 \
+                 WHERE id = ?1 AND lease_gen = ?6",
             )?
-            .execute(params![id, status.as_str(), due, attempt.map(|a| a.attempt), now_ms])?;
+            .execute(params![
+                id,
+                status.as_str(),
+                due,
+                attempt.map(|a| a.attempt),
+                now_ms,
+                // A token beyond i64 was never handed out, so it matches no row.
+                i64::try_from(lease).unwrap_or(-1)
+            ])?;
         if changed == 0 {
-            return Err(not_found(id));
+            // Either no such delivery, or a newer claim holds it.
+            self.get_delivery_row(id)?;
+            return Ok(false);
         }
         if let Some(a) = attempt {
             self.conn
@@ -81,7 +96,17 @@ impl SqliteStore {
                     a.at_ms
                 ])?;
         }
-        Ok(())
+        Ok(true)
+    }
+
+    fn get_delivery_row(&self, id: &str) -> Result<Delivery, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query_map([id], delivery_from)?;
+        match rows.next() {
+            Some(row) => Ok(row?.0),
+            None => Err(not_found(id)),
+        }
     }
 }
 
@@ -111,19 +136,20 @@ impl DeliveryStore for SqliteStore {
 
     async fn claim_due_deliveries(
         &self,
-        now_ms: i64,
-        lease_ms: i64,
+        up_to_ms: i64,
+        expired_by_ms: i64,
+        lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError> {
         let sql = format!(
-            "UPDATE deliveries SET lease_until = ?2 WHERE seq IN (\
+            "UPDATE deliveries SET lease_until = ?3, lease_gen = lease_gen + 1 WHERE seq IN (\
                SELECT seq FROM deliveries WHERE status IN ('pending', 'waiting') \
-               AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
-               ORDER BY next_attempt_at, seq LIMIT ?3) RETURNING {COLUMNS}"
+               AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?2) \
+               ORDER BY next_attempt_at, seq LIMIT ?4) RETURNING {COLUMNS}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(
-            params![now_ms, now_ms.saturating_add(lease_ms), sql_limit(limit)],
+            params![up_to_ms, expired_by_ms, lease_until_ms, sql_limit(limit)],
             delivery_from,
         )?;
         let mut claimed = rows.collect::<Result<Vec<_>, _>>()?;
@@ -133,35 +159,37 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn get_delivery(&self, id: &str) -> Result<Delivery, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM deliveries WHERE id = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query_map([id], delivery_from)?;
-        match rows.next() {
-            Some(row) => Ok(row?.0),
-            None => Err(not_found(id)),
-        }
+        self.get_delivery_row(id)
     }
 
     async fn finish_attempt(
         &self,
         id: &str,
+        lease: u64,
         attempt: Option<&AttemptRecord>,
         next: &NextState,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
-        self.finish_one(id, attempt, next, now_ms)?;
+        let recorded = self.finish_one(id, lease, attempt, next, now_ms)?;
         tx.commit()?;
-        Ok(())
+        Ok(recorded)
     }
 
-    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<(), StoreError> {
+    async fn finish_attempts(&self, batch: &[Finished], now_ms: i64) -> Result<usize, StoreError> {
         let tx = self.conn.unchecked_transaction()?;
+        let mut recorded = 0;
         for f in batch {
-            self.finish_one(&f.id, f.attempt.as_ref(), &f.next, now_ms)?;
+            recorded += usize::from(self.finish_one(
+                &f.id,
+                f.lease,
+                f.attempt.as_ref(),
+                &f.next,
+                now_ms,
+            )?);
         }
         tx.commit()?;
-        Ok(())
+        Ok(recorded)
     }
 
     async fn delivery_log(
@@ -209,7 +237,8 @@ impl DeliveryStore for SqliteStore {
             .conn
             .prepare_cached(
                 "UPDATE deliveries SET status = 'pending', next_attempt_at = ?3, attempt = 0, \
-                 lease_until = NULL, updated_at = ?3 WHERE id = ?1 AND endpoint_id = ?2",
+                 lease_until = NULL, lease_gen = lease_gen + 1, updated_at = ?3 \
+                 WHERE id = ?1 AND endpoint_id = ?2",
             )?
             .execute(params![id, endpoint_id, now_ms])?;
         if changed == 0 {

@@ -105,6 +105,11 @@ CREATE INDEX notifications_leased ON notifications(lease_until)
 CREATE INDEX notifications_pending_by_app ON notifications(app_id, status)
     WHERE status = 'pending';
 "#,
+    // Lease fencing: every claim (and replay) moves the generation on, and an attempt is
+    // recorded only under the generation it was claimed with.
+    r#"
+ALTER TABLE deliveries ADD COLUMN lease_gen INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The schema version this build writes.
@@ -130,4 +135,47 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     tx.commit()?;
     tracing::info!(from = found, to = SCHEMA_VERSION, "store schema migrated");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database left at version 2 (notification claim indexes, before lease fencing) moves to
+    /// the current version with its pending rows kept and claimable under lease token 0.
+    #[test]
+    fn a_version_2_database_upgrades_and_keeps_its_deliveries() {
+        let conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..2] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 2;
+             INSERT INTO endpoints VALUES ('ep', 'app', 'hook', 'http://h/', '[]', NULL, 1, 3,
+                 '[]', 's', '{}', NULL, 'standard', 0, 0);
+             INSERT INTO deliveries (id, endpoint_id, event, body, created_at, next_attempt_at,
+                 status, updated_at) VALUES ('d', 'ep', 'e', x'7b7d', 0, 0, 'pending', 0);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert_eq!(SCHEMA_VERSION, 3);
+        let gen: i64 = conn
+            .query_row("SELECT lease_gen FROM deliveries WHERE id = 'd'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(gen, 0);
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'notifications_claimable'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1, "version 2's indexes are kept");
+    }
 }

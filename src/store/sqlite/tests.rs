@@ -144,7 +144,8 @@ fn sigkill_after_commit_loses_nothing() {
         );
         n += 1;
     }
-    let due = block_on(store.claim_due_deliveries(i64::MAX, 1, usize::MAX / 2)).unwrap();
+    let due =
+        block_on(store.claim_due_deliveries(i64::MAX, i64::MAX, i64::MAX, usize::MAX / 2)).unwrap();
     assert!(
         due.len() as u32 >= (acked + 1) * 10,
         "pending deliveries resume after restart"

@@ -13,6 +13,7 @@ mod channels;
 mod fanout;
 pub mod pingpong;
 pub mod ramp;
+pub mod records;
 pub mod soak;
 
 use std::time::Duration;
@@ -40,6 +41,11 @@ pub fn scenario(args: &Args) -> Option<Box<dyn Scenario>> {
         ModeKind::Channels | ModeKind::Ramp => Some(Box::new(channels::Channels {
             rate: args.rate,
             channels: args.channel_count(),
+        })),
+        ModeKind::Records => Some(Box::new(records::Records {
+            rate: args.rate,
+            owners: args.connections - args.scanned,
+            connections: args.connections,
         })),
         ModeKind::Pingpong | ModeKind::Soak => None,
     }
