@@ -21,25 +21,38 @@ fn sample(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-#[test]
-fn a_pusher_format_endpoint_gets_signed_channel_webhooks_retried_by_the_engine() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = webhooks_server(dir.path());
+/// A receiver on a free port that answers its first request 500 and expects two, and a
+/// pusher-format endpoint for `channel_occupied` pointing at it, retried once after
+/// `retry_delay` seconds: the port, the receiver, the app's webhooks path and the created
+/// endpoint.
+fn failing_once_endpoint(
+    server: &common::Server,
+    retry_delay: u64,
+) -> (u16, common::RunningClient, String, serde_json::Value) {
     let port = free_port();
     let port_s = port.to_string();
-    // The first request is answered 500: the engine retries it 1 s later.
     let mut receiver = spawn_client_env(
         "pusher_webhook_receiver.py",
         &[&port_s, "/api=2"],
-        &server,
+        server,
         &[("STATUSES", "500")],
     );
     receiver.wait_for_line("listening", Duration::from_secs(10));
     let hook = json!({"name": "channels", "url": format!("http://127.0.0.1:{port}/api"),
-                      "events": ["channel_occupied"], "format": "pusher", "retry_delays": [1]});
+                      "events": ["channel_occupied"], "format": "pusher",
+                      "retry_delays": [retry_delay]});
     let path = format!("/apps/{}/webhooks", server.app_id);
-    let (status, created) = signed_call(&server, "POST", &path, &hook.to_string());
+    let (status, created) = signed_call(server, "POST", &path, &hook.to_string());
     assert_eq!(status, 201, "{created}");
+    (port, receiver, path, created)
+}
+
+#[test]
+fn a_pusher_format_endpoint_gets_signed_channel_webhooks_retried_by_the_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = webhooks_server(dir.path());
+    // The first request is answered 500: the engine retries it 1 s later.
+    let (port, receiver, path, created) = failing_once_endpoint(&server, 1);
     assert_eq!(created["max_retries"], 4, "Pusher's schedule: 5 attempts");
     let id = created["id"].as_str().unwrap().to_owned();
 
@@ -146,20 +159,7 @@ fn a_pending_channel_webhook_survives_a_kill_9_and_is_sent_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = webhooks_server(dir.path());
     // The first attempt is answered 500; its retry is due 3 s later, after the kill.
-    let port = free_port();
-    let port_s = port.to_string();
-    let mut receiver = spawn_client_env(
-        "pusher_webhook_receiver.py",
-        &[&port_s, "/api=2"],
-        &server,
-        &[("STATUSES", "500")],
-    );
-    receiver.wait_for_line("listening", Duration::from_secs(10));
-    let hook = json!({"name": "channels", "url": format!("http://127.0.0.1:{port}/api"),
-                      "events": ["channel_occupied"], "format": "pusher", "retry_delays": [3]});
-    let path = format!("/apps/{}/webhooks", server.app_id);
-    let (status, created) = signed_call(&server, "POST", &path, &hook.to_string());
-    assert_eq!(status, 201, "{created}");
+    let (port, receiver, path, created) = failing_once_endpoint(&server, 3);
     let log_path = format!("{path}/{}/deliveries", created["id"].as_str().unwrap());
     let channel = format!("kept-{port}");
     let mut holder = spawn_client_env("hold.js", &[&channel], &server, &[("HOLD_MS", "300")]);
