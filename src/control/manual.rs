@@ -74,15 +74,18 @@ mod tests {
     use crate::store::{DeliveryStatus, SqliteStore};
     use crate::webhook::retry::NextState;
 
-    #[test]
-    fn a_test_delivery_is_due_now_in_the_endpoints_format() {
+    /// A fresh store holding app `a`'s standard endpoint `std`; keep the directory alive.
+    fn store_with_endpoint() -> (tempfile::TempDir, SqliteStore) {
         let tmp = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(tmp.path()).unwrap();
+        block_on(store.create_endpoint(new_endpoint("a", "std", 1))).unwrap();
+        (tmp, store)
+    }
+
+    #[test]
+    fn a_test_delivery_is_due_now_in_the_endpoints_format() {
+        let (_tmp, store) = store_with_endpoint();
         block_on(async {
-            store
-                .create_endpoint(new_endpoint("a", "std", 1))
-                .await
-                .unwrap();
             let mut pusher = new_endpoint("a", "psh", 1);
             pusher.spec.format = Format::Pusher;
             store.create_endpoint(pusher).await.unwrap();
@@ -108,13 +111,8 @@ mod tests {
 
     #[test]
     fn a_retry_requeues_the_same_delivery_and_refuses_unknown_ids() {
-        let tmp = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(tmp.path()).unwrap();
+        let (_tmp, store) = store_with_endpoint();
         block_on(async {
-            store
-                .create_endpoint(new_endpoint("a", "std", 1))
-                .await
-                .unwrap();
             let d = test_delivery(&store, "a", "std", 50).await.unwrap();
             let held = store.claim_due_deliveries(50, 50, 1050, 10).await.unwrap();
             store
