@@ -33,6 +33,7 @@ pub fn publish_event(
             internal: false,
         };
         control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
+        super::cluster_cache::store(shard, app, channel, &frame);
     }
     fanout::publish_event(shard, app, channel, frame, except);
 }
