@@ -1,6 +1,8 @@
 //! A ringcast node that shuts down cleanly (SIGTERM) leaves the cluster at once: the other
 //! nodes see its members removed (`member_removed` once) and its subscriptions gone from the
-//! counts well before a sweep would notice the missing heartbeat (10 s TTL).
+//! counts well before a sweep would notice the missing heartbeat (10 s TTL), and the
+//! `member_removed` / `channel_vacated` webhooks of its leave, which a node holds back 3 s,
+//! are recorded before it exits and delivered by the nodes that stay, once each.
 
 mod common;
 
@@ -11,10 +13,11 @@ mod raw_client;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cluster::{join, member_event, nodes, ROOM};
-use common::{signed_call, Server, APP_ID, APP_KEY};
+use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
@@ -92,4 +95,59 @@ fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
     for w in watchers.iter_mut() {
         assert_eq!(member_event(&mut w.client), ev("added", "late"));
     }
+}
+
+#[test]
+fn the_webhooks_of_a_clean_leave_are_delivered_by_the_nodes_that_stay() {
+    let port = free_port();
+    let hooks = json!([{
+        "url": format!("http://127.0.0.1:{port}/leave"),
+        "event_types": ["member_removed", "channel_vacated"],
+    }])
+    .to_string();
+    let redis = RedisServer::start(&[]);
+    let env = [
+        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
+        ("REVERB_APP_WEBHOOKS", hooks.as_str()),
+    ];
+    let nodes = nodes(&redis, 3, &env);
+    // "k" and the only subscriber of "news" live on the stopping node alone.
+    let _k = join(&nodes[2], "k");
+    let _news = Subscriber::connect(nodes[2].port, APP_KEY, &["news"]);
+    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
+    answers(
+        &nodes[0],
+        &news,
+        &json!({"occupied": true, "subscription_count": 1}),
+        Duration::from_secs(5),
+    );
+    let mut receiver = spawn_client(
+        "pusher_webhook_receiver.py",
+        &[&port.to_string(), "/leave=3"],
+        &nodes[0],
+    );
+    receiver.wait_for_line("listening", Duration::from_secs(10));
+
+    nodes[2].terminate();
+    let out = receiver.finish();
+    assert!(out.success(), "{out}");
+    let mut counts: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for record in common::hook_records(&out.stdout) {
+        assert_eq!(record["valid"], true, "{record}");
+        for e in record["events"].as_array().unwrap() {
+            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            *counts
+                .entry((field("name"), field("channel"), field("user_id")))
+                .or_default() += 1;
+        }
+    }
+    let want: BTreeMap<(String, String, String), usize> = [
+        ("member_removed", ROOM, "k"),
+        ("channel_vacated", ROOM, ""),
+        ("channel_vacated", "news", ""),
+    ]
+    .iter()
+    .map(|(n, c, u)| ((n.to_string(), c.to_string(), u.to_string()), 1))
+    .collect();
+    assert_eq!(counts, want, "{out}");
 }
