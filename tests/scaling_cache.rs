@@ -20,7 +20,7 @@ mod redis_server;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cluster::nodes;
+use cluster::{hook_counts, nodes};
 use common::{free_port, run_client, signed_call, spawn_client, Server, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
@@ -102,16 +102,8 @@ fn cache_miss_webhooks_fire_once_per_missing_subscription_and_events_expire() {
 
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for record in common::hook_records(&out.stdout) {
-        assert_eq!(record["valid"], true, "{record}");
-        for e in record["events"].as_array().unwrap() {
-            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            *counts.entry((field("name"), field("channel"))).or_default() += 1;
-        }
-    }
-    let want = BTreeMap::from([(("cache_miss".to_owned(), "cache-void".to_owned()), 2)]);
-    assert_eq!(counts, want, "{out}");
+    let want = BTreeMap::from([(("cache_miss".into(), "cache-void".into(), "".into()), 2)]);
+    assert_eq!(hook_counts(&out.stdout), want, "{out}");
 
     // After the app's cache_ttl (2 s) neither the nodes nor Redis hold the event.
     std::thread::sleep(Duration::from_millis(2300));

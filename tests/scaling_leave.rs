@@ -13,10 +13,9 @@ mod raw_client;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cluster::{join, member_event, nodes, ROOM};
+use cluster::{hook_counts, join, member_event, nodes, once_each, ROOM};
 use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
@@ -39,6 +38,14 @@ fn answers(node: &Server, path: &str, want: &Value, within: Duration) {
     }
 }
 
+/// Waits until `node` counts the one subscriber of "news"; the path of that count.
+fn news_counted(node: &Server) -> String {
+    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
+    let want = json!({"occupied": true, "subscription_count": 1});
+    answers(node, &news, &want, Duration::from_secs(5));
+    news
+}
+
 #[test]
 fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
     let redis = RedisServer::start(&[]);
@@ -54,13 +61,7 @@ fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
         assert_eq!(member_event(&mut w.client), ev("added", "k"));
         assert_eq!(member_event(&mut w.client), ev("added", "both"));
     }
-    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
-    answers(
-        &nodes[0],
-        &news,
-        &json!({"occupied": true, "subscription_count": 1}),
-        Duration::from_secs(5),
-    );
+    let news = news_counted(&nodes[0]);
 
     nodes[2].terminate();
     let stopped = Instant::now();
@@ -114,13 +115,7 @@ fn the_webhooks_of_a_clean_leave_are_delivered_by_the_nodes_that_stay() {
     // "k" and the only subscriber of "news" live on the stopping node alone.
     let _k = join(&nodes[2], "k");
     let _news = Subscriber::connect(nodes[2].port, APP_KEY, &["news"]);
-    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
-    answers(
-        &nodes[0],
-        &news,
-        &json!({"occupied": true, "subscription_count": 1}),
-        Duration::from_secs(5),
-    );
+    news_counted(&nodes[0]);
     let mut receiver = spawn_client(
         "pusher_webhook_receiver.py",
         &[&port.to_string(), "/leave=3"],
@@ -131,23 +126,10 @@ fn the_webhooks_of_a_clean_leave_are_delivered_by_the_nodes_that_stay() {
     nodes[2].terminate();
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let mut counts: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-    for record in common::hook_records(&out.stdout) {
-        assert_eq!(record["valid"], true, "{record}");
-        for e in record["events"].as_array().unwrap() {
-            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            *counts
-                .entry((field("name"), field("channel"), field("user_id")))
-                .or_default() += 1;
-        }
-    }
-    let want: BTreeMap<(String, String, String), usize> = [
+    let want = once_each(&[
         ("member_removed", ROOM, "k"),
         ("channel_vacated", ROOM, ""),
         ("channel_vacated", "news", ""),
-    ]
-    .iter()
-    .map(|(n, c, u)| ((n.to_string(), c.to_string(), u.to_string()), 1))
-    .collect();
-    assert_eq!(counts, want, "{out}");
+    ]);
+    assert_eq!(hook_counts(&out.stdout), want, "{out}");
 }
