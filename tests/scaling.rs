@@ -1,6 +1,7 @@
 //! Several ringcast nodes as one through a real redis-server: three nodes on one machine on
-//! different ports, raw WebSocket subscribers on every node, events published through the
-//! REST API of any node.
+//! different ports, raw WebSocket subscribers (and pusher-js clients,
+//! `tests/clients/publish_nodes.js`) on every node, events published through the REST API of
+//! any node.
 //!
 //! Covered: every event reaches every node exactly once (a node never re-delivers its own),
 //! a batch keeps its order on every node, client events cross nodes but never come back to
@@ -21,7 +22,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, http_get, http_post, Server, APP_ID, APP_KEY, APP_SECRET};
+use common::{free_port, http_get, http_post, run_client, Server, APP_ID, APP_KEY, APP_SECRET};
 use raw_client::{RawClient, Subscriber};
 use redis_server::RedisServer;
 
@@ -152,6 +153,16 @@ fn a_publish_on_any_node_reaches_every_subscriber_on_every_node_once() {
         );
         assert_eq!(seen.len(), 1 + want_skip, "only those two: {seen:?}");
     }
+}
+
+/// What an application sees: pusher-js clients on every node, events published through the
+/// Node SDK on each node in turn, each counted by its unique id at every client.
+#[test]
+fn pusher_js_clients_on_every_node_get_each_node_s_events_exactly_once() {
+    let redis = RedisServer::start(&[]);
+    let nodes = nodes(&redis, 3);
+    let ports: Vec<String> = nodes.iter().map(|n| n.port.to_string()).collect();
+    run_client("publish_nodes.js", &[&ports.join(","), "20"], &nodes[0]).assert_ok();
 }
 
 #[test]

@@ -17,10 +17,9 @@ mod raw_client;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use cluster::{join, nodes, ROOM};
+use cluster::{hook_counts, join, nodes, once_each, ROOM};
 use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY, APP_SECRET};
 use raw_client::{RawClient, Subscriber};
 use redis_server::RedisServer;
@@ -130,32 +129,15 @@ fn channel_webhooks_fire_once_per_cluster_transition() {
 
     let out = receiver.finish();
     assert!(out.success(), "{out}");
-    let mut counts: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-    for line in out.stdout.lines() {
-        let Some(record) = line.strip_prefix("hook ") else {
-            continue;
-        };
-        let record: Value = serde_json::from_str(record).unwrap();
-        assert_eq!(record["valid"], true, "{record}");
-        for e in record["events"].as_array().unwrap() {
-            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
-            *counts
-                .entry((field("name"), field("channel"), field("user_id")))
-                .or_default() += 1;
-        }
-    }
-    let want: BTreeMap<(String, String, String), usize> = [
+    let want = once_each(&[
         ("channel_occupied", NEWS, ""),
         ("channel_vacated", NEWS, ""),
         ("channel_occupied", ROOM, ""),
         ("channel_vacated", ROOM, ""),
         ("member_added", ROOM, "u1"),
         ("member_removed", ROOM, "u1"),
-    ]
-    .iter()
-    .map(|(n, c, u)| ((n.to_string(), c.to_string(), u.to_string()), 1))
-    .collect();
-    assert_eq!(counts, want, "{out}");
+    ]);
+    assert_eq!(hook_counts(&out.stdout), want, "{out}");
 }
 
 /// A connection on `node` signed in as `user` and subscribed to its `#server-to-user-` channel.

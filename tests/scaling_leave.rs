@@ -1,6 +1,8 @@
 //! A ringcast node that shuts down cleanly (SIGTERM) leaves the cluster at once: the other
 //! nodes see its members removed (`member_removed` once) and its subscriptions gone from the
-//! counts well before a sweep would notice the missing heartbeat (10 s TTL).
+//! counts well before a sweep would notice the missing heartbeat (10 s TTL), and the
+//! `member_removed` / `channel_vacated` webhooks of its leave, which a node holds back 3 s,
+//! are recorded before it exits and delivered by the nodes that stay, once each.
 
 mod common;
 
@@ -13,8 +15,8 @@ mod redis_server;
 
 use std::time::{Duration, Instant};
 
-use cluster::{join, member_event, nodes, ROOM};
-use common::{signed_call, Server, APP_ID, APP_KEY};
+use cluster::{hook_counts, join, member_event, nodes, once_each, ROOM};
+use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
@@ -36,6 +38,14 @@ fn answers(node: &Server, path: &str, want: &Value, within: Duration) {
     }
 }
 
+/// Waits until `node` counts the one subscriber of "news"; the path of that count.
+fn news_counted(node: &Server) -> String {
+    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
+    let want = json!({"occupied": true, "subscription_count": 1});
+    answers(node, &news, &want, Duration::from_secs(5));
+    news
+}
+
 #[test]
 fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
     let redis = RedisServer::start(&[]);
@@ -51,13 +61,7 @@ fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
         assert_eq!(member_event(&mut w.client), ev("added", "k"));
         assert_eq!(member_event(&mut w.client), ev("added", "both"));
     }
-    let news = format!("/apps/{APP_ID}/channels/news?info=subscription_count");
-    answers(
-        &nodes[0],
-        &news,
-        &json!({"occupied": true, "subscription_count": 1}),
-        Duration::from_secs(5),
-    );
+    let news = news_counted(&nodes[0]);
 
     nodes[2].terminate();
     let stopped = Instant::now();
@@ -92,4 +96,40 @@ fn a_node_stopped_with_sigterm_removes_its_share_at_once() {
     for w in watchers.iter_mut() {
         assert_eq!(member_event(&mut w.client), ev("added", "late"));
     }
+}
+
+#[test]
+fn the_webhooks_of_a_clean_leave_are_delivered_by_the_nodes_that_stay() {
+    let port = free_port();
+    let hooks = json!([{
+        "url": format!("http://127.0.0.1:{port}/leave"),
+        "event_types": ["member_removed", "channel_vacated"],
+    }])
+    .to_string();
+    let redis = RedisServer::start(&[]);
+    let env = [
+        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
+        ("REVERB_APP_WEBHOOKS", hooks.as_str()),
+    ];
+    let nodes = nodes(&redis, 3, &env);
+    // "k" and the only subscriber of "news" live on the stopping node alone.
+    let _k = join(&nodes[2], "k");
+    let _news = Subscriber::connect(nodes[2].port, APP_KEY, &["news"]);
+    news_counted(&nodes[0]);
+    let mut receiver = spawn_client(
+        "pusher_webhook_receiver.py",
+        &[&port.to_string(), "/leave=3"],
+        &nodes[0],
+    );
+    receiver.wait_for_line("listening", Duration::from_secs(10));
+
+    nodes[2].terminate();
+    let out = receiver.finish();
+    assert!(out.success(), "{out}");
+    let want = once_each(&[
+        ("member_removed", ROOM, "k"),
+        ("channel_vacated", ROOM, ""),
+        ("channel_vacated", "news", ""),
+    ]);
+    assert_eq!(hook_counts(&out.stdout), want, "{out}");
 }

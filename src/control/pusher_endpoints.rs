@@ -138,6 +138,21 @@ pub fn batch_to(hooks: &Rc<PusherEndpoints>, id: String, event: PusherEvent) {
     }
 }
 
+/// Records every open batch now, without waiting for its window (at stop); a window's task
+/// that wakes later finds its batch empty.
+pub async fn record_open(hooks: &Rc<PusherEndpoints>) {
+    let open: Vec<(String, Vec<PusherEvent>)> = hooks
+        .batches
+        .borrow_mut()
+        .iter_mut()
+        .map(|(id, b)| (id.clone(), b.drain()))
+        .filter(|(_, events)| !events.is_empty())
+        .collect();
+    for (id, events) in open {
+        record(hooks.clone(), id, events).await;
+    }
+}
+
 /// Records endpoint `id`'s batch once its window has closed.
 async fn flush_when_due(hooks: Rc<PusherEndpoints>, id: String) {
     loop {

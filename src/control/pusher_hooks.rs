@@ -99,6 +99,21 @@ pub fn on_event(hooks: &Rc<PusherHooks>, app: usize, event: PusherEvent) {
     });
 }
 
+/// At stop: every held leave goes to its batches now rather than after [`LEAVE_DELAY`] (the
+/// process would end first), and every open batch is recorded, so that with a shared store
+/// the nodes that stay deliver them. A leave's task that wakes later finds nothing held.
+pub async fn flush_at_stop(hooks: &Rc<PusherHooks>) {
+    let held: Vec<LeaveKey> = hooks.leaves.borrow_mut().drain().map(|(k, _)| k).collect();
+    for (app, channel, user) in held {
+        let event = match user {
+            Some(user_id) => PusherEvent::MemberRemoved { channel, user_id },
+            None => PusherEvent::ChannelVacated { channel },
+        };
+        batch(hooks, app, event);
+    }
+    pusher_endpoints::record_open(&hooks.endpoints).await;
+}
+
 /// Adds `event` of app `app` to the batch of every receiver that wants it: the API's
 /// pusher-format endpoints and the config-file receivers whose types and filter match.
 fn batch(hooks: &Rc<PusherHooks>, app: usize, event: PusherEvent) {

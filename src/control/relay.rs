@@ -30,7 +30,6 @@ use super::msg::ControlMsg;
 use crate::broker::{envelope, BrokerError, Envelope, Event, LinkOptions, Publisher, Subscriber};
 use crate::config::ScalingConfig;
 use crate::proto::pusher::SocketId;
-use crate::proto::ws::parse_header;
 use crate::ring::Endpoint;
 use crate::shard::cores::owner::owner_of;
 use crate::shard::Shared;
@@ -183,8 +182,7 @@ impl Relay {
     /// The wire event of a shard's frame: `data` carries the Pusher message exactly as this
     /// node's clients got it, so the receiving node sends the same bytes without re-encoding.
     fn to_event(&self, r: Relayed) -> Option<Event> {
-        let header = parse_header(&r.frame).ok()??;
-        let text = std::str::from_utf8(r.frame.get(header.header_len..)?).ok()?;
+        let text = super::cluster::frame_text(&r.frame)?;
         #[derive(serde::Deserialize)]
         struct Head {
             event: String,

@@ -1,10 +1,13 @@
 //! Helpers for tests of several ringcast nodes joined through Redis: starting the nodes,
-//! joining a presence channel with a raw client, reading member events.
+//! joining a presence channel with a raw client, reading member events, counting the channel
+//! webhooks a receiver got.
 #![allow(dead_code)]
 
 use crate::common::{Server, APP_KEY, APP_SECRET};
 use crate::raw_client::RawClient;
 use crate::redis_server::RedisServer;
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 pub const ROOM: &str = "presence-room";
@@ -91,4 +94,31 @@ pub fn member_event_on(client: &mut RawClient, channel: &str) -> (String, String
         let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
         return (kind, data["user_id"].as_str().unwrap().to_owned());
     }
+}
+
+/// A channel webhook event as the tests count it: (name, channel, user id or "").
+pub type HookKey = (String, String, String);
+
+/// How often each channel webhook event reached `pusher_webhook_receiver.py`, whose output is
+/// `stdout`; every request must have passed the Pusher SDK's signature check.
+pub fn hook_counts(stdout: &str) -> BTreeMap<HookKey, usize> {
+    let mut counts = BTreeMap::new();
+    for record in crate::common::hook_records(stdout) {
+        assert_eq!(record["valid"], true, "{record}");
+        for e in record["events"].as_array().unwrap() {
+            let field = |k: &str| e[k].as_str().unwrap_or("").to_owned();
+            *counts
+                .entry((field("name"), field("channel"), field("user_id")))
+                .or_default() += 1;
+        }
+    }
+    counts
+}
+
+/// The counts of [`hook_counts`] when each of `events` (name, channel, user id) arrived once.
+pub fn once_each(events: &[(&str, &str, &str)]) -> BTreeMap<HookKey, usize> {
+    events
+        .iter()
+        .map(|(n, c, u)| ((n.to_string(), c.to_string(), u.to_string()), 1))
+        .collect()
 }

@@ -8,8 +8,10 @@
 //! the `member_removed`, `offline` and webhook events out like a sweeper would, deletes the
 //! heartbeat key, and then drops its connection for good: later changes are answered with
 //! no cluster outcome, so the draining shards fall back to their own clients. The serve loop
-//! waits (at most [`FINISH_WAIT`]) for the leave and for the relay to publish its events
-//! before the control core ends.
+//! waits (at most [`FINISH_WAIT`]) for the leave and for the relay to publish its events,
+//! then records the channel webhooks still held back or batched in memory (the leave's
+//! `member_removed` and `channel_vacated` among them) in the shared store, where the nodes
+//! that stay find and deliver them, before the control core ends.
 
 use std::time::{Duration, Instant};
 
@@ -19,12 +21,15 @@ use super::Cluster;
 use crate::broker::heartbeat::Membership;
 use crate::broker::{liveness, Connection};
 use crate::control::msg::ControlMsg;
-use crate::control::pusher_hooks::PusherHooks;
+use crate::control::pusher_hooks::{self, PusherHooks};
 use crate::control::relay::Relay;
 use crate::ring::Endpoint;
 
 /// Longest wait, at stop, for the leave and its events.
 const FINISH_WAIT: Duration = Duration::from_secs(3);
+
+/// Longest wait, at stop, for the held back channel webhooks to be recorded.
+const RECORD_WAIT: Duration = Duration::from_secs(2);
 
 /// How often the serve loop looks again while it waits.
 const POLL: Duration = Duration::from_millis(10);
@@ -56,8 +61,9 @@ pub async fn run(
     cluster.wake.ring();
 }
 
-/// At stop: asks for the leave if the task has not started it, and hands its events on
-/// until it is done and the relay has published them (or [`FINISH_WAIT`] passed).
+/// At stop: asks for the leave if the task has not started it, hands its events on until it
+/// is done and the relay has published them (or [`FINISH_WAIT`] passed), then records the
+/// held back channel webhooks (at most [`RECORD_WAIT`]).
 pub async fn finish(
     cluster: &Cluster,
     relay: &Relay,
@@ -70,12 +76,21 @@ pub async fn finish(
         cluster.flush(&mut endpoint.borrow_mut(), relay, hooks);
         relay.deliver(&mut endpoint.borrow_mut());
         if cluster.left.get() && relay.flushed() {
-            return;
+            break;
         }
         if Instant::now() >= end {
             tracing::warn!("stopping before the clean leave finished: the other nodes' sweep removes this node's share");
-            return;
+            break;
         }
         monoio::time::sleep(POLL).await;
+    }
+    // The leave's webhooks (`member_removed`, `channel_vacated`) are held back or batched in
+    // memory: recorded in the shared store now, the nodes that stay deliver them.
+    let record = pusher_hooks::flush_at_stop(hooks);
+    if monoio::time::timeout(RECORD_WAIT, record).await.is_err() {
+        tracing::warn!(
+            wait_ms = RECORD_WAIT.as_millis() as u64,
+            "stopping before the held back channel webhooks were recorded; they are lost"
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! While Redis is unreachable every change is answered at once with no cluster outcome, and
 //! the shard falls back to what this node knows (its own members), so clients keep working.
 
+mod cache;
 mod commands;
 mod counts;
 mod leave;
@@ -40,6 +41,7 @@ use crate::ring::{BellHandle, Endpoint};
 use crate::shard::cores::msg::{ChannelFilter, ConnRef};
 use crate::shard::Shared;
 use crate::webhook::body::PusherEvent;
+pub use cache::frame_text;
 pub use commands::Command;
 pub use leave::finish;
 pub use scripts::{Counts as ClusterCounts, Member};
@@ -129,6 +131,29 @@ pub enum ClusterOp {
         /// The member.
         user_id: Arc<str>,
     },
+    /// An application event published on this node to cache channel `channel`: its last
+    /// event for every node ([`cache`]).
+    CacheStore {
+        /// App index.
+        app: usize,
+        /// The cache channel.
+        channel: Arc<str>,
+        /// The event frame.
+        frame: bytes::Bytes,
+        /// The app's `cache_ttl` in ms.
+        ttl_ms: u64,
+    },
+    /// A subscriber of a cache channel this node has no event of: has another node one?
+    CacheFetch {
+        /// The channel's owner core, which gets the outcome.
+        from: usize,
+        /// App index.
+        app: usize,
+        /// The cache channel.
+        channel: Arc<str>,
+        /// The subscribing connection.
+        conn: ConnRef,
+    },
 }
 
 /// (app, presence channel, user, raw JSON info): one member in a [`Share`].
@@ -200,6 +225,18 @@ pub enum ClusterDone {
         user_id: Arc<str>,
         /// The cluster's answer.
         removed: Option<bool>,
+    },
+    /// The cluster's last event of a cache channel: the frame and how long Redis keeps it;
+    /// `None` for none (or Redis away).
+    CacheFetched {
+        /// App index.
+        app: usize,
+        /// The cache channel.
+        channel: Arc<str>,
+        /// The subscribing connection.
+        conn: ConnRef,
+        /// The cluster's answer.
+        found: Option<(bytes::Bytes, Duration)>,
     },
 }
 

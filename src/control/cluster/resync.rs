@@ -50,9 +50,9 @@ impl Resync {
         self.deferred
     }
 
-    /// Takes `op` while waiting: a share is merged, a question is handed back to be answered
-    /// now, a count from a shard whose share has not arrived is dropped (the share will
-    /// include it), anything else is held back.
+    /// Takes `op` while waiting: a share is merged, a question (or a cache channel event) is
+    /// handed back to be answered now, a count from a shard whose share has not arrived is
+    /// dropped (the share will include it), anything else is held back.
     pub fn take(&mut self, op: ClusterOp) -> Option<ClusterOp> {
         match op {
             ClusterOp::Snapshot { from, share } => {
@@ -69,7 +69,10 @@ impl Resync {
                 self.share.users.extend(users);
                 None
             }
-            op @ ClusterOp::Query { .. } => Some(op),
+            // Cache channel events are no share of this node: nothing to hold them back for.
+            op @ (ClusterOp::Query { .. }
+            | ClusterOp::CacheStore { .. }
+            | ClusterOp::CacheFetch { .. }) => Some(op),
             ClusterOp::Count { from, .. } if !self.got.get(from).copied().unwrap_or(true) => None,
             op => {
                 self.deferred.push(op);

@@ -8,6 +8,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::cache::{self, CacheWrites};
 use super::counts::{self, Deltas};
 use super::leave;
 use super::limits;
@@ -116,8 +117,8 @@ pub async fn run(cluster: Rc<Cluster>, conn: Connection, mut setup: Setup) {
     }
 }
 
-/// Applies changes in order, the counts among them batched into one script up to the next
-/// other change (a question asked after a subscribe sees it).
+/// Applies changes in order, the counts and the cache channel events among them batched into
+/// one script each up to the next other change (a question asked after a subscribe sees it).
 async fn apply_all(
     cluster: &Cluster,
     scope: &Scope,
@@ -125,21 +126,30 @@ async fn apply_all(
     ops: Vec<ClusterOp>,
 ) {
     let mut deltas = Deltas::default();
+    let mut writes = CacheWrites::default();
     for op in ops {
-        if let ClusterOp::Count {
-            app,
-            channel,
-            delta,
-            ..
-        } = op
-        {
-            deltas.add(app, channel, delta);
-            continue;
+        match op {
+            ClusterOp::Count {
+                app,
+                channel,
+                delta,
+                ..
+            } => deltas.add(app, channel, delta),
+            ClusterOp::CacheStore {
+                app,
+                channel,
+                frame,
+                ttl_ms,
+            } => writes.add(app, channel, frame, ttl_ms),
+            op => {
+                deltas.flush(cluster, scope, conn).await;
+                writes.flush(cluster, scope, conn).await;
+                apply(cluster, scope, conn, op).await;
+            }
         }
-        deltas.flush(cluster, scope, conn).await;
-        apply(cluster, scope, conn, op).await;
     }
     deltas.flush(cluster, scope, conn).await;
+    writes.flush(cluster, scope, conn).await;
 }
 
 async fn reconnect(redial: &mut Redial, retry_at: &mut Instant) -> Option<Connection> {
@@ -213,6 +223,22 @@ async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, 
             one.add(app, channel, delta);
             one.flush(cluster, scope, conn).await;
         }
+        ClusterOp::CacheStore {
+            app,
+            channel,
+            frame,
+            ttl_ms,
+        } => {
+            let mut one = CacheWrites::default();
+            one.add(app, channel, frame, ttl_ms);
+            one.flush(cluster, scope, conn).await;
+        }
+        ClusterOp::CacheFetch {
+            from,
+            app,
+            channel,
+            conn: subscriber,
+        } => cache::fetch(cluster, scope, conn, (from, app), channel, subscriber).await,
         ClusterOp::Query {
             from,
             id,

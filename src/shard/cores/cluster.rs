@@ -138,6 +138,12 @@ pub fn on_done(shard: &Shard, done: ClusterDone) {
             Some(false) => {}
             None => announce_removed(shard, app, &channel, &user_id, false),
         },
+        ClusterDone::CacheFetched {
+            app,
+            channel,
+            conn,
+            found,
+        } => super::cluster_cache::on_fetched(shard, app, channel, conn, found),
     }
 }
 

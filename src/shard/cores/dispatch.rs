@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::fanout::deliver_local;
 use super::gather::{self, Reply};
 use super::owner::send;
@@ -135,11 +137,26 @@ fn feed(shard: &Shard, conn: ConnRef, input: Input<'_>) {
 }
 
 /// Owner side of a cache fetch: the cached frame (or a miss) back to the subscriber's core.
+/// With scaling on, a channel this node has no event of is asked of the cluster first.
 fn cache_fetch(shard: &Shard, app: usize, channel: Arc<str>, conn: ConnRef) {
     let frame = shard
         .cache
         .borrow_mut()
         .fetch(app, &channel, Instant::now());
+    if frame.is_none() && shard.config.scaling.is_some() {
+        return super::cluster_cache::fetch(shard, app, channel, conn);
+    }
+    answer_cache(shard, app, channel, conn, frame);
+}
+
+/// Sends the subscriber's core the cached frame, or a miss (with its webhook).
+pub(super) fn answer_cache(
+    shard: &Shard,
+    app: usize,
+    channel: Arc<str>,
+    conn: ConnRef,
+    frame: Option<Bytes>,
+) {
     if frame.is_none() {
         let channel = channel.to_string();
         super::occupancy::emit(shard, app, PusherEvent::CacheMiss { channel });

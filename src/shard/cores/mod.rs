@@ -2,6 +2,7 @@
 //! messages, fan-out of event frames, cross-core interest, watchlists and scatter-gather reads.
 
 pub(crate) mod cluster;
+pub(crate) mod cluster_cache;
 pub(crate) mod collections;
 pub(crate) mod control;
 pub(crate) mod dispatch;

@@ -16,7 +16,7 @@ use crate::proto::pusher::SocketId;
 use crate::shard::state::Shard;
 
 /// Publishes an application event on this node and, with scaling on, forwards it to the
-/// other nodes.
+/// other nodes and, on a cache channel, records it as the cluster's last event.
 pub fn publish_event(
     shard: &Shard,
     app: usize,
@@ -33,6 +33,7 @@ pub fn publish_event(
             internal: false,
         };
         control::tell(shard, ControlMsg::Forward(Box::new(relayed)));
+        super::cluster_cache::store(shard, app, channel, &frame);
     }
     fanout::publish_event(shard, app, channel, frame, except);
 }
