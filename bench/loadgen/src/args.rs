@@ -140,6 +140,10 @@ pub struct Args {
     /// `records`: the server's channel prefix of collections.
     #[arg(long, default_value = "velo.realtime.")]
     pub realtime_prefix: String,
+    /// `records` / `channels`: events per publish request, as one `{"records": [...]}` body or
+    /// one `batch_events` request (ringcast, like Pusher, takes at most 10 events in a batch).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
     /// Write the JSON report to this file instead of stdout.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -225,6 +229,10 @@ impl Args {
         }
         if self.mode() == ModeKind::Records && self.scanned >= self.connections {
             return Err("records needs --connections over --scanned (the owner filters)".into());
+        }
+        let batched = matches!(self.mode(), ModeKind::Records | ModeKind::Channels);
+        if self.batch == 0 || (self.batch > 1 && !batched) {
+            return Err("--batch must be >= 1, and above 1 only in records and channels".into());
         }
         if self.threads == 0 || self.connect_concurrency == 0 {
             return Err("--threads and --connect-concurrency must be >= 1".into());

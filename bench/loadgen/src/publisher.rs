@@ -48,6 +48,9 @@ pub struct PubCtx {
     pub secret: String,
     pub scenario: Arc<dyn Scenario>,
     pub channel_names: Arc<Vec<Arc<str>>>,
+    /// Events per request (`--batch`): above 1, one `{"records": [...]}` body or one
+    /// `batch_events` request carries that many consecutive events.
+    pub batch: usize,
 }
 
 /// A keep-alive HTTP/1.1 client for one host.
@@ -201,8 +204,46 @@ pub fn event_body(channel: &str, seq: u64, t_ns: u64) -> String {
     )
 }
 
-/// Publishes events `seq_base + index, seq_base + index + count, ...` from `start` until `end`,
-/// at this publisher's share of the mode's rate.
+/// The path and body of one request carrying events `seqs`, all stamped `t_ns`.
+fn request(ctx: &PubCtx, seqs: std::ops::Range<u64>, t_ns: u64) -> (String, String) {
+    let name = |seq| &*ctx.channel_names[ctx.scenario.channel_of_event(seq)];
+    let records = ctx.shared.records.as_deref();
+    if seqs.end - seqs.start == 1 {
+        let seq = seqs.start;
+        return match records {
+            Some(records) => records.change(name(seq), seq, t_ns),
+            None => (
+                format!("/apps/{}/events", ctx.app_id),
+                event_body(name(seq), seq, t_ns),
+            ),
+        };
+    }
+    let items: Vec<String> = seqs
+        .map(|seq| match records {
+            Some(records) => records.change_json(name(seq), seq, t_ns),
+            None => batch_item(name(seq), seq, t_ns),
+        })
+        .collect();
+    match records {
+        Some(records) => (
+            records.path(),
+            format!(r#"{{"records":[{}]}}"#, items.join(",")),
+        ),
+        None => (
+            format!("/apps/{}/batch_events", ctx.app_id),
+            format!(r#"{{"batch":[{}]}}"#, items.join(",")),
+        ),
+    }
+}
+
+/// One event of a `batch_events` body: the same event as [`event_body`], on one channel.
+fn batch_item(channel: &str, seq: u64, t_ns: u64) -> String {
+    format!(r#"{{"name":"bench","channel":"{channel}","data":"{{\"seq\":{seq},\"t\":{t_ns}}}"}}"#)
+}
+
+/// Publishes events from `start` until `end` at this publisher's share of the mode's rate:
+/// requests `index, index + count, ...` (from `seq_base`), request `r` carrying events
+/// `r * batch .. (r + 1) * batch`.
 pub async fn run(
     ctx: PubCtx,
     index: usize,
@@ -213,29 +254,22 @@ pub async fn run(
 ) -> PubOutcome {
     let shared = &ctx.shared;
     let mut http = Http::new(shared.addr, shared.host.clone());
-    let path = format!("/apps/{}/events", ctx.app_id);
     let mut out = PubOutcome {
         sent: Vec::new(),
         errors: 0,
         first_error: None,
         rtt_us: Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds"),
     };
-    let rate0 = ctx.scenario.rate_at(Duration::ZERO);
-    // Stagger publishers so their events interleave evenly.
+    let batch = ctx.batch.max(1) as u64;
+    let rate0 = ctx.scenario.rate_at(Duration::ZERO) / batch as f64;
+    // Stagger publishers so their requests interleave evenly.
     let mut due = start + Duration::from_secs_f64(index as f64 / rate0);
     let mut k: u64 = 0;
     while due < end {
         tokio::time::sleep_until(due.into()).await;
-        let seq = seq_base + k * count as u64 + index as u64;
-        let channel = ctx.scenario.channel_of_event(seq);
+        let first = seq_base + (k * count as u64 + index as u64) * batch;
         let t_ns = shared.now_ns();
-        let (path, body) = match &shared.records {
-            Some(records) => records.change(&ctx.channel_names[channel], seq, t_ns),
-            None => (
-                path.clone(),
-                event_body(&ctx.channel_names[channel], seq, t_ns),
-            ),
-        };
+        let (path, body) = request(&ctx, first..first + batch, t_ns);
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -246,14 +280,16 @@ pub async fn run(
         let _ = out.rtt_us.record(rtt.clamp(1, 60_000_000));
         let ok = accepted(result, &mut out.first_error);
         out.errors += u64::from(!ok);
-        out.sent.push(SentEvent {
+        let due_ns = due.saturating_duration_since(shared.t0).as_nanos() as u64;
+        out.sent.extend((first..first + batch).map(|seq| SentEvent {
             seq,
-            channel,
-            due_ns: due.saturating_duration_since(shared.t0).as_nanos() as u64,
+            channel: ctx.scenario.channel_of_event(seq),
+            due_ns,
             ok,
-        });
+        }));
         k += 1;
-        let rate = ctx.scenario.rate_at(due.saturating_duration_since(start)) / count as f64;
+        let rate = ctx.scenario.rate_at(due.saturating_duration_since(start))
+            / (count as u64 * batch) as f64;
         due += Duration::from_secs_f64(1.0 / rate.max(1e-3));
     }
     out
@@ -273,6 +309,14 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&b).unwrap();
         let data: serde_json::Value = serde_json::from_str(v["data"].as_str().unwrap()).unwrap();
         assert_eq!(data["seq"], 3);
+    }
+
+    #[test]
+    fn a_batch_item_carries_the_same_data_as_an_event() {
+        let item: serde_json::Value = serde_json::from_str(&batch_item("bench-0", 3, 42)).unwrap();
+        let event: serde_json::Value = serde_json::from_str(&event_body("bench-0", 3, 42)).unwrap();
+        assert_eq!(item["channel"], "bench-0");
+        assert_eq!(item["data"], event["data"]);
     }
 
     #[test]

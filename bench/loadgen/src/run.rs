@@ -180,6 +180,7 @@ impl Engine {
                     secret: args.secret.clone(),
                     scenario: scenario.clone(),
                     channel_names: self.names.clone(),
+                    batch: args.batch,
                 };
                 tokio::spawn(publisher::run(ctx, p, publishers, start, end, seq_base))
             })

@@ -45,24 +45,25 @@ struct ChangeBody {
     socket_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Body {
-    Batch {
-        records: Vec<Value>,
-        socket_id: Option<String>,
-    },
-    Array(Vec<Value>),
-    One(Value),
-}
-
-/// Parses the body of `POST /apps/{id}/records`.
+/// Parses the body of `POST /apps/{id}/records`. The body is read into one JSON tree and its
+/// shape decided by looking at it (an untagged enum would buffer the body once more and build
+/// an error for every shape it tries first, on every request).
 pub fn parse_records(body: &[u8]) -> Result<RecordBatch, RealtimeError> {
-    let parsed: Body = serde_json::from_slice(body).map_err(bad)?;
+    let parsed: Value = serde_json::from_slice(body).map_err(bad)?;
     let (items, socket_id, single) = match parsed {
-        Body::Batch { records, socket_id } => (records, socket_id, false),
-        Body::Array(items) => (items, None, false),
-        Body::One(item) => (vec![item], None, true),
+        Value::Array(items) => (items, None, false),
+        Value::Object(mut map) if is_batch(&map) => {
+            let items = match map.remove("records") {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            let socket_id = match map.remove("socket_id") {
+                Some(Value::String(s)) => Some(s),
+                _ => None,
+            };
+            (items, socket_id, false)
+        }
+        one => (vec![one], None, true),
     };
     if items.is_empty() {
         return Err(RealtimeError::BadBody("the batch has no records".into()));
@@ -110,6 +111,16 @@ pub fn change_of_event(
             })
         });
     Some(parsed)
+}
+
+/// `{"records": [...], "socket_id"?}`: `records` an array and `socket_id`, when present, a
+/// string or null. Any other object is one change (and refused there if it is not one).
+fn is_batch(map: &serde_json::Map<String, Value>) -> bool {
+    matches!(map.get("records"), Some(Value::Array(_)))
+        && matches!(
+            map.get("socket_id"),
+            None | Some(Value::Null | Value::String(_))
+        )
 }
 
 fn change_from(body: ChangeBody) -> Result<RecordChange, String> {
@@ -202,6 +213,14 @@ mod tests {
             .to_string()
             .contains("JSON object"));
         assert!(parse(json!([])).is_err());
+        // Not a batch's shape: read as one change, whose unknown field is named.
+        let not_a_batch = parse(json!({"records": 3})).unwrap_err().to_string();
+        assert!(
+            not_a_batch.contains("unknown field `records`"),
+            "{not_a_batch}"
+        );
+        let bad_socket = json!({"records": [good.clone()], "socket_id": 5});
+        assert!(parse(bad_socket).is_err());
         let many: Vec<Value> = (0..=MAX_RECORDS_PER_REQUEST)
             .map(|_| good.clone())
             .collect();

@@ -54,8 +54,18 @@ pub(crate) fn cmp(c: &Cmp, record: &Value) -> bool {
         // Patterns are only ever built for the right side.
         return false;
     };
+    let right = value(&c.right, record);
+    // Two scalars are one pair, so both quantifiers give that pair's outcome; most
+    // comparisons are this, and it skips the iterator chain below.
+    let right_scalar = match right {
+        Rhs::Pattern(_) => true,
+        Rhs::Value(v) => !v.is_array(),
+    };
+    if !left.is_array() && right_scalar {
+        return compare(left, c.op, right);
+    }
     let lefts = elements(left);
-    match value(&c.right, record) {
+    match right {
         Rhs::Pattern(p) => quantify(
             c.any,
             lefts.iter().map(|l| compare(l, c.op, Rhs::Pattern(p))),

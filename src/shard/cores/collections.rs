@@ -263,7 +263,8 @@ pub fn deliver_local(
 }
 
 /// This core's subscribers of one change: candidates evaluated, each distinct frame encoded
-/// once.
+/// once. Frames are queued as the index finds their subscribers, with no list in between
+/// (queueing never touches the collections, so their borrow can stay open).
 fn deliver_one(
     shard: &Shard,
     app: usize,
@@ -276,27 +277,20 @@ fn deliver_one(
         record: &change.record,
         previous: change.previous.as_ref(),
     };
-    let mut targets = Vec::new();
+    let mut frames: [Option<Bytes>; 3] = Default::default();
+    let conns = shard.conns.borrow();
+    let mut delivered = 0;
     shard
         .collections
         .borrow()
         .deliveries(app, &change.collection, &view, |key, d| {
-            targets.push((key, d))
+            let Some(conn) = conns.get(key) else { return };
+            if except == Some(conn.session.socket_id()) {
+                return;
+            }
+            let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
+            delivered += usize::from(queue_frame(shard, conn, frame));
         });
-    if targets.is_empty() {
-        return;
-    }
-    let mut frames: [Option<Bytes>; 3] = Default::default();
-    let conns = shard.conns.borrow();
-    let mut delivered = 0;
-    for (key, d) in targets {
-        let Some(conn) = conns.get(key) else { continue };
-        if except == Some(conn.session.socket_id()) {
-            continue;
-        }
-        let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
-        delivered += usize::from(queue_frame(shard, conn, frame));
-    }
     if delivered > 0 {
         let stats = shard.stats();
         ShardStats::add(&stats.messages_out, delivered as u64);

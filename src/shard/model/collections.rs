@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
+use slab::Slab;
 
 use crate::config::AppConfig;
 use crate::proto::api::realtime::{RealtimeError, MAX_FILTERS_PER_CONNECTION};
@@ -30,10 +31,27 @@ struct AppCollections {
     per_conn: HashMap<usize, usize>,
 }
 
+/// One collection's subscriptions on this core. The index's handles are slots in `subs`, so
+/// a candidate is found by position, not by hashing its connection key, and the naive
+/// baseline walks one contiguous list.
 #[derive(Default)]
 struct Registered {
     index: FilterIndex<usize>,
-    filters: HashMap<usize, Sub>,
+    subs: Slab<Sub>,
+    /// The slot of each registered connection.
+    slot_of: HashMap<usize, usize>,
+}
+
+impl Registered {
+    /// Drops `conn`'s registration; false when it had none.
+    fn remove(&mut self, conn: usize) -> bool {
+        let Some(slot) = self.slot_of.remove(&conn) else {
+            return false;
+        };
+        self.subs.remove(slot);
+        self.index.remove(&slot);
+        true
+    }
 }
 
 /// A collection's list rule, parsed.
@@ -46,6 +64,7 @@ enum Access {
 }
 
 struct Sub {
+    conn: usize,
     filter: CompiledFilter,
     active: bool,
 }
@@ -102,19 +121,27 @@ impl Collections {
         let compiled = CompiledFilter::new(rule, parsed.as_ref(), claims);
         let registered = a.subs.entry(collection.into()).or_default();
         let count = a.per_conn.entry(conn).or_default();
-        let replacing = registered.filters.contains_key(&conn);
+        let slot = registered.slot_of.get(&conn).copied();
+        let replacing = slot.is_some();
         if !replacing && *count >= MAX_FILTERS_PER_CONNECTION {
             return Err(RealtimeError::TooManyFilters);
         }
-        registered.index.insert(conn, &compiled);
-        let active = registered.filters.get(&conn).is_some_and(|s| s.active);
-        registered.filters.insert(
-            conn,
-            Sub {
-                filter: compiled,
-                active,
-            },
-        );
+        let slot = match slot {
+            Some(slot) => {
+                registered.subs[slot].filter = compiled;
+                slot
+            }
+            None => {
+                let slot = registered.subs.insert(Sub {
+                    conn,
+                    filter: compiled,
+                    active: false,
+                });
+                registered.slot_of.insert(conn, slot);
+                slot
+            }
+        };
+        registered.index.insert(slot, &registered.subs[slot].filter);
         *count += usize::from(!replacing);
         Ok(())
     }
@@ -127,13 +154,12 @@ impl Collections {
             return;
         };
         if on {
-            if let Some(sub) = registered.filters.get_mut(&conn) {
-                sub.active = true;
+            if let Some(&slot) = registered.slot_of.get(&conn) {
+                registered.subs[slot].active = true;
             }
             return;
         }
-        if registered.filters.remove(&conn).is_some() {
-            registered.index.remove(&conn);
+        if registered.remove(conn) {
             uncount(&mut a.per_conn, conn);
         }
     }
@@ -145,9 +171,7 @@ impl Collections {
             return;
         }
         for registered in a.subs.values_mut() {
-            if registered.filters.remove(&conn).is_some() {
-                registered.index.remove(&conn);
-            }
+            registered.remove(conn);
         }
     }
 
@@ -165,23 +189,21 @@ impl Collections {
         let Some(registered) = a.subs.get(collection) else {
             return;
         };
-        let mut evaluate = |conn: usize, sub: &Sub| {
+        let mut evaluate = |sub: &Sub| {
             if !sub.active {
                 return;
             }
             if let Some(d) = delivery(&sub.filter, change, a.leaves) {
-                send(conn, d);
+                send(sub.conn, d);
             }
         };
         if !a.index {
-            for (&conn, sub) in &registered.filters {
-                evaluate(conn, sub);
-            }
+            registered.subs.iter().for_each(|(_, sub)| evaluate(sub));
             return;
         }
-        registered.index.candidates_of_change(change, |&conn| {
-            if let Some(sub) = registered.filters.get(&conn) {
-                evaluate(conn, sub);
+        registered.index.candidates_of_change(change, |&slot| {
+            if let Some(sub) = registered.subs.get(slot) {
+                evaluate(sub);
             }
         });
     }

@@ -101,11 +101,20 @@ impl RecordsSetup {
 
     /// The path and body of record change `seq` for owner `name`, stamped `t_ns`.
     pub fn change(&self, name: &str, seq: u64, t_ns: u64) -> (String, String) {
-        let body = format!(
+        (self.path(), self.change_json(name, seq, t_ns))
+    }
+
+    /// The path changes are posted to.
+    pub fn path(&self) -> String {
+        format!("/apps/{}/records", self.app_id)
+    }
+
+    /// Record change `seq` for owner `name`, stamped `t_ns`, as one change's JSON.
+    pub fn change_json(&self, name: &str, seq: u64, t_ns: u64) -> String {
+        format!(
             r#"{{"collection":"{}","action":"created","record":{{"owner":"{name}","seq":{seq},"t":{t_ns}}}}}"#,
             self.collection
-        );
-        (format!("/apps/{}/records", self.app_id), body)
+        )
     }
 }
 
