@@ -21,7 +21,7 @@ mod redis_server;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cluster::{hook_counts, nodes};
+use cluster::{hook_counts, hook_env, nodes};
 use common::{free_port, run_client, signed_call, spawn_client, Server, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
@@ -73,10 +73,7 @@ fn cache_miss_webhooks_fire_once_per_missing_subscription() {
     }])
     .to_string();
     let redis = RedisServer::start(&[]);
-    let env = [
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-        ("REVERB_APP_WEBHOOKS", hooks.as_str()),
-    ];
+    let env = hook_env(&hooks);
     let mut nodes = nodes(&redis, 2, &env);
     let mut receiver = spawn_client(
         "pusher_webhook_receiver.py",

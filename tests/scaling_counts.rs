@@ -19,7 +19,7 @@ mod redis_server;
 
 use std::time::{Duration, Instant};
 
-use cluster::{hook_counts, join, nodes, once_each, ROOM};
+use cluster::{hook_counts, hook_env, join, nodes, once_each, ROOM};
 use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY, APP_SECRET};
 use raw_client::{RawClient, Subscriber};
 use redis_server::RedisServer;
@@ -105,14 +105,7 @@ fn channel_webhooks_fire_once_per_cluster_transition() {
     }])
     .to_string();
     let redis = RedisServer::start(&[]);
-    let nodes = nodes(
-        &redis,
-        3,
-        &[
-            ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-            ("REVERB_APP_WEBHOOKS", hooks.as_str()),
-        ],
-    );
+    let nodes = nodes(&redis, 3, &hook_env(&hooks));
     let mut receiver = spawn_client(
         "pusher_webhook_receiver.py",
         &[&port.to_string(), "/all=6"],

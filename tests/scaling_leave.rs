@@ -2,7 +2,9 @@
 //! nodes see its members removed (`member_removed` once) and its subscriptions gone from the
 //! counts well before a sweep would notice the missing heartbeat (10 s TTL), and the
 //! `member_removed` / `channel_vacated` webhooks of its leave, which a node holds back 3 s,
-//! are recorded before it exits and delivered by the nodes that stay, once each.
+//! are recorded before it exits and delivered by the nodes that stay, once each. A delivery
+//! it had claimed and not started is handed back, so another node sends it at its due time
+//! rather than after the 60 s lease.
 
 mod common;
 
@@ -15,8 +17,8 @@ mod redis_server;
 
 use std::time::{Duration, Instant};
 
-use cluster::{hook_counts, join, member_event, nodes, once_each, ROOM};
-use common::{free_port, signed_call, spawn_client, Server, APP_ID, APP_KEY};
+use cluster::{hook_counts, hook_env, join, member_event, nodes, once_each, ROOM};
+use common::{free_port, signed_call, spawn_client, spawn_client_env, Server, APP_ID, APP_KEY};
 use raw_client::Subscriber;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
@@ -107,10 +109,7 @@ fn the_webhooks_of_a_clean_leave_are_delivered_by_the_nodes_that_stay() {
     }])
     .to_string();
     let redis = RedisServer::start(&[]);
-    let env = [
-        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
-        ("REVERB_APP_WEBHOOKS", hooks.as_str()),
-    ];
+    let env = hook_env(&hooks);
     let nodes = nodes(&redis, 3, &env);
     // "k" and the only subscriber of "news" live on the stopping node alone.
     let _k = join(&nodes[2], "k");
@@ -132,4 +131,53 @@ fn the_webhooks_of_a_clean_leave_are_delivered_by_the_nodes_that_stay() {
         ("channel_vacated", "news", ""),
     ]);
     assert_eq!(hook_counts(&out.stdout), want, "{out}");
+}
+
+#[test]
+fn a_clean_leave_hands_back_the_deliveries_it_claimed() {
+    let port = free_port();
+    // One retry, 5 s after the failed first request: the node claims it up to 2 s ahead.
+    let hooks = json!([{
+        "url": format!("http://127.0.0.1:{port}/hook"),
+        "event_types": ["channel_occupied"],
+        "retry_delays": [5],
+    }])
+    .to_string();
+    let redis = RedisServer::start(&[]);
+    let env = hook_env(&hooks);
+    let mut leaving = nodes(&redis, 1, &env).pop().unwrap();
+    let mut receiver = spawn_client_env(
+        "pusher_webhook_receiver.py",
+        &[&port.to_string(), "/hook=2"],
+        &leaving,
+        &[("STATUSES", "500"), ("CLIENT_TIMEOUT_MS", "20000")],
+    );
+    receiver.wait_for_line("listening", Duration::from_secs(10));
+    // The subscriber leaves at once, so the node stops without waiting for a client.
+    drop(Subscriber::connect(leaving.port, APP_KEY, &["news"]));
+    receiver.wait_for_line("hook", Duration::from_secs(10));
+    let failed = Instant::now();
+    // By 4.2 s the retry (due at 5 s) is claimed: the store is read every second, 2 s ahead.
+    std::thread::sleep(Duration::from_millis(4200));
+    leaving.terminate();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while leaving.exited().is_none() {
+        assert!(Instant::now() < deadline, "the node did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A node started afterwards can only send the retry before the lease ends if it was
+    // handed back.
+    let _stays = nodes(&redis, 1, &env);
+    let out = receiver.finish();
+    assert!(out.success(), "{out}");
+    let statuses: Vec<Value> = common::hook_records(&out.stdout)
+        .iter()
+        .map(|r| r["status"].clone())
+        .collect();
+    assert_eq!(statuses, [json!(500), json!(200)], "{out}");
+    assert!(
+        failed.elapsed() < Duration::from_secs(15),
+        "retried {:?} after the failure",
+        failed.elapsed()
+    );
 }

@@ -32,6 +32,7 @@ use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
 use crate::scheduler::Wheel;
 use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
+use crate::store::{DeliveryStatus, Finished};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
 use crate::webhook::retry::{NextState, RetryPolicy};
@@ -135,6 +136,55 @@ pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
         });
         let wait = u64::try_from(wake_at.saturating_sub(now_ms())).unwrap_or(0);
         due::sleep(Duration::from_millis(wait)).await;
+    }
+    hand_back(&ctx.store, &mut wheel).await;
+    HANDED_BACK.with(|h| h.set(true));
+}
+
+thread_local! {
+    /// Set once the delivery loop of this control core stopped and handed its claims back.
+    static HANDED_BACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the delivery loop has stopped and handed back the claims it had not started.
+pub(super) fn handed_back() -> bool {
+    HANDED_BACK.with(Cell::get)
+}
+
+/// At stop: ends the leases of the claims waiting on the wheel, not started, without using an
+/// attempt (each due again at its own time, in its own status), so that with a shared store
+/// another node sends them at once rather than after the lease. Attempts in flight keep
+/// theirs: their request may already have gone out.
+async fn hand_back(store: &AnyStore, wheel: &mut Wheel<Delivery>) {
+    let mut claimed = Vec::new();
+    wheel.advance(u64::MAX, &mut claimed);
+    if claimed.is_empty() {
+        return;
+    }
+    let batch: Vec<Finished> = claimed
+        .into_iter()
+        .map(|(_, d)| {
+            let at_ms = d.next_attempt_at_ms;
+            let next = match d.status {
+                DeliveryStatus::Waiting => NextState::Wait { until_ms: at_ms },
+                _ => NextState::Retry { at_ms },
+            };
+            Finished {
+                id: d.id,
+                lease: d.lease,
+                attempt: None,
+                next,
+            }
+        })
+        .collect();
+    match store.finish_attempts(&batch, now_ms()).await {
+        Ok(n) => tracing::info!(
+            handed_back = n,
+            "stopping: claimed webhook deliveries handed back"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, deliveries = batch.len(), "stopping: claimed webhook deliveries not handed back; they wait out their lease")
+        }
     }
 }
 
@@ -329,4 +379,66 @@ async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<
     };
     let headers = headers.map_err(SendError::Connect)?;
     post_to(&ep.url, &ctx.allowed, &headers, &d.body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::contract::{block_on, new_endpoint};
+    use crate::store::{NewDelivery, SqliteStore};
+
+    #[test]
+    fn claims_not_started_are_handed_back_for_the_next_claim() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = AnyStore::Sqlite(SqliteStore::open(tmp.path()).unwrap());
+        block_on(async {
+            store
+                .create_endpoint(new_endpoint("a", "std", 1))
+                .await
+                .unwrap();
+            let new = |id: &str, due: i64| NewDelivery {
+                id: id.to_owned(),
+                endpoint_id: "std".to_owned(),
+                event: "e".to_owned(),
+                body: b"{}".to_vec(),
+                created_at_ms: 0,
+                next_attempt_at_ms: due,
+            };
+            store
+                .insert_deliveries(&[new("d1", 100), new("d2", 200)])
+                .await
+                .unwrap();
+            let now = now_ms();
+            let mut wheel = Wheel::new(wheel_ms(now));
+            for d in store
+                .claim_due_deliveries(now, now, i64::MAX, 10)
+                .await
+                .unwrap()
+            {
+                wheel.insert(wheel_ms(now), d).map_err(|_| "far").unwrap();
+            }
+            let leased = store
+                .claim_due_deliveries(now, now, i64::MAX, 10)
+                .await
+                .unwrap();
+            assert!(leased.is_empty(), "the leases hold");
+            hand_back(&store, &mut wheel).await;
+            assert!(wheel.is_empty());
+            let again = store
+                .claim_due_deliveries(now, now, i64::MAX, 10)
+                .await
+                .unwrap();
+            let seen: Vec<(&str, i64, u32, DeliveryStatus)> = again
+                .iter()
+                .map(|d| (d.id.as_str(), d.next_attempt_at_ms, d.attempt, d.status))
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    ("d1", 100, 0, DeliveryStatus::Pending),
+                    ("d2", 200, 0, DeliveryStatus::Pending)
+                ]
+            );
+        });
+    }
 }

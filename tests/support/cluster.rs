@@ -122,3 +122,12 @@ pub fn once_each(events: &[(&str, &str, &str)]) -> BTreeMap<HookKey, usize> {
         .map(|(n, c, u)| ((n.to_string(), c.to_string(), u.to_string()), 1))
         .collect()
 }
+
+/// The settings that send the app's channel webhooks to `hooks` (a JSON list of receivers)
+/// on this machine.
+pub fn hook_env(hooks: &str) -> [(&'static str, &str); 2] {
+    [
+        ("RINGCAST_WEBHOOKS_ALLOWED_SUBNETS", "127.0.0.0/8"),
+        ("REVERB_APP_WEBHOOKS", hooks),
+    ]
+}

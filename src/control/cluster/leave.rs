@@ -11,7 +11,8 @@
 //! waits (at most [`FINISH_WAIT`]) for the leave and for the relay to publish its events,
 //! then records the channel webhooks still held back or batched in memory (the leave's
 //! `member_removed` and `channel_vacated` among them) in the shared store, where the nodes
-//! that stay find and deliver them, before the control core ends.
+//! that stay find and deliver them, and waits for the delivery loop to hand back the
+//! deliveries it claimed and had not started, before the control core ends.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,7 @@ use crate::broker::{liveness, Connection};
 use crate::control::msg::ControlMsg;
 use crate::control::pusher_hooks::{self, PusherHooks};
 use crate::control::relay::Relay;
+use crate::control::{deliver, due, now_ms};
 use crate::ring::Endpoint;
 
 /// Longest wait, at stop, for the leave and its events.
@@ -63,7 +65,8 @@ pub async fn run(
 
 /// At stop: asks for the leave if the task has not started it, hands its events on until it
 /// is done and the relay has published them (or [`FINISH_WAIT`] passed), then records the
-/// held back channel webhooks (at most [`RECORD_WAIT`]).
+/// held back channel webhooks and hands back the unstarted claims (at most [`RECORD_WAIT`]
+/// each).
 pub async fn finish(
     cluster: &Cluster,
     relay: &Relay,
@@ -92,5 +95,21 @@ pub async fn finish(
             wait_ms = RECORD_WAIT.as_millis() as u64,
             "stopping before the held back channel webhooks were recorded; they are lost"
         );
+    }
+    hand_back_claims().await;
+}
+
+/// Wakes the delivery loop, which has seen the stop, and waits (at most [`RECORD_WAIT`])
+/// until it has handed back the deliveries it claimed and not started, so another node
+/// sends them at once instead of after their lease.
+async fn hand_back_claims() {
+    due::ring(now_ms());
+    let end = Instant::now() + RECORD_WAIT;
+    while !deliver::handed_back() {
+        if Instant::now() >= end {
+            tracing::warn!("stopping before the claimed webhook deliveries were handed back; they wait out their lease");
+            return;
+        }
+        monoio::time::sleep(POLL).await;
     }
 }
