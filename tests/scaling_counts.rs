@@ -173,7 +173,8 @@ fn watch_event(c: &mut RawClient) -> (String, Value) {
 /// Proves `c` has nothing queued: a ping is answered by the next message.
 fn quiet(c: &mut RawClient) {
     c.send_text(&json!({"event": "pusher:ping", "data": {}}).to_string());
-    assert_eq!(c.recv_json()["event"], "pusher:pong");
+    let msg = c.recv_json();
+    assert_eq!(msg["event"], "pusher:pong", "{msg}");
 }
 
 #[test]
@@ -184,6 +185,17 @@ fn watchlist_online_and_offline_once_across_nodes() {
     let mut tabs = vec![signin(&nodes[1], json!({"id": "b"}))];
     assert_eq!(watch_event(&mut a), ("online".into(), json!(["b"])));
     tabs.push(signin(&nodes[2], json!({"id": "b"})));
+    // Each node records its users in Redis after answering the sign-in. Until the third node's
+    // record is there, closing b's first tab would rightly look like b going offline.
+    let key = format!("ringcast:w:{APP_ID}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis_server::command(redis.port, &["HGET", &key, "b"]) != "$1\r\n2\r\n" {
+        assert!(
+            Instant::now() < deadline,
+            "b's second node never recorded b"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // A watcher on a node where b has no connection learns at once that b is online.
     let mut c = signin(&nodes[0], json!({"id": "c", "watchlist": ["b"]}));
     assert_eq!(watch_event(&mut c), ("online".into(), json!(["b"])));

@@ -144,6 +144,23 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// Sends one command to the Redis on `port` and answers its raw reply (RESP text): for tests
+/// that wait for a node's write to have reached the shared state.
+pub fn command(port: u16, args: &[&str]) -> String {
+    let mut request = format!("*{}\r\n", args.len());
+    for a in args {
+        request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to redis-server");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    stream
+        .write_all(request.as_bytes())
+        .expect("send a redis command");
+    let mut reply = [0u8; 512];
+    let n = stream.read(&mut reply).expect("read a redis reply");
+    String::from_utf8_lossy(&reply[..n]).into_owned()
+}
+
 /// True when a Redis answers PING on `port` (`-NOAUTH` counts: it is up, it wants a login).
 fn answers_ping(port: u16) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

@@ -207,6 +207,8 @@ pub enum ClusterDone {
     },
     /// Whether the user a new watcher watches is online on some node (`None`: unknown).
     IsOnline {
+        /// App index.
+        app: usize,
         /// The user.
         user: Arc<str>,
         /// The watching connection.

@@ -295,6 +295,7 @@ async fn apply(cluster: &Cluster, scope: &Scope, conn: &mut Option<Connection>, 
             let cmd = scope.is_online(&cluster.apps[app], &user);
             let online = call(conn, cmd, "user status").await.map(|a| is_one(&a));
             let done = ClusterDone::IsOnline {
+                app,
                 user,
                 watcher,
                 online,

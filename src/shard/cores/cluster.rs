@@ -120,12 +120,13 @@ pub fn on_done(shard: &Shard, done: ClusterDone) {
             flipped,
         } => on_status(shard, app, user, online, flipped),
         ClusterDone::IsOnline {
+            app,
             user,
             watcher,
             online,
         } => {
             if online == Some(true) {
-                watchlist::notify(shard, watcher, true, user);
+                watchlist::answered(shard, app, user, watcher);
             }
         }
         ClusterDone::Left {

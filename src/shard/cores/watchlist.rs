@@ -48,26 +48,18 @@ pub fn signed(
 
 /// Owner side of `UserStatus`.
 pub fn on_status(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
-    if shard.config.scaling.is_some() {
-        // The cluster decides whether the user's status flipped (see `cluster`).
-        let before = shard.users.borrow().connections(app, &user);
-        match online {
-            true => drop(shard.users.borrow_mut().online(app, &user)),
-            false => drop(shard.users.borrow_mut().offline(app, &user)),
-        }
-        let after = shard.users.borrow().connections(app, &user);
-        if (before == 0) != (after == 0) {
-            super::cluster::status(shard, app, user, online);
-        }
+    let flipped = match online {
+        true => shard.users.borrow_mut().online(app, &user),
+        false => shard.users.borrow_mut().offline(app, &user),
+    };
+    if !flipped {
         return;
     }
-    let watchers = if online {
-        shard.users.borrow_mut().online(app, &user)
+    if shard.config.scaling.is_some() {
+        // The cluster decides whether the user's status flipped (see `cluster`).
+        super::cluster::status(shard, app, user, online);
     } else {
-        shard.users.borrow_mut().offline(app, &user)
-    };
-    for watcher in watchers {
-        notify(shard, watcher, online, user.clone());
+        tell_watchers(shard, app, user, online);
     }
 }
 
@@ -84,11 +76,20 @@ pub fn on_watch(shard: &Shard, app: usize, user: Arc<str>, watcher: ConnRef, on:
     }
 }
 
-/// Tells this core's watchers of `user` that it came online or went offline.
+/// Tells this core's watchers of `user` that it came online or went offline (those that were
+/// last told otherwise).
 pub fn tell_watchers(shard: &Shard, app: usize, user: Arc<str>, online: bool) {
-    let watchers = shard.users.borrow().watchers(app, &user);
+    let watchers = shard.users.borrow_mut().tell(app, &user, online);
     for watcher in watchers {
         notify(shard, watcher, online, user.clone());
+    }
+}
+
+/// The cluster's answer to a new watcher's question: tells it `user` is online unless a
+/// cluster-wide flip told it already.
+pub fn answered(shard: &Shard, app: usize, user: Arc<str>, watcher: ConnRef) {
+    if shard.users.borrow_mut().tell_one(app, &user, watcher, true) {
+        notify(shard, watcher, true, user);
     }
 }
 
