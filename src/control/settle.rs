@@ -148,6 +148,16 @@ mod tests {
         store.claim_due_deliveries(0, 0, 60_000, 10).await.unwrap()
     }
 
+    /// Attempt lines in the log of endpoint `ep`.
+    async fn logged(store: &SqliteStore) -> usize {
+        store
+            .delivery_log("ep", None, 10)
+            .await
+            .unwrap()
+            .items
+            .len()
+    }
+
     fn ended(d: &Delivery, code: Option<u16>, next: NextState) -> Finished {
         Finished {
             id: d.id.clone(),
@@ -183,15 +193,7 @@ mod tests {
                 (DeliveryStatus::Pending, 1, 90_000)
             );
             assert!(settler.queue.borrow().is_empty());
-            assert_eq!(
-                store
-                    .delivery_log("ep", None, 10)
-                    .await
-                    .unwrap()
-                    .items
-                    .len(),
-                2
-            );
+            assert_eq!(logged(&store).await, 2, "attempt lines");
         });
     }
 
@@ -219,15 +221,7 @@ mod tests {
             ] {
                 assert_eq!(store.get_delivery(id).await.unwrap().status, want, "{id}");
             }
-            assert_eq!(
-                store
-                    .delivery_log("ep", None, 10)
-                    .await
-                    .unwrap()
-                    .items
-                    .len(),
-                2
-            );
+            assert_eq!(logged(&store).await, 2, "attempt lines");
         });
     }
 }
