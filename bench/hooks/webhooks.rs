@@ -3,57 +3,54 @@
 //! that it is known not to be the limit. Run with `cargo bench --bench webhooks`.
 //!
 //! Each endpoint subscribes to every event, so one published event makes 1,000 deliveries;
-//! the run publishes [`EVENTS`] events and times the last delivery's arrival.
+//! the run publishes [`EVENTS`] events (`BENCH_EVENTS` overrides it, for a longer run to
+//! profile) and times the last delivery's arrival. `RINGCAST_BIN` runs another build of the
+//! server (the before figure of a change, measured in the same conditions).
 
+#[path = "common.rs"]
+mod common;
 #[path = "../../tests/support/hook_receiver.rs"]
 #[allow(dead_code)]
 mod hook_receiver;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use hook_receiver::{Answer, Options, Receiver};
-use ringcast::proto::api::sign_request;
+use common::*;
 
 const ENDPOINTS: usize = 1_000;
 const PORTS: usize = 8;
 const EVENTS: usize = 20;
-const APP: (&str, &str, &str) = ("bench", "bench-key", "bench-secret");
 
 fn main() {
-    let receivers: Vec<Receiver> = (0..PORTS)
-        .map(|_| {
-            Receiver::start(Options {
-                then: Answer::status(204),
-                ..Options::default()
-            })
-        })
-        .collect();
+    // The machine may be shared: the load beside the figures says how far to trust them.
+    println!("load average at start: {}", load_average());
+    let receivers = receivers(PORTS);
     let alone = receiver_alone(receivers[0].port, Duration::from_secs(2));
     println!("receiver alone: {alone:.0} requests/s (8 kept-alive client threads)");
 
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = start_server(port, data.path());
-    for i in 0..ENDPOINTS {
-        let url = receivers[i % PORTS].url("http");
-        let body = format!(r#"{{"name":"e{i}","url":"{url}","events":["*"]}}"#);
-        let (status, answer) = signed(port, "POST", &format!("/apps/{}/webhooks", APP.0), &body);
-        assert_eq!(status, 201, "{answer}");
-    }
-    let already: usize = receivers.iter().map(|r| r.count()).sum();
+    // One shard: the control core takes the second core.
+    let mut server = start_server(port, data.path(), 1);
+    register(port, &receivers, ENDPOINTS, "*");
+    let events = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(EVENTS);
+    let already = received(&receivers);
+    let cpu_before = cpu_seconds(server.id());
     let started = Instant::now();
-    for e in 0..EVENTS {
+    for e in 0..events {
         let body = format!(r#"{{"name":"bench.{e}","channels":["orders"],"data":"{{}}"}}"#);
         let (status, answer) = signed(port, "POST", &format!("/apps/{}/events", APP.0), &body);
         assert_eq!(status, 200, "{answer}");
     }
-    let want = already + EVENTS * ENDPOINTS;
+    let want = already + events * ENDPOINTS;
     let deadline = started + Duration::from_secs(300);
     loop {
-        let got: usize = receivers.iter().map(|r| r.count()).sum();
+        let got = received(&receivers);
         if got >= want {
             break;
         }
@@ -64,13 +61,20 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let took = started.elapsed();
+    let cpu = cpu_seconds(server.id()) - cpu_before;
     let conns: usize = receivers.iter().map(|r| r.connections()).sum();
     println!(
         "ringcast: {} deliveries to {ENDPOINTS} endpoints in {:.2} s: {:.0} deliveries/s over {conns} connections",
-        EVENTS * ENDPOINTS,
+        events * ENDPOINTS,
         took.as_secs_f64(),
-        (EVENTS * ENDPOINTS) as f64 / took.as_secs_f64()
+        (events * ENDPOINTS) as f64 / took.as_secs_f64()
     );
+    // CPU time per delivery holds better than the rate when other work shares the cores.
+    println!(
+        "server CPU (all threads): {cpu:.2} s, {:.0} µs per delivery",
+        cpu * 1e6 / (events * ENDPOINTS) as f64
+    );
+    println!("load average at end: {}", load_average());
     let _ = server.kill();
     let _ = server.wait();
 }
@@ -108,59 +112,4 @@ fn receiver_alone(port: u16, run: Duration) -> f64 {
         .collect();
     let total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
     total as f64 / started.elapsed().as_secs_f64()
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// The release binary on `port` with one shard (the control core takes the second core).
-fn start_server(port: u16, data: &std::path::Path) -> Child {
-    let config = data.join("ringcast.toml");
-    std::fs::write(
-        &config,
-        "[webhooks]\nallowed_subnets = [\"127.0.0.0/8\"]\nmax_per_endpoint = 32\n",
-    )
-    .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_ringcast"))
-        .arg("--config")
-        .arg(&config)
-        .env("REVERB_SERVER_HOST", "127.0.0.1")
-        .env("REVERB_SERVER_PORT", port.to_string())
-        .env("REVERB_APP_ID", APP.0)
-        .env("REVERB_APP_KEY", APP.1)
-        .env("REVERB_APP_SECRET", APP.2)
-        .env("RINGCAST_WORKERS", "1")
-        .env("RINGCAST_DATA_DIR", data.join("store"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the ringcast binary starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "ringcast did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child
-}
-
-/// A signed REST call: (status, body).
-fn signed(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let query = sign_request(method, path, &[], body.as_bytes(), APP.1, APP.2, now);
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let request = format!(
-        "{method} {path}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    let status = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (status, answer)
 }

@@ -16,7 +16,8 @@
 //! next [`LOOKAHEAD_MS`] onto the timing wheel of `crate::scheduler`, and each delivery starts
 //! when the wheel says it is due, so delays hold to the millisecond without polling the store.
 //! It never runs on a shard. Requests go out through [`super::outgoing`] (kept-alive
-//! connections, bounded concurrency, https).
+//! connections, bounded concurrency, https), and outcomes are written in group commits by
+//! [`super::settle`]: an attempt task queues its ended lease and is done.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -27,12 +28,15 @@ use super::directory::Directory;
 pub(super) use super::outgoing::{outcome_of, post_to};
 use super::outgoing::{Answer, SendError, MAX_SLOT_WAIT};
 use super::pusher_endpoints::{standard_headers, DeliveryContext};
+use super::settle::{self, Settler};
 use super::{due, now_ms};
 use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
 use crate::scheduler::Wheel;
-use crate::store::{AnyStore, AttemptRecord, Delivery, DeliveryStore, Endpoint, EndpointStore};
-use crate::store::{DeliveryStatus, Finished};
+use crate::store::{
+    AnyStore, AttemptRecord, Delivery, DeliveryStatus, DeliveryStore, Endpoint, EndpointStore,
+    Finished,
+};
 use crate::webhook::breaker::BreakerConfig;
 use crate::webhook::engine::{EndpointGate, Gate};
 use crate::webhook::retry::{NextState, RetryPolicy};
@@ -71,6 +75,8 @@ pub struct Deliverer {
     gates: RefCell<HashMap<String, Rc<RefCell<EndpointGate>>>>,
     /// App credentials (pusher-format signing) and metrics; standard-only without it.
     context: Option<DeliveryContext>,
+    /// Where ended leases are queued for the next group commit.
+    settler: Rc<Settler>,
 }
 
 impl Deliverer {
@@ -91,6 +97,7 @@ impl Deliverer {
             backlog: Cell::new(false),
             gates: RefCell::new(HashMap::new()),
             context: None,
+            settler: Rc::new(Settler::default()),
         }
     }
 
@@ -103,8 +110,13 @@ impl Deliverer {
     }
 }
 
-/// Claims and starts due deliveries until `stop` says so.
-pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool) {
+/// Claims and starts due deliveries until `stop` says so, with the flusher of their outcomes.
+pub async fn run(ctx: Rc<Deliverer>, stop: impl Fn() -> bool + Clone + 'static) {
+    monoio::spawn(settle::run(
+        ctx.store.clone(),
+        ctx.settler.clone(),
+        stop.clone(),
+    ));
     let mut wheel = Wheel::new(wheel_ms(now_ms()));
     let mut due_now = Vec::new();
     // A store of this process alone holds only the previous run's leases at start; a shared
@@ -239,17 +251,17 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
     let endpoint = super::shared_endpoints::endpoint(&ctx.store, &ctx.dir, &d.endpoint_id).await;
     let Some(ep) = endpoint.filter(|ep| ep.is_active) else {
         // Removed or disabled: the delivery ends without an attempt.
-        finish(&ctx, &d, None, &NextState::Failed, now).await;
+        finish(&ctx, &d, None, NextState::Failed);
         return;
     };
     let gate = match gate_of(&ctx, &ep, now).await {
         Ok(g) => g,
-        Err(next) => return finish(&ctx, &d, None, &next, now).await,
+        Err(next) => return finish(&ctx, &d, None, next),
     };
     let cfg = ctx.breaker;
     let admitted = gate.borrow_mut().admit(&cfg, now);
     if let Gate::Wait { until_ms } = admitted {
-        return finish(&ctx, &d, None, &NextState::Wait { until_ms }, now).await;
+        return finish(&ctx, &d, None, NextState::Wait { until_ms });
     }
     let started = Instant::now();
     let sent = post(&ctx, &ep, &d, now).await;
@@ -262,7 +274,7 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         let next = NextState::Wait {
             until_ms: now_ms() + BUSY_WAIT_MS,
         };
-        return finish(&ctx, &d, None, &next, now_ms()).await;
+        return finish(&ctx, &d, None, next);
     }
     let outcome = outcome_of(&sent);
     if let Some(c) = &ctx.context {
@@ -288,7 +300,7 @@ async fn attempt(ctx: Rc<Deliverer>, d: Delivery) {
         at_ms: now,
     };
     tracing::debug!(delivery = %d.id, endpoint = %ep.id, attempt = number, next = ?settled.next, "webhook attempt");
-    finish(&ctx, &d, Some(&record), &settled.next, now_ms()).await;
+    finish(&ctx, &d, Some(record), settled.next.clone());
     // Persisted only when this attempt changed it: a healthy endpoint costs no second write.
     if breaker_changed {
         let breaker = gate.borrow().breaker;
@@ -328,28 +340,14 @@ async fn gate_of(
     Ok(gates.entry(ep.id.clone()).or_insert(fresh).clone())
 }
 
-async fn finish(
-    ctx: &Deliverer,
-    d: &Delivery,
-    record: Option<&AttemptRecord>,
-    next: &NextState,
-    now: i64,
-) {
-    match ctx
-        .store
-        .finish_attempt(&d.id, d.lease, record, next, now)
-        .await
-    {
-        Ok(true) => {
-            if let NextState::Retry { at_ms } | NextState::Wait { until_ms: at_ms } = *next {
-                due::ring(at_ms);
-            }
-        }
-        Ok(false) => {
-            tracing::warn!(delivery = %d.id, "lease taken over before the attempt was recorded; its outcome is dropped")
-        }
-        Err(e) => tracing::error!(delivery = %d.id, error = %e, "cannot record a webhook attempt"),
-    }
+/// Ends the lease of `d`: queued for the next group commit of outcomes.
+fn finish(ctx: &Deliverer, d: &Delivery, attempt: Option<AttemptRecord>, next: NextState) {
+    ctx.settler.push(Finished {
+        id: d.id.clone(),
+        lease: d.lease,
+        attempt,
+        next,
+    });
 }
 
 async fn disable(ctx: &Deliverer, ep: &Endpoint) {

@@ -21,6 +21,7 @@ mod pusher_hooks;
 mod record;
 mod relay;
 mod retention;
+mod settle;
 mod shared_endpoints;
 mod stats;
 mod thread;
@@ -29,6 +30,7 @@ mod webhook_tasks;
 
 pub use cluster::{ClusterCounts, ClusterDone, ClusterOp, Command, Member, Share};
 pub use msg::{Answer, ControlMsg, Notify, Published, Relayed, Request};
+pub use retention::BATCH as RETENTION_BATCH;
 pub use stats::{NotifyStats, LATENESS_BUCKETS};
 pub use thread::{start, ControlCore, ControlError};
 pub use webhook_stats::{WebhookStats, DELIVERY_LATENCY_BUCKETS, DELIVERY_RESULTS};

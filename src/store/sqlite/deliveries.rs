@@ -268,12 +268,15 @@ impl DeliveryStore for SqliteStore {
         let deliveries = tx
             .prepare_cached("DELETE FROM deliveries WHERE id IN (SELECT id FROM prune_ids)")?
             .execute([])?;
-        // Live deliveries with a long history keep their state but lose old log lines.
+        // Live deliveries with a long history keep their state but lose old log lines. The
+        // search starts from the live queue (its partial index), never from the old attempts:
+        // those are mostly the finished history still to remove, and scanning them in every
+        // batch made a large cleanup quadratic.
         attempts += tx
             .prepare_cached(
-                "DELETE FROM attempts WHERE seq IN (SELECT a.seq FROM attempts a \
-                 JOIN deliveries d ON d.id = a.delivery_id \
-                 WHERE a.at < ?1 AND d.status IN ('pending', 'waiting') LIMIT ?2)",
+                "DELETE FROM attempts WHERE seq IN (SELECT a.seq FROM deliveries d \
+                 CROSS JOIN attempts a ON a.delivery_id = d.id \
+                 WHERE d.status IN ('pending', 'waiting') AND a.at < ?1 LIMIT ?2)",
             )?
             .execute(params![older_than_ms, limit])?;
         tx.execute_batch("DELETE FROM prune_ids")?;
