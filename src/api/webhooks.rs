@@ -70,7 +70,10 @@ pub async fn record_deliveries(
     app: usize,
     events: &[&EventRequest],
 ) -> Result<(), Response> {
-    if !port.has_webhooks(app) {
+    if !events
+        .iter()
+        .any(|e| port.webhooks_want(app, &e.name, &e.channels))
+    {
         return Ok(());
     }
     let events = events

@@ -45,6 +45,18 @@ impl Directory {
             .filter_map(|r| self.by_id.get(&r.endpoint_id))
     }
 
+    /// The routes of `app_id`'s active standard-format endpoints: what the REST publish path
+    /// checks before it waits for the control core to record deliveries.
+    pub fn event_routes(&self, app_id: &str) -> Vec<Route> {
+        let routes = self.routes.get(app_id).map_or(&[][..], Vec::as_slice);
+        let standard = |r: &&Route| {
+            self.by_id
+                .get(&r.endpoint_id)
+                .is_some_and(|ep| ep.is_active && ep.format == Format::Standard)
+        };
+        routes.iter().filter(standard).cloned().collect()
+    }
+
     /// Whether `app_id` has an active endpoint that receives published events.
     pub fn receives_events(&self, app_id: &str) -> bool {
         self.routes.get(app_id).is_some_and(|routes| {
@@ -130,6 +142,10 @@ mod tests {
             "pusher-format endpoints get no business events"
         );
         assert!(!dir.receives_events("c"));
+        let routes = dir.event_routes("a");
+        assert_eq!(routes.len(), 1, "the inactive one is left out");
+        assert!(routes[0].wants("order.paid", &chans));
+        assert!(dir.event_routes("b").is_empty(), "pusher format");
         assert_eq!(dir.channel_event_mask("b"), kind_bit("channel_occupied"));
         assert_eq!(
             dir.channel_event_mask("a"),

@@ -28,6 +28,7 @@ use crate::config::{AppConfig, Config, ScalingConfig, WebhooksConfig, DATA_DIR_K
 use crate::ring::{BellHandle, Endpoint};
 use crate::shard::Shared;
 use crate::store::{AnyStore, StoreError};
+use crate::webhook::route::Route;
 
 /// Requests handled before the loop checks for shutdown and flushes its replies.
 const BATCH: usize = 64;
@@ -288,8 +289,12 @@ struct Flags {
 
 impl Flags {
     fn publish(&self, dir: &Directory) {
-        for (flag, app) in self.shared.webhook_apps.iter().zip(&self.apps) {
-            flag.store(dir.receives_events(app), Ordering::Release);
+        for (routes, app) in self.shared.webhook_routes.iter().zip(&self.apps) {
+            let fresh: Arc<[Route]> = dir.event_routes(app).into();
+            match routes.write() {
+                Ok(mut r) => *r = fresh,
+                Err(poisoned) => *poisoned.into_inner() = fresh,
+            }
         }
         let channel = self.shared.pusher_endpoint_kinds.iter().zip(&self.apps);
         for (mask, app) in channel {

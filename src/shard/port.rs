@@ -101,9 +101,15 @@ impl Port {
                 .load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Whether the app has webhook endpoints for published events (see [`Shared`]).
-    pub fn has_webhooks(&self, app: usize) -> bool {
-        self.0.shared.webhook_apps[app].load(std::sync::atomic::Ordering::Acquire)
+    /// Whether a webhook endpoint of the app receives event `name` published on `channels`
+    /// (see [`Shared`]).
+    pub fn webhooks_want(&self, app: usize, name: &str, channels: &[String]) -> bool {
+        let routes = match self.0.shared.webhook_routes[app].read() {
+            Ok(routes) => routes.clone(),
+            // A writer panicked mid-store; the routes it left are still whole (an Arc swap).
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        routes.iter().any(|r| r.wants(name, channels))
     }
 
     /// Runs `request` on the control core; `None` when it did not answer in time.

@@ -33,6 +33,7 @@ use crate::shard::model::presence::PresenceRegistry;
 use crate::shard::model::stats::ShardStats;
 use crate::shard::model::subscription_counts::SubscriptionCounts;
 use crate::shard::model::users::UserRegistry;
+use crate::webhook::route::Route;
 
 pub use crate::shard::cores::msg::{ChannelFilter, ConnRef, CoreMsg, Query, QueryPart};
 
@@ -50,10 +51,11 @@ pub struct Shared {
     pub cluster_nodes: AtomicU64,
     /// Set once by the main thread when a shutdown signal arrives.
     pub shutting_down: AtomicBool,
-    /// Per app: whether it has a webhook endpoint that receives published events. Written by
-    /// the control core after each endpoint change, read by the REST publish path so an app
-    /// without endpoints never waits for the control core.
-    pub webhook_apps: Vec<AtomicBool>,
+    /// Per app: the routes of the webhook endpoints that receive published events. Written by
+    /// the control core after each endpoint change (and each refresh of a shared store), read
+    /// by the REST publish path, so that an event no endpoint wants never waits for the
+    /// control core. Read once per publish, written rarely: an uncontended lock.
+    pub webhook_routes: Vec<RwLock<Arc<[Route]>>>,
     /// Per app: the channel webhook event types its active pusher-format endpoints (registered
     /// through the API) receive, as a `webhook::body::kinds_mask`, so the shards hand only those
     /// events to the control core (written like `webhook_apps`).
@@ -83,7 +85,7 @@ impl Shared {
             app_connections_elsewhere: (0..apps).map(|_| AtomicU64::new(0)).collect(),
             cluster_nodes: AtomicU64::new(1),
             shutting_down: AtomicBool::new(false),
-            webhook_apps: (0..apps).map(|_| AtomicBool::new(false)).collect(),
+            webhook_routes: (0..apps).map(|_| RwLock::new(Arc::from([]))).collect(),
             pusher_endpoint_kinds: (0..apps).map(|_| AtomicU16::new(0)).collect(),
             broker_down: AtomicBool::new(false),
             unforwarded: AtomicU64::new(0),
