@@ -230,6 +230,14 @@ fn while_redis_is_down_a_publish_answers_503_and_traffic_resumes_after() {
         .parse()
         .unwrap();
     assert!(refused >= 1, "{refused}");
+    // What the link fails to carry is counted, never silently dropped: events accepted before
+    // the node noticed (unpublished) and other nodes' events it never received (missed).
+    for counter in ["unpublished", "missed"] {
+        let name = format!("ringcast_scaling_{counter}_events_total ");
+        let line = metrics.lines().find(|l| l.starts_with(&name));
+        let value = line.and_then(|l| l[name.len()..].parse::<u64>().ok());
+        assert!(value.is_some(), "{name}is exported: {metrics}");
+    }
 
     redis.restart();
     wait_for("every node subscribed again", || {

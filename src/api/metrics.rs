@@ -104,16 +104,29 @@ fn counters(out: &mut String, shared: &Shared) {
     }
 }
 
-/// The Redis link between nodes: REST events refused while it was down.
+/// The Redis link between nodes: what it failed to carry, each counted.
 fn scaling(out: &mut String, shared: &Shared) {
-    let name = "ringcast_scaling_unforwarded_events_total";
-    header(
-        out,
-        name,
-        "counter",
-        "REST events refused with 503 because the Redis link to the other nodes was down.",
-    );
-    let _ = writeln!(out, "{name} {}", load(&shared.unforwarded));
+    let counters = [
+        (
+            "ringcast_scaling_unforwarded_events_total",
+            "REST events refused with 503 because the Redis link to the other nodes was down.",
+            &shared.unforwarded,
+        ),
+        (
+            "ringcast_scaling_unpublished_events_total",
+            "Events delivered on this node that the failing Redis link did not forward to the others.",
+            &shared.unpublished,
+        ),
+        (
+            "ringcast_scaling_missed_events_total",
+            "Events other nodes published that this node never received (gaps in their sequence).",
+            &shared.missed_from_nodes,
+        ),
+    ];
+    for (name, help, value) in counters {
+        header(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {}", load(value));
+    }
 }
 
 /// Errors and close codes sent, by code.

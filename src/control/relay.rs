@@ -118,8 +118,8 @@ impl Relay {
             publishing: Cell::new(false),
         });
         let (publisher, subscriber) = link;
-        monoio::spawn(publish_task(relay.clone(), publisher, shared));
-        monoio::spawn(subscribe_task(relay.clone(), subscriber, wake));
+        monoio::spawn(publish_task(relay.clone(), publisher, shared.clone()));
+        monoio::spawn(subscribe_task(relay.clone(), subscriber, shared, wake));
         relay
     }
 
@@ -241,7 +241,9 @@ async fn publish_task(relay: Rc<Relay>, mut publisher: Publisher, shared: Arc<Sh
         } else {
             relay.publishing.set(true);
             if let Err(e) = publisher.publish_batch(&batch).await {
-                tracing::warn!(error = %e, events = batch.len(), unpublished = publisher.stats().unpublished, "events not forwarded to the other nodes");
+                let unpublished = publisher.stats().unpublished;
+                shared.unpublished.store(unpublished, Ordering::Relaxed);
+                tracing::warn!(error = %e, events = batch.len(), unpublished, "events not forwarded to the other nodes");
             }
             relay.publishing.set(false);
         }
@@ -255,14 +257,18 @@ async fn publish_task(relay: Rc<Relay>, mut publisher: Publisher, shared: Arc<Sh
     }
 }
 
-/// Receives the other nodes' events and queues them for the serve loop.
+/// Receives the other nodes' events and queues them for the serve loop; keeps the count of
+/// the events other nodes numbered that never arrived current for `/metrics`.
 async fn subscribe_task(
     relay: Rc<Relay>,
     mut subscriber: Subscriber,
+    shared: Arc<Shared>,
     wake: crate::ring::BellHandle,
 ) {
     loop {
         let env = subscriber.next().await;
+        let missed = subscriber.stats().missed;
+        shared.missed_from_nodes.store(missed, Ordering::Relaxed);
         if let Some(relayed) = relay.relayed(env) {
             relay.inbound.borrow_mut().push(relayed);
             wake.ring();

@@ -65,6 +65,12 @@ pub struct Shared {
     pub broker_down: AtomicBool,
     /// REST events refused (503) because the Redis link was down, for `/metrics`.
     pub unforwarded: AtomicU64,
+    /// Events accepted on this node while the Redis link was failing, delivered here but not
+    /// forwarded to the other nodes (written by the control core's publisher task).
+    pub unpublished: AtomicU64,
+    /// Events other nodes published that this node never received (gaps in their sequence
+    /// numbers, e.g. while its subscription was reconnecting).
+    pub missed_from_nodes: AtomicU64,
     /// Counters per shard, for `/metrics`.
     pub stats: Vec<ShardStats>,
     /// The TLS configuration new connections use; replaced on SIGHUP. Read once per accepted
@@ -89,6 +95,8 @@ impl Shared {
             pusher_endpoint_kinds: (0..apps).map(|_| AtomicU16::new(0)).collect(),
             broker_down: AtomicBool::new(false),
             unforwarded: AtomicU64::new(0),
+            unpublished: AtomicU64::new(0),
+            missed_from_nodes: AtomicU64::new(0),
             stats: (0..shards).map(|_| ShardStats::default()).collect(),
             tls: RwLock::new(None),
             notifications: crate::control::NotifyStats::new(apps),
