@@ -70,10 +70,9 @@ pub async fn record_deliveries(
     app: usize,
     events: &[&EventRequest],
 ) -> Result<(), Response> {
-    if !events
-        .iter()
-        .any(|e| port.webhooks_want(app, &e.name, &e.channels))
-    {
+    let routes = port.webhook_routes(app);
+    let wanted = |e: &&EventRequest| routes.iter().any(|r| r.wants(&e.name, &e.channels));
+    if !events.iter().any(wanted) {
         return Ok(());
     }
     let events = events

@@ -101,15 +101,14 @@ impl Port {
                 .load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// Whether a webhook endpoint of the app receives event `name` published on `channels`
-    /// (see [`Shared`]).
-    pub fn webhooks_want(&self, app: usize, name: &str, channels: &[String]) -> bool {
-        let routes = match self.0.shared.webhook_routes[app].read() {
+    /// The routes of the app's webhook endpoints for published events (see [`Shared`]): read
+    /// once per publish, however many events it carries.
+    pub fn webhook_routes(&self, app: usize) -> std::sync::Arc<[crate::webhook::route::Route]> {
+        match self.0.shared.webhook_routes[app].read() {
             Ok(routes) => routes.clone(),
             // A writer panicked mid-store; the routes it left are still whole (an Arc swap).
             Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        routes.iter().any(|r| r.wants(name, channels))
+        }
     }
 
     /// Runs `request` on the control core; `None` when it did not answer in time.
