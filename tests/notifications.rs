@@ -508,3 +508,62 @@ fn a_delivered_notification_reaches_a_matching_webhook() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_batch_answers_per_item_and_the_list_pages_by_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let item = |user: u32| {
+        json!({"user_id": user, "data": {"n": user}, "scheduled_at": in_ms(600_000),
+               "respect_quiet_hours": false})
+    };
+    let past = json!({"user_id": 7, "data": {}, "scheduled_at": in_ms(-60_000)});
+    let batch = json!({"batch": [item(7), past, item(8), item(7), item(7)]});
+    let (code, answer) = call(&server, "POST", "/batch", &batch.to_string());
+    assert_eq!(
+        code, 200,
+        "a batch with a refused item is not all-created: {answer}"
+    );
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5, "{answer}");
+    assert_eq!(results[1]["code"], 422, "{answer}");
+    assert!(
+        results[1]["error"].as_str().unwrap().contains("future"),
+        "{answer}"
+    );
+    let created: Vec<&str> = [0, 2, 3, 4]
+        .iter()
+        .map(|&i| results[i]["id"].as_str().expect("created"))
+        .collect();
+
+    // User 7's three, two per page, newest first; user 8's one is never listed.
+    let mut seen = Vec::new();
+    let mut query = "?user_id=7&limit=2".to_owned();
+    for page in 0.. {
+        let (code, list) = call(&server, "GET", &query, "");
+        assert_eq!(code, 200, "{list}");
+        for n in list["notifications"].as_array().unwrap() {
+            assert_eq!(n["user_id"], "7", "{n}");
+            assert_eq!(n["status"], "pending", "{n}");
+            seen.push(n["id"].as_str().unwrap().to_owned());
+        }
+        match list["next_cursor"].as_str() {
+            Some(cursor) if !cursor.is_empty() => {
+                query = format!("?user_id=7&limit=2&cursor={cursor}");
+            }
+            _ => break,
+        }
+        assert!(page < 3, "the cursor ends: {list}");
+    }
+    let mut want: Vec<String> = [created[0], created[2], created[3]]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    want.reverse();
+    assert_eq!(
+        seen, want,
+        "user 7's notifications, newest first, each once"
+    );
+    let (_, eight) = call(&server, "GET", "?user_id=8", "");
+    assert_eq!(eight["notifications"][0]["id"], created[1], "{eight}");
+}

@@ -98,13 +98,14 @@ async fn batch(port: &Port, app: usize, body: &[u8]) -> Response {
     };
     let mut results: Vec<Result<Created, NotificationError>> = Vec::with_capacity(items.len());
     for item in items {
-        results.push(match (item, rows.next()) {
-            (Err(e), _) => Err(e),
-            (Ok(_), Some(row)) => match created(&row) {
-                Ok(c) => Ok(c),
-                Err(resp) => return resp,
+        // Only a valid item was stored, so only a valid one takes the next row.
+        results.push(match item {
+            Err(e) => Err(e),
+            Ok(_) => match rows.next().map(|row| created(&row)) {
+                Some(Ok(c)) => Ok(c),
+                Some(Err(resp)) => return resp,
+                None => return Response::error(500, "the store answered too few items"),
             },
-            (Ok(_), None) => return Response::error(500, "the store answered too few items"),
         });
     }
     let status = if results.iter().all(Result::is_ok) {
