@@ -2,7 +2,8 @@
 //! idempotent creates, cancel (and cancel after delivery), due-time order within a channel, a
 //! Laravel Echo `.notification()` listener, `kill -9` with 10,000 pending notifications followed
 //! by a restart on the same data directory (each delivered exactly once, counted by id), a real
-//! delivery failure retried then failed, and quiet hours in three zones across DST.
+//! delivery failure retried then failed, quiet hours in three zones across DST, and a batch
+//! answered per item with the list paged by user.
 
 mod common;
 
