@@ -44,22 +44,36 @@
 #[cfg(test)]
 extern crate self as ringcast;
 
-mod api;
-pub mod broker;
-pub mod config;
-pub mod control;
-pub mod logging;
+// The sans-IO parts: they build without the `server` feature (the fuzz targets' build).
 pub mod proto;
 pub mod ratelimit;
-pub mod ring;
 pub mod scheduler;
-pub mod shard;
-pub mod store;
-pub mod tls;
 pub mod webhook;
 
+// The server around them.
+#[cfg(feature = "server")]
+mod api;
+#[cfg(feature = "server")]
+pub mod broker;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod control;
+#[cfg(feature = "server")]
+pub mod logging;
+#[cfg(feature = "server")]
+pub mod ring;
+#[cfg(feature = "server")]
+pub mod shard;
+#[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
+pub mod tls;
+
+#[cfg(feature = "server")]
 use std::sync::Arc;
 
+#[cfg(feature = "server")]
 /// Starts the server: `config.workers` shards, with the REST API in `api` answering the HTTP
 /// requests that are not WebSocket upgrades. Returns once every listener is bound.
 pub fn start(
