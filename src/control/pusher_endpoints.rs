@@ -179,7 +179,7 @@ async fn flush_when_due(hooks: Rc<PusherEndpoints>, id: String) {
 /// Stores one batch as a delivery due now; the delivery loop sends it.
 async fn record(hooks: Rc<PusherEndpoints>, endpoint_id: String, events: Vec<PusherEvent>) {
     let now = now_ms();
-    let id = match new_message_id() {
+    let id = match new_message_id(now) {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(endpoint = %endpoint_id, error = %e, "no randomness for a delivery id");

@@ -7,7 +7,7 @@
 //! and message ids from the OS random generator. It never reads a clock: the timestamp of an
 //! attempt is passed in, so a retry re-signs with its own time and the same id.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{self, GeneralPurpose, STANDARD};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -79,12 +79,24 @@ pub fn generate_secret() -> Result<String, getrandom::Error> {
     Ok(format!("{SECRET_PREFIX}{}", STANDARD.encode(key)))
 }
 
-/// A new message id, `msg_` + 22 base64url characters (16 random bytes). It is the
-/// `webhook-id` of a delivery and stays the same across its retries.
-pub fn new_message_id() -> Result<String, getrandom::Error> {
+/// Base64url's 64 characters in ASCII order: an id encoded with them sorts as its bytes do.
+const ORDERED: base64::alphabet::Alphabet = match base64::alphabet::Alphabet::new(
+    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
+) {
+    Ok(a) => a,
+    Err(_) => panic!("64 distinct characters"),
+};
+const ORDERED_NO_PAD: GeneralPurpose = GeneralPurpose::new(&ORDERED, general_purpose::NO_PAD);
+
+/// A new message id made at `now_ms`: `msg_` + 22 base64url characters of 16 bytes, the first
+/// 6 the time in ms and the other 10 from the OS random generator. It is the `webhook-id` of a
+/// delivery and stays the same across its retries. Ids made later sort after earlier ones, so
+/// the store's index of ids grows at its end instead of being rewritten all over.
+pub fn new_message_id(now_ms: i64) -> Result<String, getrandom::Error> {
     let mut raw = [0u8; 16];
-    getrandom::fill(&mut raw)?;
-    Ok(format!("msg_{}", URL_SAFE_NO_PAD.encode(raw)))
+    raw[..6].copy_from_slice(&now_ms.max(0).to_be_bytes()[2..]);
+    getrandom::fill(&mut raw[6..])?;
+    Ok(format!("msg_{}", ORDERED_NO_PAD.encode(raw)))
 }
 
 /// `X-Pusher-Signature`: lowercase hex HMAC-SHA256 of the body keyed with the app secret.
@@ -201,9 +213,13 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.starts_with(SECRET_PREFIX));
         assert_eq!(SigningKey::from_secret(&a).unwrap().as_bytes().len(), 32);
-        let id = new_message_id().unwrap();
+        let id = new_message_id(1_700_000_000_000).unwrap();
         assert!(id.starts_with("msg_") && id.len() == 4 + 22, "{id}");
-        assert_ne!(id, new_message_id().unwrap());
+        assert_ne!(id, new_message_id(1_700_000_000_000).unwrap());
+        let later = new_message_id(1_700_000_000_001).unwrap();
+        assert!(later > id, "ids sort by time: {id} then {later}");
+        let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        assert!(id[4..].chars().all(url_safe), "{id}");
     }
 
     #[test]
