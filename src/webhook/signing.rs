@@ -25,8 +25,16 @@ const MAX_KEY_BYTES: usize = 64;
 
 /// HMAC-SHA256 over `parts` fed in order, so signed strings are never joined in memory.
 fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    finish_mac(keyed(key), parts)
+}
+
+/// HMAC-SHA256 with its key already absorbed.
+fn keyed(key: &[u8]) -> Hmac<Sha256> {
     // HMAC takes keys of any length, so `new_from_slice` cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length")
+}
+
+fn finish_mac(mut mac: Hmac<Sha256>, parts: &[&[u8]]) -> [u8; 32] {
     for part in parts {
         mac.update(part);
     }
@@ -34,14 +42,26 @@ fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// The decoded key of a `whsec_` secret: what Standard Webhooks and `X-Webhook-Signature` sign
-/// with.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKey(Vec<u8>);
+/// with. It keeps the HMAC state with the key absorbed, so each signature starts from a copy
+/// of it instead of hashing the key again (two of the SHA-256 blocks of every signature).
+#[derive(Clone)]
+pub struct SigningKey {
+    bytes: Vec<u8>,
+    mac: Hmac<Sha256>,
+}
+
+impl PartialEq for SigningKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for SigningKey {}
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material, not even in a debug log.
-        write!(f, "SigningKey({} bytes)", self.0.len())
+        write!(f, "SigningKey({} bytes)", self.bytes.len())
     }
 }
 
@@ -63,12 +83,20 @@ impl SigningKey {
                 reason: "the decoded key must be 24 to 64 bytes long",
             });
         }
-        Ok(SigningKey(key))
+        Ok(SigningKey {
+            mac: keyed(&key),
+            bytes: key,
+        })
     }
 
     /// The key bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
+    }
+
+    /// HMAC-SHA256 of `parts` fed in order, with this key.
+    fn sign(&self, parts: &[&[u8]]) -> [u8; 32] {
+        finish_mac(self.mac.clone(), parts)
     }
 }
 
@@ -107,16 +135,13 @@ pub fn pusher_signature(app_secret: &str, body: &[u8]) -> String {
 /// `webhook-signature`: `v1,` + base64 HMAC-SHA256 of `id.timestamp.body`.
 pub fn standard_signature(key: &SigningKey, id: &str, timestamp_s: i64, body: &[u8]) -> String {
     let ts = timestamp_s.to_string();
-    let tag = hmac_sha256(
-        key.as_bytes(),
-        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
-    );
+    let tag = key.sign(&[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
     format!("v1,{}", STANDARD.encode(tag))
 }
 
 /// `X-Webhook-Signature`: lowercase hex HMAC-SHA256 of the raw body with the endpoint key.
 pub fn body_signature(key: &SigningKey, body: &[u8]) -> String {
-    hex::encode(hmac_sha256(key.as_bytes(), &[body]))
+    hex::encode(key.sign(&[body]))
 }
 
 /// The signature headers of one attempt at a business delivery, in sending order.
