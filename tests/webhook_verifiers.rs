@@ -153,7 +153,7 @@ enum Tamper {
 fn cases() -> Vec<Case> {
     let fixed = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let generated = generate_secret().unwrap();
-    let id = new_message_id().unwrap();
+    let id = new_message_id(1_700_000_000_000).unwrap();
     vec![
         pusher_case(APP_SECRET, APP_KEY, false, "pusher: signed batch"),
         pusher_case(APP_SECRET, APP_KEY, true, "pusher: tampered body"),

@@ -29,6 +29,7 @@ pub(super) use super::outgoing::{outcome_of, post_to};
 use super::outgoing::{Answer, SendError, MAX_SLOT_WAIT};
 use super::pusher_endpoints::{standard_headers, DeliveryContext};
 use super::settle::{self, Settler};
+use super::signing_keys::SigningKeys;
 use super::{due, now_ms};
 use crate::config::WebhooksConfig;
 use crate::ratelimit::Cidr;
@@ -77,6 +78,8 @@ pub struct Deliverer {
     context: Option<DeliveryContext>,
     /// Where ended leases are queued for the next group commit.
     settler: Rc<Settler>,
+    /// The standard-format endpoints' decoded keys.
+    keys: SigningKeys,
 }
 
 impl Deliverer {
@@ -98,6 +101,7 @@ impl Deliverer {
             gates: RefCell::new(HashMap::new()),
             context: None,
             settler: Rc::new(Settler::default()),
+            keys: SigningKeys::default(),
         }
     }
 
@@ -372,8 +376,8 @@ async fn disable(ctx: &Deliverer, ep: &Endpoint) {
 /// POSTs the delivery, signed for the endpoint's format.
 async fn post(ctx: &Deliverer, ep: &Endpoint, d: &Delivery, now: i64) -> Result<Answer, SendError> {
     let headers = match &ctx.context {
-        Some(c) => c.headers(ep, d, now),
-        None => standard_headers(ep, d, now),
+        Some(c) => c.headers(ep, d, now, &ctx.keys),
+        None => standard_headers(ep, d, now, &ctx.keys),
     };
     let headers = headers.map_err(SendError::Connect)?;
     post_to(&ep.url, &ctx.allowed, &headers, &d.body).await

@@ -5,6 +5,7 @@
 //! It is only a cache: the store stays the truth, and nothing here is written back.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use crate::store::{Endpoint, EndpointStore, StoreError};
 use crate::webhook::body::kinds_mask;
@@ -15,7 +16,8 @@ use crate::webhook::route::Route;
 #[derive(Default)]
 pub struct Directory {
     routes: HashMap<String, Vec<Route>>,
-    by_id: HashMap<String, Endpoint>,
+    /// Shared with the attempts in flight, which hold one without copying it.
+    by_id: HashMap<String, Rc<Endpoint>>,
 }
 
 impl Directory {
@@ -28,7 +30,7 @@ impl Directory {
                 Ok(route) => dir.routes.entry(ep.app_id.clone()).or_default().push(route),
                 Err(e) => tracing::error!(endpoint = %ep.id, error = %e, "endpoint skipped"),
             }
-            dir.by_id.insert(ep.id.clone(), ep);
+            dir.by_id.insert(ep.id.clone(), Rc::new(ep));
         }
         Ok(dir)
     }
@@ -42,7 +44,7 @@ impl Directory {
     ) -> impl Iterator<Item = &'a Endpoint> + 'a {
         let routes = self.routes.get(app_id).map_or(&[][..], Vec::as_slice);
         crate::webhook::route::matching(routes, event, channels)
-            .filter_map(|r| self.by_id.get(&r.endpoint_id))
+            .filter_map(|r| self.by_id.get(&r.endpoint_id).map(Rc::as_ref))
     }
 
     /// The routes of `app_id`'s active standard-format endpoints: what the REST publish path
@@ -78,7 +80,7 @@ impl Directory {
     }
 
     /// One endpoint by id.
-    pub fn get(&self, id: &str) -> Option<&Endpoint> {
+    pub fn get(&self, id: &str) -> Option<&Rc<Endpoint>> {
         self.by_id.get(id)
     }
 }

@@ -28,7 +28,7 @@ pub async fn test_delivery<S: EndpointStore + DeliveryStore>(
     now_ms: i64,
 ) -> Result<Delivery, StoreError> {
     let ep = store.get_endpoint(app_id, id).await?;
-    let message_id = new_message_id().map_err(|e| StoreError::Backend(e.to_string()))?;
+    let message_id = new_message_id(now_ms).map_err(|e| StoreError::Backend(e.to_string()))?;
     let body = match ep.format {
         Format::Standard => business_body(&BusinessEvent {
             id: &message_id,

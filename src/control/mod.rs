@@ -23,6 +23,7 @@ mod relay;
 mod retention;
 mod settle;
 mod shared_endpoints;
+mod signing_keys;
 mod stats;
 mod thread;
 mod webhook_stats;

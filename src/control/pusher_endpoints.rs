@@ -19,14 +19,15 @@ use std::time::Duration;
 use super::config_hooks::is_config_id;
 use super::directory::Directory;
 use super::now_ms;
+use super::signing_keys::SigningKeys;
 use crate::config::AppConfig;
 use crate::shard::Shared;
 use crate::store::{AnyStore, Delivery, DeliveryStore, Endpoint, NewDelivery};
 use crate::webhook::batcher::Batcher;
 use crate::webhook::body::{pusher_body, PusherEvent};
 use crate::webhook::endpoint::Format;
-use crate::webhook::request::{attempt_headers, Signer};
-use crate::webhook::signing::{new_message_id, SigningKey};
+use crate::webhook::request::{attempt_headers, Header, Signer};
+use crate::webhook::signing::new_message_id;
 
 /// What the delivery loop needs beyond the store: the apps' credentials, which sign
 /// pusher-format deliveries, and the counters of `/metrics`.
@@ -49,14 +50,15 @@ impl DeliveryContext {
 
     /// Every header of one attempt of `d` to `ep` at `now_ms`, signed as its format wants;
     /// the reason when it cannot be signed.
-    pub fn headers(
+    pub(super) fn headers<'a>(
         &self,
-        ep: &Endpoint,
+        ep: &'a Endpoint,
         d: &Delivery,
         now_ms: i64,
-    ) -> Result<Vec<(String, String)>, String> {
+        keys: &SigningKeys,
+    ) -> Result<Vec<Header<'a>>, String> {
         match ep.format {
-            Format::Standard => standard_headers(ep, d, now_ms),
+            Format::Standard => standard_headers(ep, d, now_ms, keys),
             Format::Pusher => {
                 let (app_key, app_secret) = self
                     .keys
@@ -73,12 +75,13 @@ impl DeliveryContext {
 }
 
 /// The Standard Webhooks headers of one attempt of `d` to `ep`.
-pub fn standard_headers(
-    ep: &Endpoint,
+pub(super) fn standard_headers<'a>(
+    ep: &'a Endpoint,
     d: &Delivery,
     now_ms: i64,
-) -> Result<Vec<(String, String)>, String> {
-    let key = SigningKey::from_secret(&ep.secret).map_err(|e| e.to_string())?;
+    keys: &SigningKeys,
+) -> Result<Vec<Header<'a>>, String> {
+    let key = keys.key(ep)?;
     let signer = Signer::Standard { key: &key };
     Ok(attempt_headers(signer, &d.id, now_ms, &d.body, &ep.headers))
 }
@@ -179,7 +182,7 @@ async fn flush_when_due(hooks: Rc<PusherEndpoints>, id: String) {
 /// Stores one batch as a delivery due now; the delivery loop sends it.
 async fn record(hooks: Rc<PusherEndpoints>, endpoint_id: String, events: Vec<PusherEvent>) {
     let now = now_ms();
-    let id = match new_message_id() {
+    let id = match new_message_id(now) {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(endpoint = %endpoint_id, error = %e, "no randomness for a delivery id");

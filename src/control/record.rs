@@ -45,7 +45,7 @@ fn deliveries(
             .matching(app_id, &ev.name, &ev.channels)
             .filter(|ep| ep.format == Format::Standard);
         for ep in targets {
-            let id = new_message_id().map_err(|e| StoreError::Backend(e.to_string()))?;
+            let id = new_message_id(now_ms).map_err(|e| StoreError::Backend(e.to_string()))?;
             let body = business_body(&BusinessEvent {
                 id: &id,
                 event: &ev.name,

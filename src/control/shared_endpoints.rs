@@ -37,7 +37,11 @@ async fn reload(store: &AnyStore, dir: &RefCell<Directory>, publish: &impl Fn(&D
 }
 
 /// The endpoint `id`: from the cache, else (shared store only) from a fresh load.
-pub async fn endpoint(store: &AnyStore, dir: &RefCell<Directory>, id: &str) -> Option<Endpoint> {
+pub async fn endpoint(
+    store: &AnyStore,
+    dir: &RefCell<Directory>,
+    id: &str,
+) -> Option<Rc<Endpoint>> {
     let cached = dir.borrow().get(id).cloned();
     if cached.is_some() || matches!(store, AnyStore::Sqlite(_)) {
         return cached;

@@ -5,6 +5,7 @@
 //! attempt's (`now_ms`), so a retry is re-signed while its `webhook-id` stays the same. It never
 //! writes bytes to a socket; the HTTP client serializes the list.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::signing::{pusher_headers, standard_headers, SigningKey};
@@ -29,38 +30,40 @@ pub enum Signer<'a> {
     },
 }
 
+/// One header: name and value, borrowed where the name, the endpoint's own headers or the
+/// message id already hold the text, so an attempt allocates only its signatures.
+pub type Header<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// Every header of an attempt, in sending order. `custom` was validated at creation (no
 /// reserved names), so it cannot override a signature.
-pub fn attempt_headers(
+pub fn attempt_headers<'a>(
     signer: Signer<'_>,
     message_id: &str,
     now_ms: i64,
     body: &[u8],
-    custom: &BTreeMap<String, String>,
-) -> Vec<(String, String)> {
-    let mut out = vec![
-        ("Content-Type".to_owned(), "application/json".to_owned()),
-        ("User-Agent".to_owned(), USER_AGENT.to_owned()),
-    ];
-    let own = |pairs: &[(&'static str, String)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect::<Vec<_>>()
-    };
+    custom: &'a BTreeMap<String, String>,
+) -> Vec<Header<'a>> {
+    let mut out: Vec<Header<'a>> = Vec::with_capacity(6 + custom.len());
+    out.push(("Content-Type".into(), "application/json".into()));
+    out.push(("User-Agent".into(), USER_AGENT.into()));
+    let owned = |(k, v): (&'static str, String)| (Cow::Borrowed(k), Cow::Owned(v));
     match signer {
         Signer::Standard { key } => {
             let ts = now_ms.div_euclid(1000);
-            out.extend(own(&standard_headers(key, message_id, ts, body)));
+            out.extend(standard_headers(key, message_id, ts, body).map(owned));
         }
         Signer::Pusher {
             app_key,
             app_secret,
         } => {
-            out.extend(own(&pusher_headers(app_key, app_secret, body)));
+            out.extend(pusher_headers(app_key, app_secret, body).map(owned));
         }
     }
-    out.extend(custom.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out.extend(
+        custom
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()))),
+    );
     out
 }
 
@@ -71,11 +74,11 @@ mod tests {
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-    fn get<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fn get<'a>(headers: &'a [Header<'_>], name: &str) -> Option<&'a str> {
         headers
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     #[test]
@@ -102,15 +105,13 @@ mod tests {
         let sig = standard_signature(&key, "msg_1", 1_700_000_000, b"{}");
         assert_eq!(get(&h, "webhook-signature"), Some(sig.as_str()));
         assert!(get(&h, "X-Webhook-Signature").is_some());
-        assert_eq!(
-            h.last().unwrap(),
-            &("X-Team".to_owned(), "billing".to_owned())
-        );
+        assert_eq!(h.last().unwrap(), &("X-Team".into(), "billing".into()));
         assert_eq!(get(&h, "X-Pusher-Signature"), None);
     }
 
     #[test]
     fn pusher_attempts_are_signed_with_the_app_secret() {
+        let custom = BTreeMap::new();
         let h = attempt_headers(
             Signer::Pusher {
                 app_key: "key",
@@ -119,7 +120,7 @@ mod tests {
             "msg_2",
             5,
             b"{\"time_ms\":5}",
-            &BTreeMap::new(),
+            &custom,
         );
         assert_eq!(get(&h, "X-Pusher-Key"), Some("key"));
         let sig = pusher_signature("secret", b"{\"time_ms\":5}");

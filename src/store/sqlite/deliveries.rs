@@ -3,7 +3,7 @@
 //! Owns the SQL of `deliveries` and `attempts`. A batch insert is one transaction (the group
 //! commit); a claim is one `UPDATE … RETURNING` so two claimers cannot lease the same row.
 
-use rusqlite::{params, Row};
+use rusqlite::{params, OptionalExtension, Row};
 
 use super::{duplicate_or, page_of, sql_limit, unknown_text, SqliteStore};
 use crate::store::error::StoreError;
@@ -59,36 +59,46 @@ impl SqliteStore {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let (status, due) = DeliveryStatus::after(next);
-        let changed = self
+        // Read first, then write by rowid: an `INSERT … SELECT` or an `UPDATE … RETURNING`
+        // would make SQLite keep a statement journal (a copy of every page it touches) for
+        // each outcome of the batch.
+        let held = self
             .conn
             .prepare_cached(
-                "UPDATE deliveries SET status = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
-                 attempt = COALESCE(?4, attempt), lease_until = NULL, updated_at = ?5 \
-                 WHERE id = ?1 AND lease_gen = ?6",
+                "SELECT seq, endpoint_id FROM deliveries WHERE id = ?1 AND lease_gen = ?2",
             )?
-            .execute(params![
-                id,
-                status.as_str(),
-                due,
-                attempt.map(|a| a.attempt),
-                now_ms,
-                // A token beyond i64 was never handed out, so it matches no row.
-                i64::try_from(lease).unwrap_or(-1)
-            ])?;
-        if changed == 0 {
+            // A token beyond i64 was never handed out, so it matches no row.
+            .query_row(params![id, i64::try_from(lease).unwrap_or(-1)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?;
+        let Some((seq, endpoint_id)) = held else {
             // Either no such delivery, or a newer claim holds it.
             self.get_delivery_row(id)?;
             return Ok(false);
-        }
+        };
+        self.conn
+            .prepare_cached(
+                "UPDATE deliveries SET status = ?2, next_attempt_at = COALESCE(?3, next_attempt_at), \
+                 attempt = COALESCE(?4, attempt), lease_until = NULL, updated_at = ?5 \
+                 WHERE seq = ?1",
+            )?
+            .execute(params![
+                seq,
+                status.as_str(),
+                due,
+                attempt.map(|a| a.attempt),
+                now_ms
+            ])?;
         if let Some(a) = attempt {
             self.conn
                 .prepare_cached(
-                    "INSERT INTO attempts (delivery_id, endpoint_id, attempt, status_code, \
-                     latency_ms, error, at) \
-                     SELECT id, endpoint_id, ?2, ?3, ?4, ?5, ?6 FROM deliveries WHERE id = ?1",
+                    "INSERT INTO attempts (delivery_seq, endpoint_id, attempt, status_code, \
+                     latency_ms, error, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute(params![
-                    id,
+                    seq,
+                    endpoint_id,
                     a.attempt,
                     a.status_code,
                     a.latency_ms,
@@ -199,8 +209,8 @@ impl DeliveryStore for SqliteStore {
         limit: usize,
     ) -> Result<Page<LogEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT a.seq, a.delivery_id, d.event, d.status, a.attempt, a.status_code, \
-             a.latency_ms, a.error, a.at FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
+            "SELECT a.seq, d.id, d.event, d.status, a.attempt, a.status_code, \
+             a.latency_ms, a.error, a.at FROM attempts a JOIN deliveries d ON d.seq = a.delivery_seq \
              WHERE a.endpoint_id = ?1 AND a.seq < ?2 ORDER BY a.seq DESC LIMIT ?3",
         )?;
         let rows = stmt.query_map(
@@ -255,18 +265,21 @@ impl DeliveryStore for SqliteStore {
         let tx = self.conn.unchecked_transaction()?;
         let limit = sql_limit(batch);
         tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS prune_ids (id TEXT PRIMARY KEY); DELETE FROM prune_ids;",
+            "CREATE TEMP TABLE IF NOT EXISTS prune_seqs (seq INTEGER PRIMARY KEY); \
+             DELETE FROM prune_seqs;",
         )?;
         tx.prepare_cached(
-            "INSERT INTO prune_ids SELECT id FROM deliveries \
+            "INSERT INTO prune_seqs SELECT seq FROM deliveries \
              WHERE status IN ('delivered', 'failed') AND updated_at < ?1 LIMIT ?2",
         )?
         .execute(params![older_than_ms, limit])?;
         let mut attempts = tx
-            .prepare_cached("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM prune_ids)")?
+            .prepare_cached(
+                "DELETE FROM attempts WHERE delivery_seq IN (SELECT seq FROM prune_seqs)",
+            )?
             .execute([])?;
         let deliveries = tx
-            .prepare_cached("DELETE FROM deliveries WHERE id IN (SELECT id FROM prune_ids)")?
+            .prepare_cached("DELETE FROM deliveries WHERE seq IN (SELECT seq FROM prune_seqs)")?
             .execute([])?;
         // Live deliveries with a long history keep their state but lose old log lines. The
         // search starts from the live queue (its partial index), never from the old attempts:
@@ -275,11 +288,11 @@ impl DeliveryStore for SqliteStore {
         attempts += tx
             .prepare_cached(
                 "DELETE FROM attempts WHERE seq IN (SELECT a.seq FROM deliveries d \
-                 CROSS JOIN attempts a ON a.delivery_id = d.id \
+                 CROSS JOIN attempts a ON a.delivery_seq = d.seq \
                  WHERE d.status IN ('pending', 'waiting') AND a.at < ?1 LIMIT ?2)",
             )?
             .execute(params![older_than_ms, limit])?;
-        tx.execute_batch("DELETE FROM prune_ids")?;
+        tx.execute_batch("DELETE FROM prune_seqs")?;
         tx.commit()?;
         Ok(Pruned {
             deliveries: deliveries as u64,

@@ -94,8 +94,13 @@ impl SqliteStore {
             SyncMode::Normal => "NORMAL",
             SyncMode::Full => "FULL",
         };
+        // A 16 MiB page cache (the default is 2 MiB) keeps the hot index pages of the delivery
+        // queue in memory rather than read back from the file at every outcome; a checkpoint
+        // every 4,096 WAL pages (the default is 1,000) copies each page rewritten by many group
+        // commits back into the database file once rather than at every few commits.
         conn.execute_batch(&format!(
-            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"
+            "PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; \
+             PRAGMA cache_size=-16384; PRAGMA wal_autocheckpoint=4096;"
         ))?;
         schema::migrate(&conn)?;
         tracing::info!(path = %path.display(), synchronous = sync, "store opened");
