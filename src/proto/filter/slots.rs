@@ -42,14 +42,28 @@ struct Entry {
 #[derive(Debug)]
 pub struct Resolved<'r> {
     record: &'r Value,
-    slots: Vec<Option<&'r Value>>,
+    slots: Slots<'r>,
+}
+
+/// Slots kept inline up to this many, so resolving a change allocates nothing in the common
+/// case of a few distinct paths.
+const INLINE: usize = 8;
+
+#[derive(Debug)]
+enum Slots<'r> {
+    Inline([Option<&'r Value>; INLINE], usize),
+    Heap(Vec<Option<&'r Value>>),
 }
 
 impl Resolved<'_> {
     pub(crate) fn fields(&self) -> Fields<'_> {
+        let slots = match &self.slots {
+            Slots::Inline(values, len) => &values[..*len],
+            Slots::Heap(values) => values,
+        };
         Fields {
             record: self.record,
-            slots: &self.slots,
+            slots,
         }
     }
 }
@@ -129,17 +143,19 @@ impl PathTable {
         slot
     }
 
-    /// Looks every interned path up in `record`, once. Allocates nothing while the table is
-    /// empty.
+    /// Looks every interned path up in `record`, once. Allocates only past [`INLINE`] slots.
     pub fn resolve<'r>(&self, record: &'r Value) -> Resolved<'r> {
-        let slots = self
-            .entries
-            .iter()
-            .map(|e| match e.readers {
-                0 => None,
-                _ => e.path.resolve(record),
-            })
-            .collect();
+        let values = self.entries.iter().map(|e| match e.readers {
+            0 => None,
+            _ => e.path.resolve(record),
+        });
+        let slots = if self.entries.len() <= INLINE {
+            let mut inline = [None; INLINE];
+            inline.iter_mut().zip(values).for_each(|(s, v)| *s = v);
+            Slots::Inline(inline, self.entries.len())
+        } else {
+            Slots::Heap(values.collect())
+        };
         Resolved { record, slots }
     }
 

@@ -42,6 +42,20 @@ fn filters_reading_one_path_share_its_slot_until_the_last_is_released() {
 }
 
 #[test]
+fn more_paths_than_fit_inline_resolve_the_same() {
+    let mut table = PathTable::new();
+    let mut filters: Vec<CompiledFilter> = (0..12).map(|i| compile(&format!("f{i} > 1"))).collect();
+    filters.iter_mut().for_each(|f| table.intern(f));
+    assert_eq!(table.len(), 12);
+    let record = json!({"f3": 2, "f10": 5, "f11": 0});
+    let resolved = table.resolve(&record);
+    let hits: Vec<usize> = (0..12)
+        .filter(|&i| filters[i].matches_resolved(&resolved))
+        .collect();
+    assert_eq!(hits, [3, 10]);
+}
+
+#[test]
 fn an_update_is_judged_on_both_resolved_records() {
     let mut table = PathTable::new();
     let mut f = compile("status = 'active' && n > 1");
