@@ -60,11 +60,12 @@ pub struct SharedChange {
     pub record: Value,
     /// The record before an update.
     pub previous: Option<Value>,
-    /// `record` as JSON text, spliced into the bodies relayed to other nodes.
-    pub record_json: Box<str>,
+    /// `record` as JSON text, spliced into the bodies relayed to other nodes. A `String`, not
+    /// a `Box<str>`: shrinking the serializer's buffer would cost a reallocation per change.
+    pub record_json: String,
     /// `record_json` as a JSON string literal (quoted and escaped), whose inside is spliced
     /// into every delivered event's data string: escaped once per change, not per frame.
-    pub record_literal: Box<str>,
+    pub record_literal: String,
 }
 
 impl SharedChange {
@@ -79,8 +80,8 @@ impl SharedChange {
             action: change.action,
             record: change.record,
             previous: change.previous,
-            record_json: record_json.into(),
-            record_literal: record_literal.into(),
+            record_json,
+            record_literal,
         }
     }
 }
