@@ -159,11 +159,7 @@ fn lower_cmp(c: &Comparison, claims: &Value) -> Node {
     if reads_record(&cmp.left) || reads_record(&cmp.right) {
         Node::Cmp(cmp)
     } else {
-        let fields = super::eval::Fields {
-            record: &Value::Null,
-            slots: &[],
-        };
-        Node::Const(super::eval::cmp(&cmp, fields))
+        Node::Const(super::eval::cmp(&cmp, &Value::Null))
     }
 }
 

@@ -21,7 +21,7 @@ static ONE_NULL: [Value; 1] = [Value::Null];
 impl CompiledFilter {
     /// Whether `record` passes the rule and the filter.
     pub fn matches(&self, record: &Value) -> bool {
-        node(&self.root, Fields { record, slots: &[] })
+        node(&self.root, record)
     }
 
     /// Whether the record `resolved` was made from passes the rule and the filter; the same
@@ -32,24 +32,38 @@ impl CompiledFilter {
     }
 }
 
-/// Where field values come from: the record, and the slots of the paths resolved in it.
+/// Where a comparison reads the record's fields. Generic rather than one type with optional
+/// slots, so that evaluating against the record alone pays nothing for slots.
+pub(crate) trait Fields<'r>: Copy {
+    /// `field`'s value in the record, if it has one.
+    fn read(self, field: &Field) -> Option<&'r Value>;
+}
+
+/// The record alone: every field walks its path.
+impl<'r> Fields<'r> for &'r Value {
+    fn read(self, field: &Field) -> Option<&'r Value> {
+        field.path.resolve(self)
+    }
+}
+
+/// The record and the slots a [`PathTable`](super::PathTable) resolved in it.
 #[derive(Clone, Copy)]
-pub(crate) struct Fields<'r> {
+pub(crate) struct Slotted<'r> {
     pub record: &'r Value,
     pub slots: &'r [Option<&'r Value>],
 }
 
-impl Field {
-    /// This field's value: from its slot when interned and resolved, else by its path.
-    fn read<'r>(&self, fields: Fields<'r>) -> Option<&'r Value> {
-        match self.slot.and_then(|i| fields.slots.get(i as usize)) {
+impl<'r> Fields<'r> for Slotted<'r> {
+    /// From the field's slot when it is interned, else by its path.
+    fn read(self, field: &Field) -> Option<&'r Value> {
+        match field.slot.and_then(|i| self.slots.get(i as usize)) {
             Some(value) => *value,
-            None => self.path.resolve(fields.record),
+            None => field.path.resolve(self.record),
         }
     }
 }
 
-fn node(n: &Node, fields: Fields<'_>) -> bool {
+fn node<'r>(n: &'r Node, fields: impl Fields<'r>) -> bool {
     match n {
         Node::Const(b) => *b,
         Node::Cmp(c) => cmp(c, fields),
@@ -67,16 +81,16 @@ pub(crate) fn elements(v: &Value) -> &[Value] {
     }
 }
 
-fn value<'a>(side: &'a Side, fields: Fields<'a>) -> Rhs<'a> {
+fn value<'a>(side: &'a Side, fields: impl Fields<'a>) -> Rhs<'a> {
     match side {
-        Side::Field(field) => Rhs::Value(field.read(fields).unwrap_or(&NULL)),
+        Side::Field(field) => Rhs::Value(fields.read(field).unwrap_or(&NULL)),
         Side::Value(v) => Rhs::Value(v),
         Side::Pattern(p) => Rhs::Pattern(p),
     }
 }
 
 /// One compiled comparison against the record's fields.
-pub(crate) fn cmp(c: &Cmp, fields: Fields<'_>) -> bool {
+pub(crate) fn cmp<'r>(c: &'r Cmp, fields: impl Fields<'r>) -> bool {
     let Rhs::Value(left) = value(&c.left, fields) else {
         // Patterns are only ever built for the right side.
         return false;

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::compile::{CompiledFilter, Field, Node, Path, Side};
 use super::delivery::{decide, Change, Delivery};
-use super::eval::Fields;
+use super::eval::Slotted;
 
 /// The interned paths of one collection's scanned filters.
 #[derive(Debug, Default)]
@@ -56,12 +56,12 @@ enum Slots<'r> {
 }
 
 impl Resolved<'_> {
-    pub(crate) fn fields(&self) -> Fields<'_> {
+    pub(crate) fn fields(&self) -> Slotted<'_> {
         let slots = match &self.slots {
             Slots::Inline(values, len) => &values[..*len],
             Slots::Heap(values) => values,
         };
-        Fields {
+        Slotted {
             record: self.record,
             slots,
         }
