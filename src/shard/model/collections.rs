@@ -58,8 +58,8 @@ impl Registered {
         }
         let slot = match self.slot_of.get(&conn) {
             Some(&slot) => {
-                let old = std::mem::replace(&mut self.subs[slot].filter, filter);
-                self.release(old);
+                let mut old = std::mem::replace(&mut self.subs[slot].filter, filter);
+                self.paths.release(&mut old);
                 slot
             }
             None => {
@@ -80,14 +80,10 @@ impl Registered {
         let Some(slot) = self.slot_of.remove(&conn) else {
             return false;
         };
-        let sub = self.subs.remove(slot);
-        self.release(sub.filter);
+        let mut sub = self.subs.remove(slot);
+        self.paths.release(&mut sub.filter);
         self.index.remove(&slot);
         true
-    }
-
-    fn release(&mut self, mut filter: CompiledFilter) {
-        self.paths.release(&mut filter);
     }
 }
 
