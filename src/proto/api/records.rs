@@ -51,13 +51,14 @@ impl ChangeBody {
     fn take(item: Value) -> Result<ChangeBody, String> {
         let Value::Object(mut map) = item else {
             return Err(format!(
-                "a change must be a JSON object with {CHANGE_FIELDS}, not {item}"
+                "a change must be a JSON object with {CHANGE_FIELDS}"
             ));
         };
         let mut text = |field: &str| match map.remove(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(format!("{field} must be a string, not {other}")),
+            // The value is not echoed: it may be a whole record.
+            Some(_) => Err(format!("{field} must be a string")),
         };
         let (collection, action, socket_id) =
             (text("collection")?, text("action")?, text("socket_id")?);
@@ -252,6 +253,16 @@ mod tests {
             not_a_batch.contains("unknown field `records`"),
             "{not_a_batch}"
         );
+        let numbered = json!({"collection": 5, "action": "created", "record": {"id": 1}});
+        let err = parse(json!([good.clone(), numbered]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("records[1]: collection must be a string"),
+            "{err}"
+        );
+        let err = parse(json!([3])).unwrap_err().to_string();
+        assert!(err.contains("must be a JSON object"), "{err}");
         let bad_socket = json!({"records": [good.clone()], "socket_id": 5});
         assert!(parse(bad_socket).is_err());
         let many: Vec<Value> = (0..=MAX_RECORDS_PER_REQUEST)
