@@ -7,7 +7,6 @@
 //! batch is all or nothing: the first bad change is named by its index and nothing is sent.
 //! `record` (and `previous`) must be JSON objects; filters read their fields.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::realtime::{RealtimeError, MAX_RECORDS_PER_REQUEST};
@@ -35,14 +34,49 @@ pub struct RecordBatch {
     pub socket_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One change's fields, taken out of its JSON object (moved, not copied or rebuilt).
 struct ChangeBody {
     collection: Option<String>,
     action: Option<String>,
     record: Option<Value>,
     previous: Option<Value>,
     socket_id: Option<String>,
+}
+
+const CHANGE_FIELDS: &str = "`collection`, `action`, `record`, `previous`, `socket_id`";
+
+impl ChangeBody {
+    /// The fields of one change; a field it does not know, or a text field that is not a
+    /// string, is refused by name. `null` reads as absent.
+    fn take(item: Value) -> Result<ChangeBody, String> {
+        let Value::Object(mut map) = item else {
+            return Err(format!(
+                "a change must be a JSON object with {CHANGE_FIELDS}"
+            ));
+        };
+        let mut text = |field: &str| match map.remove(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            // The value is not echoed: it may be a whole record.
+            Some(_) => Err(format!("{field} must be a string")),
+        };
+        let (collection, action, socket_id) =
+            (text("collection")?, text("action")?, text("socket_id")?);
+        let mut value = |field: &str| map.remove(field).filter(|v| !v.is_null());
+        let (record, previous) = (value("record"), value("previous"));
+        if let Some(unknown) = map.keys().next() {
+            return Err(format!(
+                "unknown field `{unknown}`, expected one of {CHANGE_FIELDS}"
+            ));
+        }
+        Ok(ChangeBody {
+            collection,
+            action,
+            record,
+            previous,
+            socket_id,
+        })
+    }
 }
 
 /// Parses the body of `POST /apps/{id}/records`. The body is read into one JSON tree and its
@@ -79,7 +113,7 @@ pub fn parse_records(body: &[u8]) -> Result<RecordBatch, RealtimeError> {
         socket_id,
     };
     for (i, item) in items.into_iter().enumerate() {
-        let change: ChangeBody = serde_json::from_value(item).map_err(|e| at(i, single, &e))?;
+        let change = ChangeBody::take(item).map_err(|e| at(i, single, &e))?;
         if single {
             batch.socket_id = change.socket_id.clone();
         }
@@ -131,7 +165,7 @@ fn change_from(body: ChangeBody) -> Result<RecordChange, String> {
     let action = action_of(body.action.as_deref().unwrap_or_default())?;
     let record = object("record", body.record).map_err(|e| e.to_string())?;
     let previous = match body.previous {
-        None | Some(Value::Null) => None,
+        None => None,
         some => Some(object("previous", some).map_err(|e| e.to_string())?),
     };
     Ok(RecordChange {
@@ -219,6 +253,16 @@ mod tests {
             not_a_batch.contains("unknown field `records`"),
             "{not_a_batch}"
         );
+        let numbered = json!({"collection": 5, "action": "created", "record": {"id": 1}});
+        let err = parse(json!([good.clone(), numbered]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("records[1]: collection must be a string"),
+            "{err}"
+        );
+        let err = parse(json!([3])).unwrap_err().to_string();
+        assert!(err.contains("must be a JSON object"), "{err}");
         let bad_socket = json!({"records": [good.clone()], "socket_id": 5});
         assert!(parse(bad_socket).is_err());
         let many: Vec<Value> = (0..=MAX_RECORDS_PER_REQUEST)

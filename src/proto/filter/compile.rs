@@ -46,11 +46,21 @@ pub(crate) struct Cmp {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Side {
     /// A field of the record.
-    Field(Path),
+    Field(Field),
     /// A constant: a literal or a bound auth claim.
     Value(Value),
     /// A constant right-hand side of `~` / `!~`, as a LIKE pattern.
     Pattern(LikePattern),
+}
+
+/// A field operand: its path, and where a [`PathTable`](super::PathTable) that interned it
+/// keeps the path's value for the change being evaluated.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Field {
+    pub path: Path,
+    /// The path's slot in the table of the collection this filter is registered in; `None`
+    /// until interned (the value is then looked up in the record).
+    pub slot: Option<u32>,
 }
 
 /// A dotted field path, split once.
@@ -155,7 +165,12 @@ fn lower_cmp(c: &Comparison, claims: &Value) -> Node {
 
 fn side(operand: &Operand, claims: &Value) -> Side {
     Side::Value(match operand {
-        Operand::Field(path) => return Side::Field(Path::new(path)),
+        Operand::Field(path) => {
+            return Side::Field(Field {
+                path: Path::new(path),
+                slot: None,
+            })
+        }
         Operand::Auth(path) => claim(claims, path).cloned().unwrap_or(Value::Null),
         Operand::Str(s) => Value::String(s.clone()),
         Operand::Num(n) => number(*n),

@@ -72,12 +72,27 @@ pub struct Change<'a> {
 /// What `filter`'s subscriber receives for `change`; `leaves` turns an update that stops
 /// matching into `deleted` (on by default in the config).
 pub fn delivery(filter: &CompiledFilter, change: &Change<'_>, leaves: bool) -> Option<Delivery> {
-    let now = filter.matches(change.record);
-    match change.action {
+    decide(
+        change.action,
+        filter.matches(change.record),
+        || change.previous.map(|p| filter.matches(p)),
+        leaves,
+    )
+}
+
+/// The rules above, given whether the filter matches the record `now`, and `before`: whether
+/// it matched the previous record (`None` when unknown), asked only for an update.
+pub(crate) fn decide(
+    action: Action,
+    now: bool,
+    before: impl FnOnce() -> Option<bool>,
+    leaves: bool,
+) -> Option<Delivery> {
+    match action {
         Action::Created => now.then_some(Delivery::Created),
         Action::Deleted => now.then_some(Delivery::Deleted),
         Action::Updated => {
-            let before = change.previous.map(|p| filter.matches(p));
+            let before = before();
             match (before, now) {
                 (Some(true) | None, true) => Some(Delivery::Updated),
                 (Some(false), true) => Some(Delivery::Created),

@@ -1,6 +1,8 @@
 //! Evaluates a compiled filter against one record (a `serde_json::Value` parsed once per
 //! change and shared by every subscriber). No allocation: paths walk borrowed maps, constants
-//! and patterns live in the compiled filter, and number text for `~` sits on the stack.
+//! and patterns live in the compiled filter, and number text for `~` sits on the stack. A
+//! filter interned in a [`PathTable`](super::PathTable) reads its fields from the values the
+//! table resolved once for the change ([`Resolved`]) instead of walking the record's map.
 //!
 //! Multi-valued sides follow PocketBase's any-of operators: an array side stands for its
 //! elements (an empty array for one `null`, so `tags = ''` holds for no tags). A plain
@@ -10,7 +12,8 @@
 use serde_json::Value;
 
 use super::compare::{compare, Rhs};
-use super::compile::{Cmp, CompiledFilter, Node, Side};
+use super::compile::{Cmp, CompiledFilter, Field, Node, Side};
+use super::slots::Resolved;
 
 static NULL: Value = Value::Null;
 static ONE_NULL: [Value; 1] = [Value::Null];
@@ -20,14 +23,52 @@ impl CompiledFilter {
     pub fn matches(&self, record: &Value) -> bool {
         node(&self.root, record)
     }
+
+    /// Whether the record `resolved` was made from passes the rule and the filter; the same
+    /// answer as [`matches`](Self::matches), with the interned paths read from their slots.
+    /// `resolved` must come from the table this filter was interned in.
+    pub fn matches_resolved(&self, resolved: &Resolved<'_>) -> bool {
+        node(&self.root, resolved.fields())
+    }
 }
 
-fn node(n: &Node, record: &Value) -> bool {
+/// Where a comparison reads the record's fields. Generic rather than one type with optional
+/// slots, so that evaluating against the record alone pays nothing for slots.
+pub(crate) trait Fields<'r>: Copy {
+    /// `field`'s value in the record, if it has one.
+    fn read(self, field: &Field) -> Option<&'r Value>;
+}
+
+/// The record alone: every field walks its path.
+impl<'r> Fields<'r> for &'r Value {
+    fn read(self, field: &Field) -> Option<&'r Value> {
+        field.path.resolve(self)
+    }
+}
+
+/// The record and the slots a [`PathTable`](super::PathTable) resolved in it.
+#[derive(Clone, Copy)]
+pub(crate) struct Slotted<'r> {
+    pub record: &'r Value,
+    pub slots: &'r [Option<&'r Value>],
+}
+
+impl<'r> Fields<'r> for Slotted<'r> {
+    /// From the field's slot when it is interned, else by its path.
+    fn read(self, field: &Field) -> Option<&'r Value> {
+        match field.slot.and_then(|i| self.slots.get(i as usize)) {
+            Some(value) => *value,
+            None => field.path.resolve(self.record),
+        }
+    }
+}
+
+fn node<'r>(n: &'r Node, fields: impl Fields<'r>) -> bool {
     match n {
         Node::Const(b) => *b,
-        Node::Cmp(c) => cmp(c, record),
-        Node::And(children) => children.iter().all(|c| node(c, record)),
-        Node::Or(children) => children.iter().any(|c| node(c, record)),
+        Node::Cmp(c) => cmp(c, fields),
+        Node::And(children) => children.iter().all(|c| node(c, fields)),
+        Node::Or(children) => children.iter().any(|c| node(c, fields)),
     }
 }
 
@@ -40,21 +81,21 @@ pub(crate) fn elements(v: &Value) -> &[Value] {
     }
 }
 
-fn value<'a>(side: &'a Side, record: &'a Value) -> Rhs<'a> {
+fn value<'a>(side: &'a Side, fields: impl Fields<'a>) -> Rhs<'a> {
     match side {
-        Side::Field(path) => Rhs::Value(path.resolve(record).unwrap_or(&NULL)),
+        Side::Field(field) => Rhs::Value(fields.read(field).unwrap_or(&NULL)),
         Side::Value(v) => Rhs::Value(v),
         Side::Pattern(p) => Rhs::Pattern(p),
     }
 }
 
-/// One compiled comparison against `record`.
-pub(crate) fn cmp(c: &Cmp, record: &Value) -> bool {
-    let Rhs::Value(left) = value(&c.left, record) else {
+/// One compiled comparison against the record's fields.
+pub(crate) fn cmp<'r>(c: &'r Cmp, fields: impl Fields<'r>) -> bool {
+    let Rhs::Value(left) = value(&c.left, fields) else {
         // Patterns are only ever built for the right side.
         return false;
     };
-    let right = value(&c.right, record);
+    let right = value(&c.right, fields);
     // Two scalars are one pair, so both quantifiers give that pair's outcome; most
     // comparisons are this, and it skips the iterator chain below.
     let right_scalar = match right {

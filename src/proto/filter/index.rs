@@ -90,7 +90,7 @@ fn cmp_key(c: &Cmp) -> Option<IndexKey<'_>> {
         return None;
     }
     let (path, constant) = match (&c.left, &c.right) {
-        (Side::Field(p), Side::Value(v)) | (Side::Value(v), Side::Field(p)) => (p, v),
+        (Side::Field(f), Side::Value(v)) | (Side::Value(v), Side::Field(f)) => (&f.path, v),
         _ => return None,
     };
     Some(IndexKey {

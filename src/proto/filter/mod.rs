@@ -5,8 +5,9 @@
 //! positions in every [`FilterError`] and the 2,500-character / 64-node limits), [`CompiledFilter`]
 //! (a collection's list rule ANDed with the client's filter, `@request.auth.*` bound to the
 //! connection's claims), [`FilterIndex`] (subscribers by one equality conjunct, so a change
-//! touches only candidates), and [`delivery`] (`created` / `updated` / `deleted` for an update
-//! that enters or leaves a filter). The type semantics of each operator are documented in
+//! touches only candidates), [`PathTable`] (the paths of a collection's scanned filters,
+//! resolved once per change for all of them), and [`delivery`] (`created` / `updated` /
+//! `deleted` for an update that enters or leaves a filter). The type semantics of each operator are documented in
 //! `compare`, the LIKE rules in `like`.
 //!
 //! Nothing here does I/O, reads a clock or logs: the shard passes text, claims and records.
@@ -21,6 +22,7 @@ mod index;
 mod lexer;
 mod like;
 mod parser;
+mod slots;
 
 #[cfg(test)]
 mod eval_tests;
@@ -28,6 +30,8 @@ mod eval_tests;
 mod index_tests;
 #[cfg(test)]
 mod parser_tests;
+#[cfg(test)]
+mod slots_tests;
 
 pub use ast::{CmpOp, Comparison, Expr, Operand};
 pub use compile::CompiledFilter;
@@ -36,3 +40,4 @@ pub use error::{FilterError, MAX_FILTER_LEN, MAX_FILTER_NODES};
 pub use index::{FilterIndex, IndexKey};
 pub use like::LikePattern;
 pub use parser::parse;
+pub use slots::{delivery_resolved, PathTable, Resolved, ResolvedChange};

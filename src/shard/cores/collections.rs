@@ -60,8 +60,30 @@ pub struct SharedChange {
     pub record: Value,
     /// The record before an update.
     pub previous: Option<Value>,
-    /// `record` as JSON text, spliced into every payload.
-    pub record_json: Box<str>,
+    /// `record` as JSON text, spliced into the bodies relayed to other nodes. A `String`, not
+    /// a `Box<str>`: shrinking the serializer's buffer would cost a reallocation per change.
+    pub record_json: String,
+    /// `record_json` as a JSON string literal (quoted and escaped), whose inside is spliced
+    /// into every delivered event's data string: escaped once per change, not per frame.
+    pub record_literal: String,
+}
+
+impl SharedChange {
+    /// `change` on its way to the cores, on `channel`, serialized once.
+    pub fn new(channel: Box<str>, change: RecordChange) -> Self {
+        let record_json = change.record.to_string();
+        // Serializing a `str` into memory cannot fail.
+        let record_literal = serde_json::to_string(&record_json).unwrap_or_default();
+        SharedChange {
+            channel,
+            collection: change.collection.into(),
+            action: change.action,
+            record: change.record,
+            previous: change.previous,
+            record_json,
+            record_literal,
+        }
+    }
 }
 
 /// Registers `reg` on the socket's core and answers the channel name to subscribe to. A
@@ -217,14 +239,7 @@ fn share(shard: &Shard, app: usize, changes: Vec<RecordChange>) -> Arc<[SharedCh
     let prefix = &shard.config.apps[app].realtime_prefix;
     changes
         .into_iter()
-        .map(|change| SharedChange {
-            channel: format!("{prefix}{}", change.collection).into(),
-            collection: change.collection.into(),
-            action: change.action,
-            record_json: change.record.to_string().into(),
-            record: change.record,
-            previous: change.previous,
-        })
+        .map(|change| SharedChange::new(format!("{prefix}{}", change.collection).into(), change))
         .collect()
 }
 
@@ -298,15 +313,22 @@ fn deliver_one(
     }
 }
 
-/// The event frame of `d`: payload `{"action": …, "record": …}` as the event's data string.
+/// The event frame of `d`: payload `{"action": …, "record": …}` as the event's data string,
+/// its literal put together from the record's escaped JSON (the event names need no escaping)
+/// in one buffer of the right size.
 fn encode(change: &SharedChange, d: Delivery) -> Bytes {
-    let payload = format!(
-        r#"{{"action":"{}","record":{}}}"#,
-        d.event(),
-        change.record_json
-    );
-    let literal = Value::String(payload).to_string();
-    let json = pusher::channel_event(d.event(), &change.channel, &literal, None);
+    let literal = &change.record_literal;
+    let record = literal
+        .get(1..literal.len().saturating_sub(1))
+        .unwrap_or_default();
+    let (head, tail) = (r#""{\"action\":\""#, r#"}""#);
+    let mut data = String::with_capacity(head.len() + 20 + record.len() + tail.len());
+    data.push_str(head);
+    data.push_str(d.event());
+    data.push_str(r#"\",\"record\":"#);
+    data.push_str(record);
+    data.push_str(tail);
+    let json = pusher::channel_event(d.event(), &change.channel, &data, None);
     pusher::text_frame(&json)
 }
 
@@ -319,15 +341,17 @@ mod tests {
 
     #[test]
     fn a_delivery_is_the_event_with_action_and_record_as_its_data_string() {
-        let record = json!({"id": 7, "title": "a \"quoted\" title"});
-        let change = SharedChange {
-            channel: "velo.realtime.posts".into(),
-            collection: "posts".into(),
-            action: Action::Updated,
-            record_json: record.to_string().into(),
-            record: record.clone(),
-            previous: None,
-        };
+        let record =
+            json!({"id": 7, "title": "a \"quoted\" title", "note": "line\nbreak, \\ and é"});
+        let change = SharedChange::new(
+            "velo.realtime.posts".into(),
+            RecordChange {
+                collection: "posts".into(),
+                action: Action::Updated,
+                record: record.clone(),
+                previous: None,
+            },
+        );
         // A leave: the update is delivered as `deleted`, the payload's action says so too.
         let frame = encode(&change, Delivery::Deleted);
         let mut buf = bytes::BytesMut::from(&frame[..]);

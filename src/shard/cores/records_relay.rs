@@ -107,14 +107,13 @@ mod tests {
     use crate::proto::filter::Action;
 
     fn shared(collection: &str, action: Action, record: serde_json::Value) -> SharedChange {
-        SharedChange {
-            channel: format!("velo.realtime.{collection}").into(),
+        let change = RecordChange {
             collection: collection.into(),
             action,
-            record_json: record.to_string().into(),
             record,
             previous: None,
-        }
+        };
+        SharedChange::new(format!("velo.realtime.{collection}").into(), change)
     }
 
     #[test]

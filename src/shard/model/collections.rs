@@ -1,5 +1,7 @@
 //! One core's filtered collection subscriptions: each app's parsed list rules, and per
-//! collection the compiled filters of this core's connections in a [`FilterIndex`].
+//! collection the compiled filters of this core's connections in a [`FilterIndex`], with the
+//! field paths of the filters it cannot key (scanned on every change) in a [`PathTable`], so
+//! each such path is looked up once per change however many of them read it.
 //!
 //! A registration is keyed by the connection's slab key. It is *active* once the connection
 //! has subscribed to the collection's channel; only active registrations receive changes (a
@@ -13,7 +15,9 @@ use slab::Slab;
 
 use crate::config::AppConfig;
 use crate::proto::api::realtime::{RealtimeError, MAX_FILTERS_PER_CONNECTION};
-use crate::proto::filter::{self, delivery, Change, CompiledFilter, Delivery, Expr, FilterIndex};
+use crate::proto::filter::{
+    self, delivery_resolved, Change, CompiledFilter, Delivery, Expr, FilterIndex, PathTable,
+};
 
 /// Every app's collections on one core.
 pub struct Collections {
@@ -40,15 +44,44 @@ struct Registered {
     subs: Slab<Sub>,
     /// The slot of each registered connection.
     slot_of: HashMap<usize, usize>,
+    /// The paths of the scanned filters (those without an index key). Keyed filters are not
+    /// interned: their paths would be resolved on every change whether or not the index picks
+    /// them, a cost in proportion to the subscriptions instead of the candidates.
+    paths: PathTable,
 }
 
 impl Registered {
+    /// Puts `conn`'s filter in, replacing its earlier one.
+    fn put(&mut self, conn: usize, mut filter: CompiledFilter) {
+        if filter.index_key().is_none() {
+            self.paths.intern(&mut filter);
+        }
+        let slot = match self.slot_of.get(&conn) {
+            Some(&slot) => {
+                let mut old = std::mem::replace(&mut self.subs[slot].filter, filter);
+                self.paths.release(&mut old);
+                slot
+            }
+            None => {
+                let slot = self.subs.insert(Sub {
+                    conn,
+                    filter,
+                    active: false,
+                });
+                self.slot_of.insert(conn, slot);
+                slot
+            }
+        };
+        self.index.insert(slot, &self.subs[slot].filter);
+    }
+
     /// Drops `conn`'s registration; false when it had none.
     fn remove(&mut self, conn: usize) -> bool {
         let Some(slot) = self.slot_of.remove(&conn) else {
             return false;
         };
-        self.subs.remove(slot);
+        let mut sub = self.subs.remove(slot);
+        self.paths.release(&mut sub.filter);
         self.index.remove(&slot);
         true
     }
@@ -121,27 +154,11 @@ impl Collections {
         let compiled = CompiledFilter::new(rule, parsed.as_ref(), claims);
         let registered = a.subs.entry(collection.into()).or_default();
         let count = a.per_conn.entry(conn).or_default();
-        let slot = registered.slot_of.get(&conn).copied();
-        let replacing = slot.is_some();
+        let replacing = registered.slot_of.contains_key(&conn);
         if !replacing && *count >= MAX_FILTERS_PER_CONNECTION {
             return Err(RealtimeError::TooManyFilters);
         }
-        let slot = match slot {
-            Some(slot) => {
-                registered.subs[slot].filter = compiled;
-                slot
-            }
-            None => {
-                let slot = registered.subs.insert(Sub {
-                    conn,
-                    filter: compiled,
-                    active: false,
-                });
-                registered.slot_of.insert(conn, slot);
-                slot
-            }
-        };
-        registered.index.insert(slot, &registered.subs[slot].filter);
+        registered.put(conn, compiled);
         *count += usize::from(!replacing);
         Ok(())
     }
@@ -189,11 +206,13 @@ impl Collections {
         let Some(registered) = a.subs.get(collection) else {
             return;
         };
+        // The scanned filters' paths, looked up once for all of them.
+        let resolved = registered.paths.resolve_change(change);
         let mut evaluate = |sub: &Sub| {
             if !sub.active {
                 return;
             }
-            if let Some(d) = delivery(&sub.filter, change, a.leaves) {
+            if let Some(d) = delivery_resolved(&sub.filter, &resolved, a.leaves) {
                 send(sub.conn, d);
             }
         };
@@ -316,6 +335,42 @@ mod tests {
             3,
             "owner = 'a', the empty filter and n = 1: {all:?}"
         );
+    }
+
+    #[test]
+    fn scanned_filters_paths_are_interned_while_registered() {
+        let mut c = collections();
+        let paths = |c: &Collections| c.apps[0].subs["news"].paths.len();
+        c.register(0, "news", 1, Some("seq < -1 && n > 2"), &Value::Null)
+            .unwrap();
+        c.register(0, "news", 2, Some("seq < -2"), &Value::Null)
+            .unwrap();
+        c.register(
+            0,
+            "news",
+            3,
+            Some("owner = 'a' && title ~ 'x'"),
+            &Value::Null,
+        )
+        .unwrap();
+        assert_eq!(paths(&c), 2, "seq and n; the keyed filter is not interned");
+        for conn in 1..=3 {
+            c.set_active(0, "news", conn, true);
+        }
+        let got = who(&c, "news", Action::Created, json!({"seq": -3, "n": 3}));
+        assert_eq!(got, [(1, Delivery::Created), (2, Delivery::Created)]);
+        c.register(0, "news", 1, Some("owner = 'b'"), &Value::Null)
+            .unwrap();
+        assert_eq!(paths(&c), 1, "replaced by a keyed filter: n is freed");
+        c.remove_conn(0, 2);
+        assert_eq!(paths(&c), 0);
+        let got = who(
+            &c,
+            "news",
+            Action::Created,
+            json!({"owner": "b", "seq": -3}),
+        );
+        assert_eq!(got, [(1, Delivery::Created)]);
     }
 
     #[test]

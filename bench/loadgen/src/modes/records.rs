@@ -1,7 +1,8 @@
 //! `records`: filtered collection subscriptions (ringcast's `POST /api/realtime/subscribe`).
 //! Connection i registers the filter `owner = 'PREFIX-i'` on the collection, except the last
-//! `--scanned` connections, whose filter `seq < 0` has no equality to index (so the server
-//! evaluates it on every change, and it never matches). Each event is one record change
+//! `--scanned` connections, whose filters `seq < -1`, `seq < -2`, … have no equality to index
+//! (so the server evaluates each on every change, and none ever matches: `seq` counts from 0).
+//! They are distinct so that a server cannot win by noticing they are all the same filter. Each event is one record change
 //! `{"owner": "PREFIX-k", "seq": N, "t": T}` for owner k = seq mod owners, published through
 //! `POST /apps/ID/records`: exactly one delivery per change, the same deliveries as the
 //! `channels` mode with one connection per channel.
@@ -74,11 +75,7 @@ impl RecordsSetup {
 
     /// Registers connection `conn` (socket `socket_id`, channel name `name`) with its filter.
     pub async fn register(&self, conn: usize, socket_id: &str, name: &str) -> Result<(), String> {
-        let filter = if conn < self.owners {
-            format!("owner = '{name}'")
-        } else {
-            "seq < 0".to_owned()
-        };
+        let filter = filter_of(conn, self.owners, name);
         let body = serde_json::json!({
             "collection": self.collection,
             "socket_id": socket_id,
@@ -118,6 +115,15 @@ impl RecordsSetup {
     }
 }
 
+/// The filter connection `conn` (channel name `name`) registers: its own owner for the first
+/// `owners`, else `seq < -k` with k counting from 1 over the scanned ones.
+fn filter_of(conn: usize, owners: usize, name: &str) -> String {
+    match conn.checked_sub(owners) {
+        None => format!("owner = '{name}'"),
+        Some(k) => format!("seq < -{}", k + 1),
+    }
+}
+
 /// The shared setup when `args` runs the records mode.
 pub fn setup(args: &Args, addr: std::net::SocketAddr, host: &str) -> Option<Arc<RecordsSetup>> {
     (args.mode() == crate::args::ModeKind::Records)
@@ -138,5 +144,12 @@ mod tests {
         let targets: Vec<usize> = (0..7).map(|seq| s.channel_of_event(seq)).collect();
         assert_eq!(targets, [0, 1, 2, 0, 1, 2, 0]);
         assert_eq!(s.channel_of_connection(4), 4);
+    }
+
+    #[test]
+    fn scanned_filters_are_distinct_and_never_match() {
+        assert_eq!(filter_of(2, 3, "bench-2"), "owner = 'bench-2'");
+        let scanned: Vec<String> = (3..6).map(|c| filter_of(c, 3, "x")).collect();
+        assert_eq!(scanned, ["seq < -1", "seq < -2", "seq < -3"]);
     }
 }
