@@ -153,9 +153,12 @@ fn a_clean_leave_hands_back_the_deliveries_it_claimed() {
         &[("STATUSES", "500"), ("CLIENT_TIMEOUT_MS", "20000")],
     );
     receiver.wait_for_line("listening", Duration::from_secs(10));
-    // The subscriber leaves at once, so the node stops without waiting for a client.
-    drop(Subscriber::connect(leaving.port, APP_KEY, &["news"]));
+    // The subscriber stays until channel_occupied is received (a subscription that ends
+    // within the same moment may never count as an occupancy across the cluster), then leaves,
+    // so the node stops without waiting for a client.
+    let subscriber = Subscriber::connect(leaving.port, APP_KEY, &["news"]);
     receiver.wait_for_line("hook", Duration::from_secs(10));
+    drop(subscriber);
     let failed = Instant::now();
     // By 4.2 s the retry (due at 5 s) is claimed: the store is read every second, 2 s ahead.
     std::thread::sleep(Duration::from_millis(4200));
