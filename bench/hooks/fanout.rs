@@ -4,15 +4,18 @@
 //!
 //! The same shape as the scheduler bench: the release server with two shards, the client
 //! (`ringcast-load fanout`, 1,000 subscribers, 10 events/s) in its own process, and
-//! [`ENDPOINTS`] endpoints for `order.*` on local receivers. Then `ROUNDS` (default 3) rounds
-//! of two phases of `FANOUT_SECS` (default 30 s) each: the fan-out with nothing else
-//! published, then the same fan-out while a publisher sends `order.N` events at
-//! [`ORDER_RATE`] per second, so that deliveries flow the whole time it is measured (the next
-//! round waits for them to drain). The phases alternate on one server because the p99 of a
-//! phase moves by 20% from one phase to the next with nothing changed; the median p99 of each
-//! kind is compared. Every phase's p50/p99, the deliveries made meanwhile, and the load of the
-//! machine are printed; the reports land in the directory given as the first argument
-//! (default `target/bench`).
+//! [`ENDPOINTS`] endpoints for `order.*` on local receivers. One fan-out run spans `ROUNDS`
+//! (default 3) rounds of two phases of `FANOUT_SECS` (default 30 s) each: nothing else
+//! published, then a publisher sending `order.N` events at [`ORDER_RATE`] per second, so that
+//! deliveries flow the whole phase.
+//!
+//! Why one run, cut into slices: a fan-out run per phase (fresh connections, a fresh client
+//! process) moved the p99 by 20-50% from one phase to the next with nothing changed, more than
+//! the effect measured. One run reports its latency per [`SLICE_SECS`] slice with wall-clock
+//! bounds (`--slice-secs`); a slice inside a publishing phase is *busy*, one that starts
+//! [`DRAIN_MARGIN`] after the last phase ended and before the next began is *quiet*, the rest
+//! are left out. The medians of the slices' p99 are compared. The reports land in the
+//! directory given as the first argument (default `target/bench`).
 
 #[path = "common.rs"]
 mod common;
@@ -21,21 +24,23 @@ mod common;
 mod hook_receiver;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use hook_receiver::Receiver;
 
 const ENDPOINTS: usize = 250;
 const PORTS: usize = 4;
-/// `order.*` events per second while the fan-out is measured: each makes [`ENDPOINTS`]
-/// deliveries.
+/// `order.*` events per second while publishing: each makes [`ENDPOINTS`] deliveries.
 const ORDER_RATE: u64 = 20;
-/// Seconds of each fan-out phase unless `FANOUT_SECS` says otherwise: 30 s gives 300 events.
-const FANOUT_SECS: &str = "30";
+/// Seconds of each phase unless `FANOUT_SECS` says otherwise.
+const FANOUT_SECS: u64 = 30;
+/// The width of a latency slice: a 10 events/s fan-out to 1,000 gives 50,000 deliveries each.
+const SLICE_SECS: u64 = 5;
+/// Time after a publishing phase before a slice counts as quiet: the last deliveries drain.
+const DRAIN_MARGIN: Duration = Duration::from_secs(2);
+/// Time for the fan-out run to connect, settle and warm up before the first phase.
+const LEAD_IN: Duration = Duration::from_secs(3);
 
 fn main() {
     let out = std::env::args()
@@ -57,55 +62,73 @@ fn main() {
     let mut server = start_server(port, data.path(), 2);
     // The endpoints exist in every phase: a quiet phase publishes nothing they match.
     register(port, &receivers, ENDPOINTS, "order.*");
-    let (mut quiet, mut busy) = (Vec::new(), Vec::new());
-    for round in 1..=rounds() {
-        let json = |phase: &str| out.join(format!("webhooks-fanout-{phase}-{round}.json"));
-        let q = fanout(&load, port, server.id(), &json("quiet"));
-        let b = busy_phase(&load, port, server.id(), &receivers, &json("busy"));
+    let (rounds, phase) = (rounds(), Duration::from_secs(fanout_secs()));
+    let json = out.join("webhooks-fanout.json");
+    let total = LEAD_IN + phase * 2 * rounds as u32;
+    let mut fanout = start_fanout(&load, port, server.id(), total, &json);
+    std::thread::sleep(LEAD_IN);
+    let mut busy = Vec::new();
+    for round in 1..=rounds {
+        std::thread::sleep(phase);
+        let (from, before) = (unix_ms(), received(&receivers));
+        let published = publish_orders(port, phase);
+        busy.push((from, unix_ms()));
+        let delivered = received(&receivers) - before;
         println!(
-            "round {round}: fan-out p50/p99 µs without webhooks {}/{}, with webhooks flowing {}/{}",
-            q.0, q.1, b.0, b.1
+            "round {round}: {published} order events published, {delivered} deliveries received \
+             in {:.0} s ({:.0} deliveries/s to {ENDPOINTS} endpoints)",
+            phase.as_secs_f64(),
+            delivered as f64 / phase.as_secs_f64()
         );
-        quiet.push(q.1);
-        busy.push(b.1);
     }
-    let (q, b) = (median(&mut quiet), median(&mut busy));
-    let change = (b as f64 / q.max(1) as f64 - 1.0) * 100.0;
-    println!(
-        "fan-out p99 µs, median of the rounds: without webhooks {q}, with webhooks flowing {b} \
-         (p99 {change:+.0}%)"
-    );
-    println!("load average at end: {}", load_average());
+    let status = fanout.wait().expect("ringcast-load ran");
+    assert!(status.success(), "the fan-out run failed: {status}");
     let _ = server.kill();
     let _ = server.wait();
+    compare(&json, &busy);
+    println!("load average at end: {}", load_average());
 }
 
-/// One fan-out run while `order.*` events are published at [`ORDER_RATE`]; waits for their
-/// deliveries to drain before it returns, so the next quiet phase is quiet.
-fn busy_phase(load: &Path, port: u16, pid: u32, receivers: &[Receiver], json: &Path) -> (u64, u64) {
-    let before = received(receivers);
-    let stop = Arc::new(AtomicBool::new(false));
-    let publisher = {
-        let stop = stop.clone();
-        std::thread::spawn(move || publish_orders(port, &stop))
-    };
-    let started = Instant::now();
-    let latency = fanout(load, port, pid, json);
-    stop.store(true, Ordering::Release);
-    let published = publisher.join().unwrap();
-    let secs = started.elapsed().as_secs_f64();
-    let delivered = received(receivers) - before;
-    println!(
-        "  webhooks meanwhile: {published} order events published, {delivered} deliveries \
-         received in {secs:.1} s ({:.0} deliveries/s to {ENDPOINTS} endpoints)",
-        delivered as f64 / secs
-    );
-    let want = usize::try_from(published).unwrap_or(usize::MAX) * ENDPOINTS;
-    let drained_by = Instant::now() + Duration::from_secs(30);
-    while received(receivers) - before < want && Instant::now() < drained_by {
-        std::thread::sleep(Duration::from_millis(100));
+/// Classifies the run's slices by the publishing phases and prints the comparison.
+fn compare(json: &Path, busy: &[(u64, u64)]) {
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    let margin = DRAIN_MARGIN.as_millis() as u64;
+    let (mut quiet_p99, mut busy_p99) = (Vec::new(), Vec::new());
+    for s in report["slices"].as_array().expect("the run reports slices") {
+        let (from, to) = (
+            s["from_unix_ms"].as_u64().unwrap(),
+            s["to_unix_ms"].as_u64().unwrap(),
+        );
+        let (p50, p99) = (
+            s["latency_us"]["p50"].as_u64().unwrap_or(0),
+            s["latency_us"]["p99"].as_u64().unwrap_or(0),
+        );
+        let inside = busy.iter().any(|&(b, e)| from >= b && to <= e);
+        let touched = busy.iter().any(|&(b, e)| from < e + margin && to > b);
+        let kind = if inside {
+            busy_p99.push(p99);
+            "busy"
+        } else if !touched {
+            quiet_p99.push(p99);
+            "quiet"
+        } else {
+            "left out"
+        };
+        println!("  slice {from}..{to}: p50/p99 µs {p50}/{p99} ({kind})");
     }
-    latency
+    assert!(
+        !quiet_p99.is_empty() && !busy_p99.is_empty(),
+        "the run has no whole quiet or busy slice: check FANOUT_SECS (at least {} s)",
+        2 * SLICE_SECS + DRAIN_MARGIN.as_secs()
+    );
+    let (q, b) = (median(&mut quiet_p99), median(&mut busy_p99));
+    let change = (b as f64 / q.max(1) as f64 - 1.0) * 100.0;
+    println!(
+        "fan-out p99 µs, median of {} quiet and {} busy slices: without webhooks {q}, with \
+         webhooks flowing {b} (p99 {change:+.0}%)",
+        quiet_p99.len(),
+        busy_p99.len()
+    );
 }
 
 fn median(values: &mut [u64]) -> u64 {
@@ -113,8 +136,7 @@ fn median(values: &mut [u64]) -> u64 {
     values[values.len() / 2]
 }
 
-/// Quiet-then-busy rounds: `ROUNDS`, default 3. Alternating phases on one server, with the
-/// median of each kind compared, keeps a drift of the machine from deciding the result.
+/// Quiet-then-busy rounds: `ROUNDS`, default 3.
 fn rounds() -> usize {
     std::env::var("ROUNDS")
         .ok()
@@ -123,40 +145,54 @@ fn rounds() -> usize {
         .unwrap_or(3)
 }
 
-/// One `ringcast-load fanout` run; its (p50, p99) latency in µs.
-fn fanout(load: &Path, port: u16, pid: u32, json: &Path) -> (u64, u64) {
-    let status = Command::new(load)
-        .args(["fanout", "--connections", "1000", "--rate", "10"])
-        .args([
-            "--duration",
-            &fanout_secs(),
-            "--app-id",
-            APP.0,
-            "--key",
-            APP.1,
-        ])
-        .args(["--secret", APP.2, "--port", &port.to_string()])
-        .args(["--server-pid", &pid.to_string(), "--json"])
-        .arg(json)
-        .status()
-        .expect("ringcast-load runs");
-    assert!(status.success(), "the fan-out run failed: {status}");
-    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
-    let at = |p: &str| report["latency_us"][p].as_u64().unwrap_or(0);
-    (at("p50"), at("p99"))
-}
-
 /// [`FANOUT_SECS`], or `FANOUT_SECS` from the environment.
-fn fanout_secs() -> String {
-    std::env::var("FANOUT_SECS").unwrap_or_else(|_| FANOUT_SECS.to_owned())
+fn fanout_secs() -> u64 {
+    std::env::var("FANOUT_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(FANOUT_SECS)
 }
 
-/// Publishes `order.N` at [`ORDER_RATE`] until `stop`; returns how many.
-fn publish_orders(port: u16, stop: &AtomicBool) -> u64 {
+/// The `ringcast-load fanout` run over the whole bench, reporting slices.
+fn start_fanout(
+    load: &Path,
+    port: u16,
+    pid: u32,
+    total: Duration,
+    json: &Path,
+) -> std::process::Child {
+    Command::new(load)
+        .args([
+            "fanout",
+            "--connections",
+            "1000",
+            "--rate",
+            "10",
+            "--duration",
+        ])
+        .arg(total.as_secs().to_string())
+        .args(["--slice-secs", &SLICE_SECS.to_string()])
+        .args(["--app-id", APP.0, "--key", APP.1, "--secret", APP.2])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--server-pid",
+            &pid.to_string(),
+        ])
+        .arg("--json")
+        .arg(json)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("ringcast-load runs")
+}
+
+/// Publishes `order.N` at [`ORDER_RATE`] for `phase`; returns how many.
+fn publish_orders(port: u16, phase: Duration) -> u64 {
     let every = Duration::from_secs(1) / ORDER_RATE as u32;
     let started = Instant::now();
     let mut n = 0u64;
-    while !stop.load(Ordering::Acquire) {
+    while started.elapsed() < phase {
         let body = format!(r#"{{"name":"order.{n}","channels":["orders"],"data":"{{}}"}}"#);
         let (status, answer) = signed(port, "POST", &format!("/apps/{}/events", APP.0), &body);
         assert_eq!(status, 200, "{answer}");
@@ -166,6 +202,12 @@ fn publish_orders(port: u16, stop: &AtomicBool) -> u64 {
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
     n
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Where cargo builds: `CARGO_TARGET_DIR`, else the repository's `target`.

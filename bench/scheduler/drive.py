@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """Scheduler bench driver: schedules N notifications due within one window through the batch
 API, then watches /metrics until they are delivered and reports throughput, lateness and the
-store's size. Standard library only; started by `scripts/bench scheduler`.
+store's size. With --load, it also measures the shards' fan-out beside the scheduler in the
+same run (see fanout_slices.py). Standard library only; started by `scripts/bench scheduler`.
 
 Usage: drive.py --port P --data-dir DIR [--count 1000000] [--users 100000] [--window 60]
-                [--lead 90] [--threads 4] [--json OUT]
+                [--pulses 1] [--lead 90] [--threads 2] [--load RINGCAST_LOAD] [--json OUT]
+
+--pulses N cuts the window's due times into N pulses of window/N seconds, each followed by a
+gap as long, at the same rate: the fan-out is then compared between slices inside and
+outside the pulses, interleaved (the machine's own drift moves a p99 by more than the
+effect measured when the quiet phases are only before and after one busy minute).
 
 Lateness comes from the server's `ringcast_notification_lateness_seconds` histogram (from a
 notification's deliver_at to its frame handed to the shard), so p50/p99 are bucket bounds.
@@ -20,6 +26,8 @@ import queue
 import threading
 import time
 from datetime import datetime, timezone
+
+import fanout_slices
 
 
 def signed(args, method, path, body):
@@ -40,12 +48,26 @@ def rfc3339(ms):
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
+def due_ms(k, args, start_ms):
+    """Item k's due time: spread evenly over the window, which --pulses cuts into pulses each
+    followed by an equal gap."""
+    offset = (args.window * 1000 * k) // args.count
+    pulse_ms = args.window * 1000 // args.pulses
+    return start_ms + offset + (offset // pulse_ms) * pulse_ms
+
+
+def due_windows(args, start_ms):
+    """[from, to) of every pulse, in Unix milliseconds."""
+    pulse_ms = args.window * 1000 // args.pulses
+    return [(start_ms + 2 * i * pulse_ms, start_ms + (2 * i + 1) * pulse_ms) for i in range(args.pulses)]
+
+
 def batch_body(first, size, args, start_ms):
-    """Items first..first+size: user k mod users, due times spread evenly over the window,
-    each with a client id so that a batch sent again after a 503 creates nothing twice."""
+    """Items first..first+size: user k mod users, due times from due_ms, each with a client id
+    so that a batch sent again after a 503 creates nothing twice."""
     items = []
     for k in range(first, first + size):
-        due = start_ms + (args.window * 1000 * k) // args.count
+        due = due_ms(k, args, start_ms)
         items.append(
             '{"id":"b%d","user_id":%d,"event":"reminder","data":{"n":%d},"scheduled_at":"%s",'
             '"respect_quiet_hours":false}' % (k, k % args.users, k, rfc3339(due))
@@ -191,7 +213,9 @@ def main():
     p.add_argument("--count", type=int, default=1_000_000)
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--window", type=int, default=60, help="seconds the due times span")
+    p.add_argument("--pulses", type=int, default=1, help="pulses the window is cut into")
     p.add_argument("--lead", type=int, default=90, help="seconds from now to the first due time")
+    p.add_argument("--load", help="ringcast-load, to measure the fan-out beside the scheduler")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--server-pid", type=int, help="to report the CPU seconds each phase cost")
     p.add_argument("--json")
@@ -204,9 +228,11 @@ def main():
     print(f"accepted {created} in {accept_s:.1f} s ({created / accept_s:.0f}/s)", flush=True)
     if time.time() * 1000 > start_ms:
         print("drive.py: accepting outlasted --lead; the first ones went out while inserting")
+    windows = due_windows(args, start_ms)
+    fanout = fanout_slices.start(args, windows[-1][1]) if args.load else None
     samples = []
     cpu_due = cpu_accepted
-    deadline = start_ms / 1000 + args.window + 120
+    deadline = windows[-1][1] / 1000 + 120
     while time.time() < deadline:
         m = metrics(args)
         samples.append((time.monotonic(), m.get("delivered", 0)))
@@ -236,6 +262,8 @@ def main():
     if args.server_pid:
         report["cpu_s_accepting"] = spent(cpu_start, cpu_accepted)
         report["cpu_s_delivering"] = spent(cpu_due, cpu_end)
+    if fanout:
+        report["fanout"] = fanout_slices.finish(fanout, windows)
     print(json.dumps(report, indent=2), flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -75,6 +75,11 @@ pub struct Args {
     /// Seconds of publishing before measuring; those events are checked for loss only.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
+    /// `fanout`/`channels`: also report the latency per slice of this many seconds of the
+    /// measured window, with wall-clock bounds (`slices` in the JSON), to compare phases of one
+    /// run.
+    #[arg(long)]
+    pub slice_secs: Option<f64>,
     /// Seconds to wait after the last publish for outstanding deliveries.
     #[arg(long, default_value_t = 2.0)]
     pub drain: f64,

@@ -10,7 +10,8 @@
 //! `pusher` (protocol helpers: socket id, private-channel auth, subscribe frames), `sign` +
 //! `publisher` (signed REST publishing), `modes/` (workloads; `pingpong` and `soak` run their
 //! own engines), `run` (phases), `stats` (accounting and report), `latency` (bounded per-thread
-//! histograms), `ranges` (received-sequence sets), `procstat` (/proc sampling).
+//! histograms), `ranges` (received-sequence sets), `slices` (latency per slice of time),
+//! `procstat` (/proc sampling).
 
 mod args;
 mod client;
@@ -22,6 +23,7 @@ mod pusher;
 mod ranges;
 mod run;
 mod sign;
+mod slices;
 mod stats;
 mod ws;
 

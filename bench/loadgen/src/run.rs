@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -20,6 +20,7 @@ use crate::client::{self, ConnOutcome, Shared};
 use crate::modes::{self, Scenario};
 use crate::procstat::{self, Sample};
 use crate::publisher::{self, PubCtx, SentEvent};
+use crate::slices::slices;
 use crate::stats::{self, Percentiles, ProcUsage, Report};
 
 /// Time the load is left idle after connecting, before sampling memory and publishing.
@@ -291,6 +292,12 @@ impl Engine {
     }
 }
 
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The `fanout` and `channels` runs: connect, one publish phase, drain, report.
 pub async fn run(args: Args) -> Result<Report, String> {
     let scenario: Arc<dyn Scenario> = modes::scenario(&args)
@@ -307,7 +314,8 @@ pub async fn run(args: Args) -> Result<Report, String> {
     engine
         .drain(engine.expected(&published.sent), args.drain())
         .await;
-    let (mut report, _) = engine
+    let t0_unix_ms = unix_ms().saturating_sub(engine.shared.t0.elapsed().as_millis() as u64);
+    let (mut report, outcomes) = engine
         .finish(
             &args,
             &published.sent,
@@ -315,6 +323,10 @@ pub async fn run(args: Args) -> Result<Report, String> {
             (warmup_end_ns, publish_end_ns),
         )
         .await?;
+    if let Some(secs) = args.slice_secs.filter(|s| *s > 0.0) {
+        let width = Duration::from_secs_f64(secs);
+        report.slices = slices(&published.sent, &outcomes, warmup_end_ns, width, t0_unix_ms);
+    }
     report.errors.splice(0..0, published.errors);
     Ok(report)
 }

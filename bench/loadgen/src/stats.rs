@@ -111,6 +111,9 @@ pub struct Report {
     /// `ramp`: every step and the highest rate that held the p99 limit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ramp: Option<serde_json::Value>,
+    /// `--slice-secs`: the measured window's latency slice by slice.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<crate::slices::Slice>,
     /// `soak`: counts and latency per traffic kind, churn, reconnects, server peak.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub soak: Option<serde_json::Value>,

@@ -414,8 +414,7 @@ pub async fn run(args: Args) -> Result<Report, String> {
         server: server_usage,
         generator: ProcUsage::from_samples(gen_start, gen_connected, gen_end, up),
         errors,
-        ramp: None,
-        soak: None,
+        ..Report::default()
     };
     eprintln!(
         "soak: expected {} received {} lost {} dup {} (maybe {} / maybe-dup {}) | big {}/{} small {}/{} \
