@@ -16,6 +16,10 @@
 //! [`DRAIN_MARGIN`] after the last phase ended and before the next began is *quiet*, the rest
 //! are left out. The medians of the slices' p99 are compared. The reports land in the
 //! directory given as the first argument (default `target/bench`).
+//!
+//! `WORKERS=1` runs one shard, so that on this 2-core machine the control core has a core of
+//! its own (see [`split_cores`]): the isolation a machine with a spare core gives. With the
+//! default two shards, the control core shares a core with a shard.
 
 #[path = "common.rs"]
 mod common;
@@ -56,16 +60,17 @@ fn main() {
         load.display()
     );
     println!("load average at start: {}", load_average());
+    let split = split_cores();
     let receivers = receivers(PORTS);
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = start_server(port, data.path(), 2);
+    let mut server = start_server(port, data.path(), workers());
     // The endpoints exist in every phase: a quiet phase publishes nothing they match.
     register(port, &receivers, ENDPOINTS, "order.*");
     let (rounds, phase) = (rounds(), Duration::from_secs(fanout_secs()));
     let json = out.join("webhooks-fanout.json");
     let total = LEAD_IN + phase * 2 * rounds as u32;
-    let mut fanout = start_fanout(&load, port, server.id(), total, &json);
+    let mut fanout = start_fanout(&load, port, server.id(), total, &json, split);
     std::thread::sleep(LEAD_IN);
     let mut busy = Vec::new();
     for round in 1..=rounds {
@@ -136,6 +141,42 @@ fn median(values: &mut [u64]) -> u64 {
     values[values.len() / 2]
 }
 
+/// With one shard on a 2-core machine, gives the two sides a core each, as a machine with a
+/// core to spare for the control core would: this process (the receivers and the publisher,
+/// and every thread it starts from now on) goes to core 1, where the control core pins
+/// itself, and the fan-out client to core 0 with the shard. True if it did.
+fn split_cores() -> bool {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers() != 1 || cores != 2 {
+        return false;
+    }
+    let pid = std::process::id().to_string();
+    let pinned = Command::new("taskset")
+        .args(["-pc", "1", &pid])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    println!(
+        "one shard: {}",
+        if pinned {
+            "the shard and the fan-out client on core 0, the control core and the receivers on core 1"
+        } else {
+            "taskset failed; nothing pinned"
+        }
+    );
+    pinned
+}
+
+/// Shards: `WORKERS`, default 2 (one per core of this machine, the control core sharing one).
+/// With 1, the shard and the control core each have a core of their own (both pinned).
+fn workers() -> usize {
+    std::env::var("WORKERS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .filter(|&w| w > 0)
+        .unwrap_or(2)
+}
+
 /// Quiet-then-busy rounds: `ROUNDS`, default 3.
 fn rounds() -> usize {
     std::env::var("ROUNDS")
@@ -154,15 +195,24 @@ fn fanout_secs() -> u64 {
         .unwrap_or(FANOUT_SECS)
 }
 
-/// The `ringcast-load fanout` run over the whole bench, reporting slices.
+/// The `ringcast-load fanout` run over the whole bench, reporting slices; on core 0 if
+/// `split` (see [`split_cores`]).
 fn start_fanout(
     load: &Path,
     port: u16,
     pid: u32,
     total: Duration,
     json: &Path,
+    split: bool,
 ) -> std::process::Child {
-    Command::new(load)
+    let mut command = if split {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(load);
+        c
+    } else {
+        Command::new(load)
+    };
+    command
         .args([
             "fanout",
             "--connections",

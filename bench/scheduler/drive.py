@@ -216,6 +216,7 @@ def main():
     p.add_argument("--pulses", type=int, default=1, help="pulses the window is cut into")
     p.add_argument("--lead", type=int, default=90, help="seconds from now to the first due time")
     p.add_argument("--load", help="ringcast-load, to measure the fan-out beside the scheduler")
+    p.add_argument("--load-core", help="the core to run ringcast-load on (taskset -c)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--server-pid", type=int, help="to report the CPU seconds each phase cost")
     p.add_argument("--json")

@@ -37,6 +37,8 @@ def start(args, last_due_ms):
     ]
     if args.server_pid:
         command += ["--server-pid", str(args.server_pid)]
+    if args.load_core is not None:
+        command = ["taskset", "-c", str(args.load_core)] + command
     return subprocess.Popen(command, stdout=subprocess.DEVNULL), path
 
 
