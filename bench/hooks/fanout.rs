@@ -170,29 +170,26 @@ fn split_cores() -> bool {
 /// Shards: `WORKERS`, default 2 (one per core of this machine, the control core sharing one).
 /// With 1, the shard and the control core each have a core of their own (both pinned).
 fn workers() -> usize {
-    std::env::var("WORKERS")
-        .ok()
-        .and_then(|w| w.parse().ok())
-        .filter(|&w| w > 0)
-        .unwrap_or(2)
+    positive_env("WORKERS", 2)
 }
 
 /// Quiet-then-busy rounds: `ROUNDS`, default 3.
 fn rounds() -> usize {
-    std::env::var("ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .filter(|&r| r > 0)
-        .unwrap_or(3)
+    positive_env("ROUNDS", 3)
 }
 
 /// [`FANOUT_SECS`], or `FANOUT_SECS` from the environment.
 fn fanout_secs() -> u64 {
-    std::env::var("FANOUT_SECS")
+    positive_env("FANOUT_SECS", FANOUT_SECS as usize) as u64
+}
+
+/// The positive number in the environment variable `name`, else `default`.
+fn positive_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
-        .and_then(|s| s.parse().ok())
-        .filter(|&s| s > 0)
-        .unwrap_or(FANOUT_SECS)
+        .and_then(|v| v.parse().ok())
+        .filter(|&v| v > 0)
+        .unwrap_or(default)
 }
 
 /// The `ringcast-load fanout` run over the whole bench, reporting slices; on core 0 if
