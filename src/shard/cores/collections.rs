@@ -60,29 +60,46 @@ pub struct SharedChange {
     pub record: Value,
     /// The record before an update.
     pub previous: Option<Value>,
-    /// `record` as JSON text, spliced into the bodies relayed to other nodes. A `String`, not
-    /// a `Box<str>`: shrinking the serializer's buffer would cost a reallocation per change.
-    pub record_json: String,
-    /// `record_json` as a JSON string literal (quoted and escaped), whose inside is spliced
-    /// into every delivered event's data string: escaped once per change, not per frame.
-    pub record_literal: String,
+    /// `record`'s JSON text escaped as the inside of a JSON string literal, spliced into every
+    /// delivered event's data string: serialized and escaped once per change, in one pass.
+    pub record_escaped: String,
 }
 
 impl SharedChange {
     /// `change` on its way to the cores, on `channel`, serialized once.
     pub fn new(channel: Box<str>, change: RecordChange) -> Self {
-        let record_json = change.record.to_string();
-        // Serializing a `str` into memory cannot fail.
-        let record_literal = serde_json::to_string(&record_json).unwrap_or_default();
+        let mut escaped = Vec::with_capacity(256);
+        // Serializing a `Value` into memory cannot fail, and escaping ASCII bytes keeps UTF-8.
+        let _ = serde_json::to_writer(Escaping(&mut escaped), &change.record);
         SharedChange {
             channel,
             collection: change.collection.into(),
             action: change.action,
             record: change.record,
             previous: change.previous,
-            record_json,
-            record_literal,
+            record_escaped: String::from_utf8(escaped).unwrap_or_default(),
         }
+    }
+}
+
+/// Writes JSON text as the inside of a JSON string literal. Serialized JSON holds no raw
+/// control character (the serializer escapes them within strings and writes no whitespace),
+/// so `"` and `\` are the only bytes to escape.
+struct Escaping<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Escaping<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &b in buf {
+            if b == b'"' || b == b'\\' {
+                self.0.push(b'\\');
+            }
+            self.0.push(b);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -317,10 +334,7 @@ fn deliver_one(
 /// its literal put together from the record's escaped JSON (the event names need no escaping)
 /// in one buffer of the right size.
 fn encode(change: &SharedChange, d: Delivery) -> Bytes {
-    let literal = &change.record_literal;
-    let record = literal
-        .get(1..literal.len().saturating_sub(1))
-        .unwrap_or_default();
+    let record = &change.record_escaped;
     let (head, tail) = (r#""{\"action\":\""#, r#"}""#);
     let mut data = String::with_capacity(head.len() + 20 + record.len() + tail.len());
     data.push_str(head);
@@ -363,5 +377,32 @@ mod tests {
         assert_eq!(msg["channel"], "velo.realtime.posts");
         let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
         assert_eq!(data, json!({"action": "deleted", "record": record}));
+    }
+
+    #[test]
+    fn the_escaped_record_is_the_inside_of_its_json_text_as_a_string_literal() {
+        let records = [
+            json!({}),
+            json!({"a": "quote \" backslash \\ slash /", "b": [1, 2.5, null, true]}),
+            json!({"control": "\u{0}\u{1f}\t\r\n", "unicode": "é 中 \u{2028} 🎉"}),
+            json!({"nested": {"deep": [{"x": "\\\""}]}, "n": -0.0, "big": 1e300}),
+        ];
+        for record in records {
+            let change = SharedChange::new(
+                "c".into(),
+                RecordChange {
+                    collection: "c".into(),
+                    action: Action::Created,
+                    record: record.clone(),
+                    previous: None,
+                },
+            );
+            let literal = serde_json::to_string(&record.to_string()).unwrap();
+            assert_eq!(
+                change.record_escaped,
+                literal[1..literal.len() - 1],
+                "{record}"
+            );
+        }
     }
 }

@@ -75,8 +75,7 @@ fn frame_text(frame: &[u8]) -> Option<&str> {
     std::str::from_utf8(frame.get(header.header_len..)?).ok()
 }
 
-/// The changes as a records body; each record's JSON, serialized once at ingestion, is spliced
-/// in as it is.
+/// The changes as a records body.
 fn records_body(run: &[SharedChange]) -> String {
     let mut out = String::from(r#"{"records":["#);
     for (i, change) in run.iter().enumerate() {
@@ -87,7 +86,7 @@ fn records_body(run: &[SharedChange]) -> String {
         out.push_str(&format!(
             r#"{{"collection":{collection},"action":"{}","record":{}"#,
             change.action.name(),
-            change.record_json
+            change.record
         ));
         if let Some(previous) = &change.previous {
             out.push_str(&format!(r#","previous":{previous}"#));
