@@ -137,7 +137,7 @@ fn an_update_visits_the_candidates_of_both_records_once() {
 }
 
 /// Filters over a small vocabulary, so that records often hit and miss them.
-pub(super) fn filter_text() -> impl Strategy<Value = String> {
+pub(crate) fn filter_text() -> impl Strategy<Value = String> {
     let field = prop_oneof![Just("owner"), Just("n"), Just("tags"), Just("meta.k")];
     let value = prop_oneof![
         Just("'a'".to_owned()),
@@ -168,7 +168,7 @@ fn scalar() -> impl Strategy<Value = Value> {
     ]
 }
 
-pub(super) fn record() -> impl Strategy<Value = Value> {
+pub(crate) fn record() -> impl Strategy<Value = Value> {
     let field = prop_oneof![
         scalar(),
         proptest::collection::vec(scalar(), 0..3).prop_map(Value::from)

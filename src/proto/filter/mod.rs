@@ -27,7 +27,7 @@ mod slots;
 #[cfg(test)]
 mod eval_tests;
 #[cfg(test)]
-mod index_tests;
+pub(crate) mod index_tests;
 #[cfg(test)]
 mod parser_tests;
 #[cfg(test)]

@@ -269,7 +269,8 @@ fn fan_out(shard: &Shard, app: usize, changes: Arc<[SharedChange]>, except: Opti
             .iter()
             .fold(0, |cores, c| cores | interest.cores(app, &c.channel))
     };
-    deliver_local(shard, app, &changes, except, published);
+    // The other cores first: they evaluate their subscribers while this one does its own,
+    // instead of after.
     for dst in (0..shard.config.workers).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
         let msg = CoreMsg::Records {
             app,
@@ -279,6 +280,7 @@ fn fan_out(shard: &Shard, app: usize, changes: Arc<[SharedChange]>, except: Opti
         };
         send(shard, dst, msg);
     }
+    deliver_local(shard, app, &changes, except, published);
 }
 
 /// This core's subscribers of each change, in order.

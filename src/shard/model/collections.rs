@@ -1,7 +1,5 @@
 //! One core's filtered collection subscriptions: each app's parsed list rules, and per
-//! collection the compiled filters of this core's connections in a [`FilterIndex`], with the
-//! field paths of the filters it cannot key (scanned on every change) in a [`PathTable`], so
-//! each such path is looked up once per change however many of them read it.
+//! collection the compiled filters of this core's connections (see [`Registered`]).
 //!
 //! A registration is keyed by the connection's slab key. It is *active* once the connection
 //! has subscribed to the collection's channel; only active registrations receive changes (a
@@ -11,13 +9,11 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use slab::Slab;
 
+use super::registered::Registered;
 use crate::config::AppConfig;
 use crate::proto::api::realtime::{RealtimeError, MAX_FILTERS_PER_CONNECTION};
-use crate::proto::filter::{
-    self, delivery_resolved, Change, CompiledFilter, Delivery, Expr, FilterIndex, PathTable,
-};
+use crate::proto::filter::{self, Change, CompiledFilter, Delivery, Expr};
 
 /// Every app's collections on one core.
 pub struct Collections {
@@ -30,61 +26,10 @@ struct AppCollections {
     leaves: bool,
     /// `false`: every active subscriber is evaluated on every change (a benchmark baseline).
     index: bool,
+    /// This core's registrations, by connection key.
     subs: HashMap<Box<str>, Registered>,
     /// Filtered subscriptions per connection, for the per-connection limit.
     per_conn: HashMap<usize, usize>,
-}
-
-/// One collection's subscriptions on this core. The index's handles are slots in `subs`, so
-/// a candidate is found by position, not by hashing its connection key, and the naive
-/// baseline walks one contiguous list.
-#[derive(Default)]
-struct Registered {
-    index: FilterIndex<usize>,
-    subs: Slab<Sub>,
-    /// The slot of each registered connection.
-    slot_of: HashMap<usize, usize>,
-    /// The paths of the scanned filters (those without an index key). Keyed filters are not
-    /// interned: their paths would be resolved on every change whether or not the index picks
-    /// them, a cost in proportion to the subscriptions instead of the candidates.
-    paths: PathTable,
-}
-
-impl Registered {
-    /// Puts `conn`'s filter in, replacing its earlier one.
-    fn put(&mut self, conn: usize, mut filter: CompiledFilter) {
-        if filter.index_key().is_none() {
-            self.paths.intern(&mut filter);
-        }
-        let slot = match self.slot_of.get(&conn) {
-            Some(&slot) => {
-                let mut old = std::mem::replace(&mut self.subs[slot].filter, filter);
-                self.paths.release(&mut old);
-                slot
-            }
-            None => {
-                let slot = self.subs.insert(Sub {
-                    conn,
-                    filter,
-                    active: false,
-                });
-                self.slot_of.insert(conn, slot);
-                slot
-            }
-        };
-        self.index.insert(slot, &self.subs[slot].filter);
-    }
-
-    /// Drops `conn`'s registration; false when it had none.
-    fn remove(&mut self, conn: usize) -> bool {
-        let Some(slot) = self.slot_of.remove(&conn) else {
-            return false;
-        };
-        let mut sub = self.subs.remove(slot);
-        self.paths.release(&mut sub.filter);
-        self.index.remove(&slot);
-        true
-    }
 }
 
 /// A collection's list rule, parsed.
@@ -94,12 +39,6 @@ enum Access {
     /// No usable rule and not public: the configuration check refuses this at startup, so it
     /// is only a guard that such a collection is never served open.
     Refused,
-}
-
-struct Sub {
-    conn: usize,
-    filter: CompiledFilter,
-    active: bool,
 }
 
 impl Collections {
@@ -154,11 +93,11 @@ impl Collections {
         let compiled = CompiledFilter::new(rule, parsed.as_ref(), claims);
         let registered = a.subs.entry(collection.into()).or_default();
         let count = a.per_conn.entry(conn).or_default();
-        let replacing = registered.slot_of.contains_key(&conn);
+        let replacing = registered.contains(conn);
         if !replacing && *count >= MAX_FILTERS_PER_CONNECTION {
             return Err(RealtimeError::TooManyFilters);
         }
-        registered.put(conn, compiled);
+        registered.put(conn, compiled, false);
         *count += usize::from(!replacing);
         Ok(())
     }
@@ -171,12 +110,12 @@ impl Collections {
             return;
         };
         if on {
-            if let Some(&slot) = registered.slot_of.get(&conn) {
-                registered.subs[slot].active = true;
+            if let Some(sub) = registered.get_mut(conn) {
+                sub.active = true;
             }
             return;
         }
-        if registered.remove(conn) {
+        if registered.remove(conn).is_some() {
             uncount(&mut a.per_conn, conn);
         }
     }
@@ -192,9 +131,9 @@ impl Collections {
         }
     }
 
-    /// Calls `send` for each active subscriber of `collection` that receives something for
-    /// `change`, with what it receives. Only the index's candidates are evaluated, unless the
-    /// app turned the index off (then every subscriber is).
+    /// Calls `send` for each active subscriber of `collection` on this core that receives
+    /// something for `change`, with what it receives. Only the index's candidates are
+    /// evaluated, unless the app turned the index off (then every subscriber is).
     pub fn deliveries(
         &self,
         app: usize,
@@ -203,28 +142,9 @@ impl Collections {
         mut send: impl FnMut(usize, Delivery),
     ) {
         let a = &self.apps[app];
-        let Some(registered) = a.subs.get(collection) else {
-            return;
-        };
-        // The scanned filters' paths, looked up once for all of them.
-        let resolved = registered.paths.resolve_change(change);
-        let mut evaluate = |sub: &Sub| {
-            if !sub.active {
-                return;
-            }
-            if let Some(d) = delivery_resolved(&sub.filter, &resolved, a.leaves) {
-                send(sub.conn, d);
-            }
-        };
-        if !a.index {
-            registered.subs.iter().for_each(|(_, sub)| evaluate(sub));
-            return;
+        if let Some(registered) = a.subs.get(collection) {
+            registered.deliveries(change, a.leaves, a.index, |sub, d| send(sub.handle, d));
         }
-        registered.index.candidates_of_change(change, |&slot| {
-            if let Some(sub) = registered.subs.get(slot) {
-                evaluate(sub);
-            }
-        });
     }
 }
 
@@ -340,7 +260,7 @@ mod tests {
     #[test]
     fn scanned_filters_paths_are_interned_while_registered() {
         let mut c = collections();
-        let paths = |c: &Collections| c.apps[0].subs["news"].paths.len();
+        let paths = |c: &Collections| c.apps[0].subs["news"].interned_paths();
         c.register(0, "news", 1, Some("seq < -1 && n > 2"), &Value::Null)
             .unwrap();
         c.register(0, "news", 2, Some("seq < -2"), &Value::Null)

@@ -7,6 +7,7 @@ pub(crate) mod channels;
 pub(crate) mod collections;
 pub(crate) mod interest;
 pub(crate) mod presence;
+pub(crate) mod registered;
 pub(crate) mod sanctum_cache;
 pub(crate) mod stats;
 pub(crate) mod subscription_counts;
