@@ -21,6 +21,7 @@ use crate::proto::pusher::session::{Effect, Input, Millis, Rules, Session, Windo
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
 use crate::ring::{BellHandle, Endpoint};
+use crate::shard::cores::collections;
 use crate::shard::cores::control::ControlLink;
 use crate::shard::cores::gather::Asks;
 use crate::shard::io::effects;
@@ -340,7 +341,8 @@ impl Shard {
         self.shared.app_connections[conn.app].fetch_sub(1, Ordering::Relaxed);
         effects::run(self, key, &mut conn, Input::Closed);
         // Registrations whose channel was never subscribed have no `Leave` to undo them.
-        self.collections.borrow_mut().remove_conn(conn.app, key);
+        let dropped = self.collections.borrow_mut().remove_conn(conn.app, key);
+        collections::announce(self, conn.app, dropped);
         conn.outbox.close_with(None);
     }
 }

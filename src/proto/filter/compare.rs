@@ -34,27 +34,12 @@ pub(crate) enum Rhs<'a> {
     Pattern(&'a LikePattern),
 }
 
-/// `left op right` for two scalars.
+/// `left op right` for two scalars. Inlined into the evaluator: a scanned filter is one or
+/// two of these per change, and the call was a measurable part of evaluating one.
+#[inline]
 pub(crate) fn compare(left: &Value, op: CmpOp, right: Rhs<'_>) -> bool {
     match (op, right) {
-        (CmpOp::Like | CmpOp::NotLike, _) => {
-            let negate = op == CmpOp::NotLike;
-            let mut buf = TextBuf::default();
-            let Some(text) = like_text(left, &mut buf) else {
-                return false;
-            };
-            let hit = match right {
-                Rhs::Pattern(p) => p.matches(text),
-                Rhs::Value(v) => {
-                    let mut rbuf = TextBuf::default();
-                    match like_text(v, &mut rbuf) {
-                        Some(pattern) => like(text, pattern, true),
-                        None => return false,
-                    }
-                }
-            };
-            hit != negate
-        }
+        (CmpOp::Like | CmpOp::NotLike, _) => compare_like(left, op == CmpOp::NotLike, right),
         // A pattern only ever stands for a constant string on the right of `~`.
         (_, Rhs::Pattern(_)) => false,
         (CmpOp::Eq, Rhs::Value(r)) => equal(left, r),
@@ -66,6 +51,27 @@ pub(crate) fn compare(left: &Value, op: CmpOp, right: Rhs<'_>) -> bool {
             _ => o != Ordering::Greater,
         }),
     }
+}
+
+/// `~` (or `!~` when `negate`), kept out of line: it formats numbers into stack buffers, and
+/// inlined it would make every other comparison's code larger.
+#[inline(never)]
+fn compare_like(left: &Value, negate: bool, right: Rhs<'_>) -> bool {
+    let mut buf = TextBuf::default();
+    let Some(text) = like_text(left, &mut buf) else {
+        return false;
+    };
+    let hit = match right {
+        Rhs::Pattern(p) => p.matches(text),
+        Rhs::Value(v) => {
+            let mut rbuf = TextBuf::default();
+            match like_text(v, &mut rbuf) {
+                Some(pattern) => like(text, pattern, true),
+                None => return false,
+            }
+        }
+    };
+    hit != negate
 }
 
 /// A number's value, with booleans as 1 and 0.

@@ -169,9 +169,20 @@ impl PathTable {
     }
 }
 
+impl CompiledFilter {
+    /// A copy that reads its record itself, whichever table this one is interned in: what
+    /// another core interns in a table of its own.
+    pub fn detached(&self) -> CompiledFilter {
+        let mut copy = self.clone();
+        each_field(&mut copy.root, &mut |field| field.slot = None);
+        copy
+    }
+}
+
 /// What `filter`'s subscriber receives for `change`, as [`delivery`](super::delivery) decides,
 /// with the interned paths read from the resolved slots. `change` must come from the table
 /// `filter` was interned in (or `filter` must not be interned).
+#[inline]
 pub fn delivery_resolved(
     filter: &CompiledFilter,
     change: &ResolvedChange<'_>,

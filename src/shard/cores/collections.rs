@@ -25,6 +25,7 @@ use crate::proto::filter::{Action, Change, Delivery};
 use crate::proto::pusher::{self, SocketId};
 use crate::shard::io::conn::unix_now;
 use crate::shard::io::conn_auth::sanctum_user;
+use crate::shard::model::collections::{Announcement, Routed};
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::model::stats::ShardStats;
 use crate::shard::state::{CoreMsg, Shard};
@@ -78,6 +79,17 @@ impl SharedChange {
             record: change.record,
             previous: change.previous,
             record_escaped: String::from_utf8(escaped).unwrap_or_default(),
+        }
+    }
+}
+
+impl SharedChange {
+    /// The change as filters read it.
+    pub fn view(&self) -> Change<'_> {
+        Change {
+            action: self.action,
+            record: &self.record,
+            previous: self.previous.as_ref(),
         }
     }
 }
@@ -160,13 +172,14 @@ fn register_here(shard: &Shard, reg: &Registration) -> Result<String, RealtimeEr
         same_user(user, conn.session.auth_user())?;
     }
     let app = &shard.config.apps[conn.app];
-    shard.collections.borrow_mut().register(
+    let announcement = shard.collections.borrow_mut().register(
         conn.app,
         &reg.collection,
         key,
         reg.filter.as_deref(),
         &conn.claims,
     )?;
+    announce(shard, conn.app, announcement);
     let channel = format!("{}{}", app.realtime_prefix, reg.collection);
     conn.session.register_collection(&channel);
     Ok(channel)
@@ -223,11 +236,37 @@ pub fn joined(shard: &Shard, app: usize, channel: &str, key: usize, on: bool) {
         return;
     }
     if let Some(collection) = channel.strip_prefix(config.realtime_prefix.as_str()) {
-        shard
+        let announcement = shard
             .collections
             .borrow_mut()
             .set_active(app, collection, key, on);
+        announce(shard, app, announcement);
     }
+}
+
+/// Tells every other core what changed among this core's active filters, so that their
+/// routes send changes here exactly when they reach someone (one ring message per core and
+/// announcement; the ring keeps each core's announcements in order).
+pub fn announce(shard: &Shard, app: usize, announcements: impl IntoIterator<Item = Announcement>) {
+    for announcement in announcements {
+        let announcement = Arc::new(announcement);
+        for dst in (0..shard.config.workers).filter(|&d| d != shard.id) {
+            let msg = CoreMsg::Route {
+                app,
+                core: shard.id,
+                announcement: announcement.clone(),
+            };
+            send(shard, dst, msg);
+        }
+    }
+}
+
+/// Another core's announcement, into this core's routes.
+pub fn on_route(shard: &Shard, app: usize, core: usize, announcement: &Announcement) {
+    shard
+        .collections
+        .borrow_mut()
+        .apply(app, core, announcement);
 }
 
 /// Delivers `changes` here and on every other core with subscribers of their channels: one
@@ -260,27 +299,111 @@ fn share(shard: &Shard, app: usize, changes: Vec<RecordChange>) -> Arc<[SharedCh
         .collect()
 }
 
-/// Delivers on this core and sends the batch to every other core with subscribers.
+/// Deliveries routed to one core: each change's index in the batch, and the delivery.
+pub type Routes = Vec<(u32, Routed)>;
+
+/// Delivers the batch on this core and on the others. Every filter is evaluated once, here:
+/// this core's own as it delivers, the other cores' through its routes, and each other core
+/// that has deliveries gets the batch with its list (one ring message per core), sent before
+/// this core delivers its own. With the index off (the naive baseline), every core with
+/// subscribers of the channels gets the batch and evaluates its own subscribers.
 fn fan_out(shard: &Shard, app: usize, changes: Arc<[SharedChange]>, except: Option<SocketId>) {
     let published = Instant::now();
-    let cores = {
-        let interest = shard.interest.borrow();
-        changes
-            .iter()
-            .fold(0, |cores, c| cores | interest.cores(app, &c.channel))
+    let workers = shard.config.workers;
+    let mut routes: Vec<Routes> = Vec::new();
+    let routed = {
+        let collections = shard.collections.borrow();
+        changes.iter().enumerate().all(|(i, c)| {
+            collections.route(app, &c.collection, &c.view(), |r| {
+                if routes.is_empty() {
+                    routes.resize_with(workers, Vec::new);
+                }
+                routes[r.core].push((i as u32, r));
+            })
+        })
     };
-    // The other cores first: they evaluate their subscribers while this one does its own,
-    // instead of after.
-    for dst in (0..shard.config.workers).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
-        let msg = CoreMsg::Records {
-            app,
-            changes: changes.clone(),
-            except,
-            published,
-        };
-        send(shard, dst, msg);
+    let records = |routes| CoreMsg::Records {
+        app,
+        changes: changes.clone(),
+        except,
+        published,
+        routes,
+    };
+    if routed {
+        for (dst, list) in routes.into_iter().enumerate() {
+            if !list.is_empty() && dst != shard.id {
+                send(shard, dst, records(Some(list)));
+            }
+        }
+    } else {
+        let interest = shard.interest.borrow();
+        let cores = changes
+            .iter()
+            .fold(0, |cores, c| cores | interest.cores(app, &c.channel));
+        drop(interest);
+        for dst in (0..workers).filter(|&d| d != shard.id && cores & (1 << d) != 0) {
+            send(shard, dst, records(None));
+        }
     }
     deliver_local(shard, app, &changes, except, published);
+}
+
+/// Another core's batch: the deliveries its routes found here, or (`None`, the index off)
+/// every subscriber here evaluated.
+pub fn on_records(
+    shard: &Shard,
+    app: usize,
+    changes: &[SharedChange],
+    except: Option<SocketId>,
+    published: Instant,
+    routes: Option<&[(u32, Routed)]>,
+) {
+    match routes {
+        Some(routes) => deliver_routed(shard, app, changes, except, published, routes),
+        None => deliver_local(shard, app, changes, except, published),
+    }
+}
+
+/// The deliveries another core routed here, each confirmed against the subscriber's current
+/// registration; each distinct frame of a change encoded once.
+fn deliver_routed(
+    shard: &Shard,
+    app: usize,
+    changes: &[SharedChange],
+    except: Option<SocketId>,
+    published: Instant,
+    routes: &[(u32, Routed)],
+) {
+    let conns = shard.conns.borrow();
+    let collections = shard.collections.borrow();
+    let mut frames: [Option<Bytes>; 3] = Default::default();
+    let mut current = None;
+    let mut delivered = 0;
+    for (i, routed) in routes {
+        let Some(change) = changes.get(*i as usize) else {
+            continue;
+        };
+        if current != Some(*i) {
+            frames = Default::default();
+            current = Some(*i);
+        }
+        let Some(d) = collections.confirm(app, &change.collection, routed, &change.view()) else {
+            continue;
+        };
+        let Some(conn) = conns.get(routed.conn) else {
+            continue;
+        };
+        if except == Some(conn.session.socket_id()) {
+            continue;
+        }
+        let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
+        delivered += usize::from(queue_frame(shard, conn, frame));
+    }
+    if delivered > 0 {
+        let stats = shard.stats();
+        ShardStats::add(&stats.messages_out, delivered as u64);
+        stats.latency(published.elapsed());
+    }
 }
 
 /// This core's subscribers of each change, in order.
@@ -306,11 +429,7 @@ fn deliver_one(
     except: Option<SocketId>,
     published: Instant,
 ) {
-    let view = Change {
-        action: change.action,
-        record: &change.record,
-        previous: change.previous.as_ref(),
-    };
+    let view = change.view();
     let mut frames: [Option<Bytes>; 3] = Default::default();
     let conns = shard.conns.borrow();
     let mut delivered = 0;

@@ -91,12 +91,18 @@ pub fn handle(shard: &Shard, msg: CoreMsg) {
             send(shard, from, CoreMsg::Answer { id, part });
         }
         CoreMsg::Register { from, id, reg } => collections::on_register(shard, from, id, &reg),
+        CoreMsg::Route {
+            app,
+            core,
+            announcement,
+        } => collections::on_route(shard, app, core, &announcement),
         CoreMsg::Records {
             app,
             changes,
             except,
             published,
-        } => collections::deliver_local(shard, app, &changes, except, published),
+            routes,
+        } => collections::on_records(shard, app, &changes, except, published, routes.as_deref()),
         CoreMsg::TerminateUser { app, user_id } => {
             effects::feed_app(shard, app, || Input::Terminate { user: &user_id })
         }

@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::collections::{Registration, SharedChange};
+use super::collections::{Registration, Routes, SharedChange};
 use super::gather::Reply;
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::IpGroup;
+use crate::shard::model::collections::Announcement;
 
 /// Names a connection on a given core: its slab key there and its socket id (slab keys are
 /// reused, so the socket id tells a stale reply from a live connection).
@@ -198,6 +199,15 @@ pub enum CoreMsg {
         /// What to register.
         reg: Arc<Registration>,
     },
+    /// To every other core: one of the sending core's active collection filters changed.
+    Route {
+        /// App index.
+        app: usize,
+        /// The sending core.
+        core: usize,
+        /// What changed.
+        announcement: Arc<Announcement>,
+    },
     /// Deliver record changes to this core's collection subscribers.
     Records {
         /// App index.
@@ -208,6 +218,9 @@ pub enum CoreMsg {
         except: Option<SocketId>,
         /// When the ingesting core accepted it.
         published: Instant,
+        /// The deliveries the ingesting core's routes found on this core, or `None` (the
+        /// index off): evaluate every subscriber here.
+        routes: Option<Routes>,
     },
     /// Close every connection of a signed-in user (REST terminate_connections).
     TerminateUser {

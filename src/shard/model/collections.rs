@@ -1,23 +1,34 @@
-//! One core's filtered collection subscriptions: each app's parsed list rules, and per
-//! collection the compiled filters of this core's connections (see [`Registered`]).
+//! One core's filtered collection subscriptions: each app's parsed list rules, per
+//! collection the compiled filters of this core's connections, and the routes: a copy of the
+//! other cores' active filters, so that the core that ingests a change evaluates every filter
+//! once and sends each other core only the deliveries it found there.
 //!
 //! A registration is keyed by the connection's slab key. It is *active* once the connection
 //! has subscribed to the collection's channel; only active registrations receive changes (a
-//! registered socket that never subscribed would not expect the events). Pure: no monoio, no
-//! `Shard`; the shell adds, activates and removes, and asks for deliveries.
+//! registered socket that never subscribed would not expect the events). Every change to this
+//! core's active filters comes back as an [`Announcement`] for the shell to send to the other
+//! cores, which [`apply`](Collections::apply) it to their routes. A core numbers its
+//! registrations, so a routed delivery names the registration it was evaluated against, and
+//! the receiving core delivers it only if that is still the connection's filter (else it
+//! evaluates the current one: a stale copy never decides what a subscriber receives). Pure:
+//! no monoio, no `Shard`; the shell adds, activates and removes, and asks for deliveries and
+//! routes.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::registered::Registered;
+use super::registered::{Registered, Sub};
 use crate::config::AppConfig;
 use crate::proto::api::realtime::{RealtimeError, MAX_FILTERS_PER_CONNECTION};
 use crate::proto::filter::{self, Change, CompiledFilter, Delivery, Expr};
+use crate::ring::MAX_CORES;
 
 /// Every app's collections on one core.
 pub struct Collections {
     apps: Vec<AppCollections>,
+    /// The number the next registration gets.
+    next_gen: u64,
 }
 
 struct AppCollections {
@@ -28,6 +39,8 @@ struct AppCollections {
     index: bool,
     /// This core's registrations, by connection key.
     subs: HashMap<Box<str>, Registered>,
+    /// The other cores' active filters, by [`route_handle`].
+    routes: HashMap<Box<str>, Registered>,
     /// Filtered subscriptions per connection, for the per-connection limit.
     per_conn: HashMap<usize, usize>,
 }
@@ -39,6 +52,41 @@ enum Access {
     /// No usable rule and not public: the configuration check refuses this at startup, so it
     /// is only a guard that such a collection is never served open.
     Refused,
+}
+
+/// What the other cores must learn when one of this core's active filters changes, to route
+/// changes here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Announcement {
+    /// `conn`'s filter on `collection` receives changes from now on (a new one, or one that
+    /// replaces its earlier filter). Detached: it reads its record itself.
+    Put {
+        collection: Box<str>,
+        conn: usize,
+        gen: u64,
+        filter: CompiledFilter,
+    },
+    /// `conn`'s filter on `collection` receives no more changes.
+    Drop { collection: Box<str>, conn: usize },
+}
+
+/// The handle of `core`'s connection `conn` among the routes: both fit, as `conn` is a slab
+/// key far below `usize::MAX / 64` and a mesh has at most 64 cores.
+fn route_handle(core: usize, conn: usize) -> usize {
+    conn * MAX_CORES + core
+}
+
+/// A delivery to another core's subscriber, as this core's routes evaluated it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routed {
+    /// The subscriber's core.
+    pub core: usize,
+    /// The subscriber's connection key there.
+    pub conn: usize,
+    /// The registration it was evaluated against.
+    pub gen: u64,
+    /// What it receives.
+    pub delivery: Delivery,
 }
 
 impl Collections {
@@ -63,14 +111,16 @@ impl Collections {
                 leaves: app.realtime_leaves,
                 index: app.realtime_index,
                 subs: HashMap::new(),
+                routes: HashMap::new(),
                 per_conn: HashMap::new(),
             })
             .collect();
-        Collections { apps }
+        Collections { apps, next_gen: 0 }
     }
 
     /// Registers connection `conn`'s `filter` on `collection` under the collection's rule and
-    /// the connection's `claims`, replacing an earlier filter of the same connection there.
+    /// the connection's `claims`, replacing an earlier filter of the same connection there
+    /// (announced when that one was active).
     pub fn register(
         &mut self,
         app: usize,
@@ -78,7 +128,7 @@ impl Collections {
         conn: usize,
         filter: Option<&str>,
         claims: &Value,
-    ) -> Result<(), RealtimeError> {
+    ) -> Result<Option<Announcement>, RealtimeError> {
         let a = &mut self.apps[app];
         let rule = match a.rules.get(collection) {
             None => return Err(RealtimeError::UnknownCollection(collection.to_owned())),
@@ -97,37 +147,123 @@ impl Collections {
         if !replacing && *count >= MAX_FILTERS_PER_CONNECTION {
             return Err(RealtimeError::TooManyFilters);
         }
-        registered.put(conn, compiled, false);
+        registered.put(conn, compiled, false, self.next_gen);
+        self.next_gen += 1;
         *count += usize::from(!replacing);
-        Ok(())
+        Ok(registered
+            .get_mut(conn)
+            .filter(|sub| sub.active)
+            .map(|sub| put(collection, sub)))
     }
 
     /// The connection subscribed to (`on`) or left the collection's channel. Leaving drops the
     /// registration.
-    pub fn set_active(&mut self, app: usize, collection: &str, conn: usize, on: bool) {
+    pub fn set_active(
+        &mut self,
+        app: usize,
+        collection: &str,
+        conn: usize,
+        on: bool,
+    ) -> Option<Announcement> {
         let a = &mut self.apps[app];
-        let Some(registered) = a.subs.get_mut(collection) else {
-            return;
-        };
+        let registered = a.subs.get_mut(collection)?;
         if on {
-            if let Some(sub) = registered.get_mut(conn) {
-                sub.active = true;
-            }
-            return;
+            let sub = registered.get_mut(conn).filter(|sub| !sub.active)?;
+            sub.active = true;
+            return Some(put(collection, sub));
         }
-        if registered.remove(conn).is_some() {
-            uncount(&mut a.per_conn, conn);
+        let sub = registered.remove(conn)?;
+        uncount(&mut a.per_conn, conn);
+        sub.active.then(|| Announcement::Drop {
+            collection: collection.into(),
+            conn,
+        })
+    }
+
+    /// Drops every registration of a closed connection; the active ones are announced.
+    pub fn remove_conn(&mut self, app: usize, conn: usize) -> Vec<Announcement> {
+        let a = &mut self.apps[app];
+        if a.per_conn.remove(&conn).is_none() {
+            return Vec::new();
+        }
+        a.subs
+            .iter_mut()
+            .filter_map(|(collection, registered)| {
+                let sub = registered.remove(conn)?;
+                sub.active.then(|| Announcement::Drop {
+                    collection: collection.clone(),
+                    conn,
+                })
+            })
+            .collect()
+    }
+
+    /// Another core's announcement, taken into this core's routes.
+    pub fn apply(&mut self, app: usize, core: usize, announcement: &Announcement) {
+        let routes = &mut self.apps[app].routes;
+        match announcement {
+            Announcement::Put {
+                collection,
+                conn,
+                gen,
+                filter,
+            } => routes.entry(collection.clone()).or_default().put(
+                route_handle(core, *conn),
+                filter.clone(),
+                true,
+                *gen,
+            ),
+            Announcement::Drop { collection, conn } => {
+                if let Some(registered) = routes.get_mut(collection) {
+                    registered.remove(route_handle(core, *conn));
+                }
+            }
         }
     }
 
-    /// Drops every registration of a closed connection.
-    pub fn remove_conn(&mut self, app: usize, conn: usize) {
-        let a = &mut self.apps[app];
-        if a.per_conn.remove(&conn).is_none() {
-            return;
+    /// Calls `found` with every delivery of `change` to the other cores' subscribers, as
+    /// this core's routes evaluate them. False when the app turned the index off: the naive
+    /// baseline sends every change to every core with subscribers, to be evaluated there.
+    pub fn route(
+        &self,
+        app: usize,
+        collection: &str,
+        change: &Change<'_>,
+        mut found: impl FnMut(Routed),
+    ) -> bool {
+        let a = &self.apps[app];
+        if !a.index {
+            return false;
         }
-        for registered in a.subs.values_mut() {
-            registered.remove(conn);
+        if let Some(routes) = a.routes.get(collection) {
+            routes.deliveries(change, a.leaves, true, |sub, delivery| {
+                found(Routed {
+                    core: sub.handle % MAX_CORES,
+                    conn: sub.handle / MAX_CORES,
+                    gen: sub.gen,
+                    delivery,
+                })
+            });
+        }
+        true
+    }
+
+    /// What connection `conn` of this core receives of a delivery another core routed here
+    /// (evaluated against registration `gen`): that delivery while `gen` is still its active
+    /// filter on `collection`, else what its filter now gives for `change`.
+    pub fn confirm(
+        &self,
+        app: usize,
+        collection: &str,
+        routed: &Routed,
+        change: &Change<'_>,
+    ) -> Option<Delivery> {
+        let a = &self.apps[app];
+        let sub = a.subs.get(collection)?.get(routed.conn)?;
+        match (sub.active, sub.gen == routed.gen) {
+            (false, _) => None,
+            (true, true) => Some(routed.delivery),
+            (true, false) => filter::delivery(&sub.filter, change, a.leaves),
         }
     }
 
@@ -145,6 +281,16 @@ impl Collections {
         if let Some(registered) = a.subs.get(collection) {
             registered.deliveries(change, a.leaves, a.index, |sub, d| send(sub.handle, d));
         }
+    }
+}
+
+/// The announcement of `sub`'s filter on `collection`, taking effect now.
+fn put(collection: &str, sub: &Sub) -> Announcement {
+    Announcement::Put {
+        collection: collection.into(),
+        conn: sub.handle,
+        gen: sub.gen,
+        filter: sub.filter.detached(),
     }
 }
 

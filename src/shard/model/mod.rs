@@ -5,6 +5,8 @@
 pub(crate) mod cache;
 pub(crate) mod channels;
 pub(crate) mod collections;
+#[cfg(test)]
+mod collections_routes_tests;
 pub(crate) mod interest;
 pub(crate) mod presence;
 pub(crate) mod registered;

@@ -48,12 +48,15 @@ pub(crate) struct Sub {
     pub filter: CompiledFilter,
     /// Whether it receives changes (its connection subscribed to the collection's channel).
     pub active: bool,
+    /// Which registration of its handle this is (a core numbers its registrations), so that
+    /// another core's evaluation of it can be checked to be of this very filter.
+    pub gen: u64,
 }
 
 impl Registered {
-    /// Puts `handle`'s filter in, replacing its earlier one (whose `active` state it keeps; a
-    /// new one starts as `active`).
-    pub fn put(&mut self, handle: usize, mut filter: CompiledFilter, active: bool) {
+    /// Puts `handle`'s filter in as registration `gen`, replacing its earlier one (whose
+    /// `active` state it keeps; a new one starts as `active`).
+    pub fn put(&mut self, handle: usize, mut filter: CompiledFilter, active: bool, gen: u64) {
         let active = self.remove(handle).map_or(active, |old| old.active);
         let place = if filter.index_key().is_none() {
             self.paths.intern(&mut filter);
@@ -61,6 +64,7 @@ impl Registered {
                 handle,
                 filter,
                 active,
+                gen,
             });
             Place::Scanned(self.scanned.len() - 1)
         } else {
@@ -68,6 +72,7 @@ impl Registered {
                 handle,
                 filter,
                 active,
+                gen,
             });
             self.index.insert(slot, &self.keyed[slot].filter);
             Place::Keyed(slot)
@@ -95,6 +100,14 @@ impl Registered {
     }
 
     /// `handle`'s filter, if registered.
+    pub fn get(&self, handle: usize) -> Option<&Sub> {
+        match *self.place_of.get(&handle)? {
+            Place::Keyed(slot) => self.keyed.get(slot),
+            Place::Scanned(pos) => self.scanned.get(pos),
+        }
+    }
+
+    /// `handle`'s filter, if registered, to change its state.
     pub fn get_mut(&mut self, handle: usize) -> Option<&mut Sub> {
         match *self.place_of.get(&handle)? {
             Place::Keyed(slot) => self.keyed.get_mut(slot),
@@ -193,7 +206,7 @@ mod tests {
             for op in &ops {
                 match op {
                     Op::Put(h, text, active) => {
-                        registered.put(*h, compile(text), *active);
+                        registered.put(*h, compile(text), *active, 0);
                         let active = model.get(h).map_or(*active, |(_, a)| *a);
                         model.insert(*h, (compile(text), active));
                     }
