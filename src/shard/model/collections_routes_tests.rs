@@ -160,7 +160,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn routes_send_a_change_to_exactly_the_cores_it_reaches(
+    fn routes_find_exactly_what_each_core_finds(
         leaves in any::<bool>(),
         ops in proptest::collection::vec(op(), 0..40),
         changes in proptest::collection::vec((0..3u8, record(), record(), any::<bool>()), 1..8),
