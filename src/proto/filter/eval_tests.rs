@@ -179,3 +179,29 @@ fn like_with_numbers_reads_their_text() {
     );
     assert!(!matches("n !~ 'x'", &json!({})));
 }
+
+fn number(n: i32, quarter: bool) -> Value {
+    match quarter {
+        true => json!(f64::from(n) / 4.0),
+        false => json!(n),
+    }
+}
+
+proptest::proptest! {
+    /// A field holding a number against a constant number takes the evaluator's direct path;
+    /// it decides what `compare` decides for the same two values, for every operator.
+    #[test]
+    fn numbers_against_a_constant_decide_as_compare_does(
+        x in -20i32..20, xq in proptest::bool::ANY,
+        dy in -1i32..=1, yq in proptest::bool::ANY,
+        op in 0..6usize,
+    ) {
+        use super::compare::{compare, Rhs};
+        // Bounds next to the value, equal to it a third of the time.
+        let (value, bound) = (number(x, xq), number(x + dy, yq && xq));
+        let ops = [CmpOp::Eq, CmpOp::Ne, CmpOp::Gt, CmpOp::Ge, CmpOp::Lt, CmpOp::Le];
+        let filter = compile_with(None, Some(&format!("n {} {bound}", ops[op].symbol())), &Value::Null);
+        let want = compare(&value, ops[op], Rhs::Value(&bound));
+        proptest::prop_assert_eq!(filter.matches(&json!({"n": value})), want);
+    }
+}
