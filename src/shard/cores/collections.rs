@@ -28,7 +28,7 @@ use crate::shard::io::conn_auth::sanctum_user;
 use crate::shard::model::collections::{Announcement, Routed};
 use crate::shard::model::sanctum_cache::{self, Verdict};
 use crate::shard::model::stats::ShardStats;
-use crate::shard::state::{CoreMsg, Shard};
+use crate::shard::state::{Conn, CoreMsg, Shard};
 
 /// A request to register a socket's filter, carried to the socket's core.
 #[derive(Debug, Clone)]
@@ -390,20 +390,11 @@ fn deliver_routed(
         let Some(d) = collections.confirm(app, &change.collection, routed, &change.view()) else {
             continue;
         };
-        let Some(conn) = conns.get(routed.conn) else {
-            continue;
-        };
-        if except == Some(conn.session.socket_id()) {
-            continue;
+        if let Some(conn) = conns.get(routed.conn) {
+            delivered += queue_delivery(shard, conn, except, &mut frames, change, d);
         }
-        let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
-        delivered += usize::from(queue_frame(shard, conn, frame));
     }
-    if delivered > 0 {
-        let stats = shard.stats();
-        ShardStats::add(&stats.messages_out, delivered as u64);
-        stats.latency(published.elapsed());
-    }
+    count_delivered(shard, delivered, published);
 }
 
 /// This core's subscribers of each change, in order.
@@ -437,13 +428,33 @@ fn deliver_one(
         .collections
         .borrow()
         .deliveries(app, &change.collection, &view, |key, d| {
-            let Some(conn) = conns.get(key) else { return };
-            if except == Some(conn.session.socket_id()) {
-                return;
+            if let Some(conn) = conns.get(key) {
+                delivered += queue_delivery(shard, conn, except, &mut frames, change, d);
             }
-            let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
-            delivered += usize::from(queue_frame(shard, conn, frame));
         });
+    count_delivered(shard, delivered, published);
+}
+
+/// Queues `change`'s frame for `d` to `conn`, unless it is the excluded socket; each of a
+/// change's frames (`created` / `updated` / `deleted`) is encoded once, into `frames`. How
+/// many frames were queued: 0 or 1.
+fn queue_delivery(
+    shard: &Shard,
+    conn: &Conn,
+    except: Option<SocketId>,
+    frames: &mut [Option<Bytes>; 3],
+    change: &SharedChange,
+    d: Delivery,
+) -> usize {
+    if except == Some(conn.session.socket_id()) {
+        return 0;
+    }
+    let frame = frames[d as usize].get_or_insert_with(|| encode(change, d));
+    usize::from(queue_frame(shard, conn, frame))
+}
+
+/// Counts a pass's queued frames, and its latency since the change was accepted.
+fn count_delivered(shard: &Shard, delivered: usize, published: Instant) {
     if delivered > 0 {
         let stats = shard.stats();
         ShardStats::add(&stats.messages_out, delivered as u64);

@@ -82,6 +82,14 @@ fn routed(
     got
 }
 
+fn created(record: &Value) -> Change<'_> {
+    Change {
+        action: Action::Created,
+        record,
+        previous: None,
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Register {
@@ -189,11 +197,7 @@ proptest! {
 fn a_core_learns_of_a_filter_when_it_is_subscribed_and_forgets_it_when_it_closes() {
     let mut mesh = mesh(true);
     let record = json!({"owner": "a"});
-    let change = Change {
-        action: Action::Created,
-        record: &record,
-        previous: None,
-    };
+    let change = created(&record);
     let registered = mesh[1].register(0, "news", 7, Some("owner = 'a'"), &Value::Null);
     assert_eq!(
         registered,
@@ -214,10 +218,7 @@ fn a_core_learns_of_a_filter_when_it_is_subscribed_and_forgets_it_when_it_closes
     assert_eq!(closed.len(), 1);
     announce(&mut mesh, 1, closed);
     let other = json!({"owner": "b"});
-    let change = Change {
-        record: &other,
-        ..change
-    };
+    let change = created(&other);
     assert_eq!(routed(&mesh, 0, "news", &change), []);
 }
 
@@ -225,11 +226,7 @@ fn a_core_learns_of_a_filter_when_it_is_subscribed_and_forgets_it_when_it_closes
 fn a_routed_delivery_of_a_replaced_filter_is_decided_by_the_current_one() {
     let mut mesh = mesh(true);
     let record = json!({"owner": "a"});
-    let change = Change {
-        action: Action::Created,
-        record: &record,
-        previous: None,
-    };
+    let change = created(&record);
     mesh[1]
         .register(0, "news", 7, Some("owner = 'a'"), &Value::Null)
         .unwrap();
@@ -261,10 +258,6 @@ fn without_the_index_nothing_is_routed() {
     app.realtime_index = false;
     let c = Collections::new(&[app]);
     let record = json!({});
-    let change = Change {
-        action: Action::Created,
-        record: &record,
-        previous: None,
-    };
+    let change = created(&record);
     assert!(!c.route(0, "news", &change, |_| panic!("nothing to find")));
 }
