@@ -81,9 +81,7 @@ impl SharedChange {
             record_escaped: String::from_utf8(escaped).unwrap_or_default(),
         }
     }
-}
 
-impl SharedChange {
     /// The change as filters read it.
     pub fn view(&self) -> Change<'_> {
         Change {

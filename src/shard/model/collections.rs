@@ -76,6 +76,11 @@ fn route_handle(core: usize, conn: usize) -> usize {
     conn * MAX_CORES + core
 }
 
+/// The core and the connection key a [`route_handle`] was made of.
+fn route_parts(handle: usize) -> (usize, usize) {
+    (handle % MAX_CORES, handle / MAX_CORES)
+}
+
 /// A delivery to another core's subscriber, as this core's routes evaluated it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Routed {
@@ -174,10 +179,7 @@ impl Collections {
         }
         let sub = registered.remove(conn)?;
         uncount(&mut a.per_conn, conn);
-        sub.active.then(|| Announcement::Drop {
-            collection: collection.into(),
-            conn,
-        })
+        dropped(collection, &sub)
     }
 
     /// Drops every registration of a closed connection; the active ones are announced.
@@ -188,13 +190,7 @@ impl Collections {
         }
         a.subs
             .iter_mut()
-            .filter_map(|(collection, registered)| {
-                let sub = registered.remove(conn)?;
-                sub.active.then(|| Announcement::Drop {
-                    collection: collection.clone(),
-                    conn,
-                })
-            })
+            .filter_map(|(collection, registered)| dropped(collection, &registered.remove(conn)?))
             .collect()
     }
 
@@ -237,9 +233,10 @@ impl Collections {
         }
         if let Some(routes) = a.routes.get(collection) {
             routes.deliveries(change, a.leaves, true, |sub, delivery| {
+                let (core, conn) = route_parts(sub.handle);
                 found(Routed {
-                    core: sub.handle % MAX_CORES,
-                    conn: sub.handle / MAX_CORES,
+                    core,
+                    conn,
                     gen: sub.gen,
                     delivery,
                 })
@@ -282,6 +279,15 @@ impl Collections {
             registered.deliveries(change, a.leaves, a.index, |sub, d| send(sub.handle, d));
         }
     }
+}
+
+/// The announcement that `sub`, just removed from `collection`, receives no more changes;
+/// none if it was not active (the other cores never learned of it).
+fn dropped(collection: &str, sub: &Sub) -> Option<Announcement> {
+    sub.active.then(|| Announcement::Drop {
+        collection: collection.into(),
+        conn: sub.handle,
+    })
 }
 
 /// The announcement of `sub`'s filter on `collection`, taking effect now.
