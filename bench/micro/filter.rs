@@ -3,7 +3,7 @@
 //! the index (candidates, then evaluate each) and through a naive evaluate-everyone loop. Both
 //! count the same matches; `indexed_slots` is `indexed` as a core runs it, with the scanned
 //! filters' paths interned in a `PathTable` and resolved once per change. Also: parsing and
-//! compiling one typical filter.
+//! compiling one typical filter, and reading a `POST /apps/ID/records` body of ten changes.
 //!
 //! The record is parsed once, outside the measured loop, as the shard will do per change.
 //! Run with `cargo bench --bench filter`.
@@ -117,5 +117,22 @@ fn parse_and_compile(bencher: Bencher) {
         let rule = parse(black_box("owner = @request.auth.id || public = true")).unwrap();
         let filter = parse(black_box("total > 100 && currency = 'EUR'")).unwrap();
         CompiledFilter::new(Some(&rule), Some(&filter), &claims)
+    });
+}
+
+/// A `POST /apps/ID/records` body of ten changes shaped as the load generator sends them,
+/// parsed into changes: the ingest's per-request JSON cost.
+#[divan::bench]
+fn records_body(bencher: Bencher) {
+    let changes: Vec<String> = (0..10)
+        .map(|i| {
+            format!(
+                r#"{{"collection":"bench","action":"created","record":{{"owner":"bench-{i}","seq":{i},"t":1764210000000000000}}}}"#
+            )
+        })
+        .collect();
+    let body = format!(r#"{{"records":[{}]}}"#, changes.join(","));
+    bencher.bench(|| {
+        ringcast::proto::api::records::parse_records(black_box(body.as_bytes())).unwrap()
     });
 }
