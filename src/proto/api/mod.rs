@@ -11,6 +11,7 @@ pub mod events;
 pub mod notifications;
 pub mod realtime;
 pub mod records;
+mod records_body;
 pub mod signature;
 pub mod webhooks;
 

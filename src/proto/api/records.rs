@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 use super::realtime::{RealtimeError, MAX_RECORDS_PER_REQUEST};
+use super::records_body::{Body, ChangeBody, CHANGE_FIELDS};
 use crate::proto::filter::Action;
 
 /// One reported change.
@@ -34,78 +35,22 @@ pub struct RecordBatch {
     pub socket_id: Option<String>,
 }
 
-/// One change's fields, taken out of its JSON object (moved, not copied or rebuilt).
-struct ChangeBody {
-    collection: Option<String>,
-    action: Option<String>,
-    record: Option<Value>,
-    previous: Option<Value>,
-    socket_id: Option<String>,
-}
-
-const CHANGE_FIELDS: &str = "`collection`, `action`, `record`, `previous`, `socket_id`";
-
-impl ChangeBody {
-    /// The fields of one change; a field it does not know, or a text field that is not a
-    /// string, is refused by name. `null` reads as absent.
-    fn take(item: Value) -> Result<ChangeBody, String> {
-        let Value::Object(mut map) = item else {
-            return Err(format!(
-                "a change must be a JSON object with {CHANGE_FIELDS}"
-            ));
-        };
-        let mut text = |field: &str| match map.remove(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            // The value is not echoed: it may be a whole record.
-            Some(_) => Err(format!("{field} must be a string")),
-        };
-        let (collection, action, socket_id) =
-            (text("collection")?, text("action")?, text("socket_id")?);
-        let mut value = |field: &str| map.remove(field).filter(|v| !v.is_null());
-        let (record, previous) = (value("record"), value("previous"));
-        if let Some(unknown) = map.keys().next() {
-            return Err(format!(
-                "unknown field `{unknown}`, expected one of {CHANGE_FIELDS}"
-            ));
-        }
-        Ok(ChangeBody {
-            collection,
-            action,
-            record,
-            previous,
-            socket_id,
-        })
-    }
-}
-
-/// Parses the body of `POST /apps/{id}/records`. The body is read into one JSON tree and its
-/// shape decided by looking at it (an untagged enum would buffer the body once more and build
-/// an error for every shape it tries first, on every request).
+/// Parses the body of `POST /apps/{id}/records`, in one pass (see [`records_body`]).
 pub fn parse_records(body: &[u8]) -> Result<RecordBatch, RealtimeError> {
-    let parsed: Value = serde_json::from_slice(body).map_err(bad)?;
-    let (items, socket_id, single) = match parsed {
-        Value::Array(items) => (items, None, false),
-        Value::Object(mut map) if is_batch(&map) => {
-            let items = match map.remove("records") {
-                Some(Value::Array(items)) => items,
-                _ => Vec::new(),
-            };
-            let socket_id = match map.remove("socket_id") {
-                Some(Value::String(s)) => Some(s),
-                _ => None,
-            };
-            (items, socket_id, false)
-        }
-        one => (vec![one], None, true),
+    let (items, count, socket_id, single) = match serde_json::from_slice(body).map_err(bad)? {
+        Body::Batch {
+            items,
+            count,
+            socket_id,
+        } => (items, count, socket_id, false),
+        Body::One(item) => (vec![item], 1, None, true),
     };
-    if items.is_empty() {
+    if count == 0 {
         return Err(RealtimeError::BadBody("the batch has no records".into()));
     }
-    if items.len() > MAX_RECORDS_PER_REQUEST {
+    if count > MAX_RECORDS_PER_REQUEST {
         return Err(RealtimeError::BadBody(format!(
-            "{} records in one request; send at most {MAX_RECORDS_PER_REQUEST}",
-            items.len()
+            "{count} records in one request; send at most {MAX_RECORDS_PER_REQUEST}"
         )));
     }
     let mut batch = RecordBatch {
@@ -113,13 +58,11 @@ pub fn parse_records(body: &[u8]) -> Result<RecordBatch, RealtimeError> {
         socket_id,
     };
     for (i, item) in items.into_iter().enumerate() {
-        let change = ChangeBody::take(item).map_err(|e| at(i, single, &e))?;
+        let change = item.and_then(change_from).map_err(|e| at(i, single, &e))?;
         if single {
-            batch.socket_id = change.socket_id.clone();
+            batch.socket_id = change.1;
         }
-        batch
-            .changes
-            .push(change_from(change).map_err(|e| at(i, single, &e))?);
+        batch.changes.push(change.0);
     }
     Ok(batch)
 }
@@ -147,33 +90,42 @@ pub fn change_of_event(
     Some(parsed)
 }
 
-/// `{"records": [...], "socket_id"?}`: `records` an array and `socket_id`, when present, a
-/// string or null. Any other object is one change (and refused there if it is not one).
-fn is_batch(map: &serde_json::Map<String, Value>) -> bool {
-    matches!(map.get("records"), Some(Value::Array(_)))
-        && matches!(
-            map.get("socket_id"),
-            None | Some(Value::Null | Value::String(_))
-        )
-}
-
-fn change_from(body: ChangeBody) -> Result<RecordChange, String> {
-    let collection = body
-        .collection
+/// The change `body` describes, and the socket it excludes; a field it does not know, or a
+/// text field that is not a string, is refused by name, before what is missing or malformed.
+fn change_from(body: ChangeBody) -> Result<(RecordChange, Option<String>), String> {
+    let collection = text("collection", body.collection)?;
+    let action = text("action", body.action)?;
+    let socket_id = text("socket_id", body.socket_id)?;
+    if let Some(unknown) = body.unknown {
+        return Err(format!(
+            "unknown field `{unknown}`, expected one of {CHANGE_FIELDS}"
+        ));
+    }
+    let collection = collection
         .filter(|c| !c.is_empty())
         .ok_or("missing collection (the collection's name)")?;
-    let action = action_of(body.action.as_deref().unwrap_or_default())?;
+    let action = action_of(action.as_deref().unwrap_or_default())?;
     let record = object("record", body.record).map_err(|e| e.to_string())?;
     let previous = match body.previous {
         None => None,
         some => Some(object("previous", some).map_err(|e| e.to_string())?),
     };
-    Ok(RecordChange {
+    let change = RecordChange {
         collection,
         action,
         record,
         previous,
-    })
+    };
+    Ok((change, socket_id))
+}
+
+/// A text field: absent, or a string. The value is not echoed: it may be a whole record.
+fn text(field: &str, value: Option<Value>) -> Result<Option<String>, String> {
+    match value {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("{field} must be a string")),
+    }
 }
 
 fn action_of(text: &str) -> Result<Action, String> {
@@ -272,6 +224,47 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("at most"));
+    }
+
+    #[test]
+    fn the_shape_is_decided_as_the_body_is_read() {
+        let good = json!({"collection": "posts", "action": "created", "record": {"id": 1}});
+        let err = |v: Value| parse(v).unwrap_err().to_string();
+        // A batch whose socket_id is not text is read as one change, whose text fields are
+        // checked before its unknown ones.
+        let e = err(json!({"records": [good.clone()], "socket_id": 5}));
+        assert!(e.contains("socket_id must be a string"), "{e}");
+        // A batch object's other fields are ignored, as they always were.
+        let batch = parse(json!({"records": [good.clone()], "socket_id": "1.2", "x": 1})).unwrap();
+        assert_eq!(
+            (batch.changes.len(), batch.socket_id.as_deref()),
+            (1, Some("1.2"))
+        );
+        // A scalar or an array is not a change; a batch element that is one is named.
+        assert!(err(json!(3)).contains("must be a JSON object"));
+        let e = err(json!([good.clone(), [1, 2]]));
+        assert!(
+            e.contains("records[1]: a change must be a JSON object"),
+            "{e}"
+        );
+        // The count over the limit is reported whole, the elements past it unread.
+        let many = vec![json!(0); MAX_RECORDS_PER_REQUEST + 5];
+        let e = err(json!({ "records": many }));
+        assert!(
+            e.contains(&format!("{} records", MAX_RECORDS_PER_REQUEST + 5)),
+            "{e}"
+        );
+        // JSON that does not parse names where.
+        let e = parse_records(br#"{"collection": "posts", "#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1"), "{e}");
+        // A single change's socket_id is the batch's; null fields read as absent.
+        let one = json!({"collection": "posts", "action": "deleted", "record": {"id": 2},
+            "previous": null, "socket_id": "3.4"});
+        let batch = parse(one).unwrap();
+        assert_eq!(batch.socket_id.as_deref(), Some("3.4"));
+        assert_eq!(batch.changes[0].previous, None);
     }
 
     fn action() -> impl Strategy<Value = Action> {
