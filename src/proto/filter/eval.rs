@@ -11,7 +11,6 @@
 
 use serde_json::Value;
 
-use super::ast::CmpOp;
 use super::compare::{compare, Rhs};
 use super::compile::{Cmp, CompiledFilter, Field, Node, Side};
 use super::slots::Resolved;
@@ -139,16 +138,7 @@ fn numbers<'r>(c: &'r Cmp, fields: impl Fields<'r>) -> Option<bool> {
     let Some(Value::Number(value)) = fields.read(field) else {
         return None;
     };
-    let (x, y) = (value.as_f64()?, bound.as_f64()?);
-    Some(match c.op {
-        CmpOp::Eq => x == y,
-        CmpOp::Ne => x != y,
-        CmpOp::Gt => x > y,
-        CmpOp::Ge => x >= y,
-        CmpOp::Lt => x < y,
-        CmpOp::Le => x <= y,
-        _ => return None,
-    })
+    super::number_test::compare_numbers(value.as_f64()?, c.op, bound.as_f64()?)
 }
 
 fn quantify(any: bool, mut outcomes: impl Iterator<Item = bool>) -> bool {

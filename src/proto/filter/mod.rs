@@ -21,6 +21,7 @@ mod eval;
 mod index;
 mod lexer;
 mod like;
+mod number_test;
 mod parser;
 mod slots;
 
@@ -39,5 +40,6 @@ pub use delivery::{delivery, Action, Change, Delivery};
 pub use error::{FilterError, MAX_FILTER_LEN, MAX_FILTER_NODES};
 pub use index::{FilterIndex, IndexKey};
 pub use like::LikePattern;
+pub use number_test::NumberTest;
 pub use parser::parse;
 pub use slots::{delivery_resolved, PathTable, Resolved, ResolvedChange};

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::compile::{CompiledFilter, Field, Node, Path, Side};
-use super::delivery::{decide, Change, Delivery};
+use super::delivery::{decide, Action, Change, Delivery};
 use super::eval::Slotted;
 
 /// The interned paths of one collection's scanned filters.
@@ -55,7 +55,17 @@ enum Slots<'r> {
     Heap(Vec<Option<&'r Value>>),
 }
 
-impl Resolved<'_> {
+impl<'r> Resolved<'r> {
+    /// The value at slot `slot`, if the record has one there.
+    #[inline]
+    pub(crate) fn slot(&self, slot: u32) -> Option<&'r Value> {
+        let slots = match &self.slots {
+            Slots::Inline(values, len) => &values[..*len],
+            Slots::Heap(values) => values,
+        };
+        *slots.get(slot as usize)?
+    }
+
     pub(crate) fn fields(&self) -> Slotted<'_> {
         let slots = match &self.slots {
             Slots::Inline(values, len) => &values[..*len],
@@ -74,6 +84,20 @@ pub struct ResolvedChange<'r> {
     change: Change<'r>,
     record: Resolved<'r>,
     previous: Option<Resolved<'r>>,
+}
+
+impl<'r> ResolvedChange<'r> {
+    pub(crate) fn action(&self) -> Action {
+        self.change.action
+    }
+
+    pub(crate) fn record(&self) -> &Resolved<'r> {
+        &self.record
+    }
+
+    pub(crate) fn previous(&self) -> Option<&Resolved<'r>> {
+        self.previous.as_ref()
+    }
 }
 
 impl PathTable {
