@@ -10,8 +10,9 @@
 //! and in both cases the constant is among the elements). `null` and `""` are never keys:
 //! `field = ''` also matches records without the field, which have no value to look up.
 //!
-//! The index is pure and generic over the subscriber handle; it stores no filters. Callers
-//! evaluate each candidate (see [`FilterIndex::candidates`]). For an update, the candidates of
+//! The index is pure and generic over the subscriber handle; it stores no filters, and keeps
+//! keys only as hashes (see `buckets`: two keys that collide add a candidate, never lose one).
+//! Callers evaluate each candidate (see [`FilterIndex::candidates`]). For an update, the candidates of
 //! the old and of the new record are both needed, because a leave matched only the old one:
 //! [`FilterIndex::candidates_of_change`] yields their union.
 
@@ -21,6 +22,7 @@ use std::hash::Hash;
 use serde_json::Value;
 
 use super::ast::CmpOp;
+use super::buckets::Buckets;
 use super::compile::{Cmp, CompiledFilter, Node, Path, Side};
 use super::delivery::{Action, Change};
 use super::eval::elements;
@@ -99,33 +101,16 @@ fn cmp_key(c: &Cmp) -> Option<IndexKey<'_>> {
     })
 }
 
-/// An owned key value inside the index.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Owned {
-    Str(Box<str>),
-    Num(u64),
-}
-
 struct PathIndex<H> {
     path: Path,
-    strs: HashMap<Box<str>, Vec<H>>,
-    nums: HashMap<u64, Vec<H>>,
-}
-
-impl<H> PathIndex<H> {
-    fn bucket(&self, key: KeyRef<'_>) -> &[H] {
-        let found = match key {
-            KeyRef::Str(s) => self.strs.get(s),
-            KeyRef::Num(n) => self.nums.get(&n),
-        };
-        found.map_or(&[], Vec::as_slice)
-    }
+    /// Subscribers by their key's hash (see `buckets`).
+    buckets: Buckets<H>,
 }
 
 /// Where a subscriber is registered.
 enum Slot {
     Scan,
-    Keyed { path: usize, value: Owned },
+    Keyed { path: usize, hash: u64 },
 }
 
 /// Subscribers of one collection, by index key, plus the ones that must be scanned.
@@ -162,18 +147,10 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
             }
             Some(key) => {
                 let path = self.path_slot(key.path);
-                let index = &mut self.paths[path];
-                let value = match key.value {
-                    KeyRef::Str(s) => {
-                        index.strs.entry(s.into()).or_default().push(handle.clone());
-                        Owned::Str(s.into())
-                    }
-                    KeyRef::Num(n) => {
-                        index.nums.entry(n).or_default().push(handle.clone());
-                        Owned::Num(n)
-                    }
-                };
-                Slot::Keyed { path, value }
+                let buckets = &mut self.paths[path].buckets;
+                let hash = buckets.hash_of(key.value);
+                buckets.insert(hash, handle.clone());
+                Slot::Keyed { path, hash }
             }
         };
         self.slots.insert(handle, slot);
@@ -185,8 +162,7 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
         }
         self.paths.push(PathIndex {
             path: path.clone(),
-            strs: HashMap::new(),
-            nums: HashMap::new(),
+            buckets: Buckets::default(),
         });
         self.paths.len() - 1
     }
@@ -198,13 +174,7 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
         };
         match slot {
             Slot::Scan => take(&mut self.scan, handle),
-            Slot::Keyed { path, value } => {
-                let index = &mut self.paths[path];
-                match value {
-                    Owned::Str(s) => take_from(&mut index.strs, s, handle),
-                    Owned::Num(n) => take_from(&mut index.nums, n, handle),
-                }
-            }
+            Slot::Keyed { path, hash } => self.paths[path].buckets.remove(hash, handle),
         }
         true
     }
@@ -230,7 +200,11 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
     pub fn candidates(&self, record: &Value, mut visit: impl FnMut(&H)) {
         for index in &self.paths {
             each_key(index, record, |key| {
-                index.bucket(key).iter().for_each(&mut visit)
+                index
+                    .buckets
+                    .get(index.buckets.hash_of(key))
+                    .iter()
+                    .for_each(&mut visit)
             });
         }
         self.scan.iter().for_each(visit);
@@ -249,7 +223,11 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
             each_key(index, previous, |key| {
                 // A key the new record also has was visited above.
                 if !now.iter().any(|e| key_of(e) == Some(key)) {
-                    index.bucket(key).iter().for_each(&mut visit);
+                    index
+                        .buckets
+                        .get(index.buckets.hash_of(key))
+                        .iter()
+                        .for_each(&mut visit);
                 }
             });
         }
@@ -279,14 +257,5 @@ fn each_key<H>(index: &PathIndex<H>, record: &Value, mut f: impl FnMut(KeyRef<'_
 fn take<H: Eq>(list: &mut Vec<H>, handle: &H) {
     if let Some(i) = list.iter().position(|h| h == handle) {
         list.swap_remove(i);
-    }
-}
-
-fn take_from<K: Eq + Hash, H: Eq>(map: &mut HashMap<K, Vec<H>>, key: K, handle: &H) {
-    if let Some(list) = map.get_mut(&key) {
-        take(list, handle);
-        if list.is_empty() {
-            map.remove(&key);
-        }
     }
 }

@@ -13,6 +13,7 @@
 //! Nothing here does I/O, reads a clock or logs: the shard passes text, claims and records.
 
 mod ast;
+mod buckets;
 mod compare;
 mod compile;
 mod delivery;
