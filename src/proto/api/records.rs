@@ -166,6 +166,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::proto::filter::index_tests::action;
 
     fn parse(v: Value) -> Result<RecordBatch, RealtimeError> {
         parse_records(v.to_string().as_bytes())
@@ -265,14 +266,6 @@ mod tests {
         let batch = parse(one).unwrap();
         assert_eq!(batch.socket_id.as_deref(), Some("3.4"));
         assert_eq!(batch.changes[0].previous, None);
-    }
-
-    fn action() -> impl Strategy<Value = Action> {
-        prop_oneof![
-            Just(Action::Created),
-            Just(Action::Updated),
-            Just(Action::Deleted)
-        ]
     }
 
     proptest! {

@@ -137,6 +137,15 @@ fn an_update_visits_the_candidates_of_both_records_once() {
 }
 
 /// Filters over a small vocabulary, so that records often hit and miss them.
+/// Any of the three actions.
+pub(crate) fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        Just(Action::Created),
+        Just(Action::Updated),
+        Just(Action::Deleted)
+    ]
+}
+
 pub(crate) fn filter_text() -> impl Strategy<Value = String> {
     let field = prop_oneof![Just("owner"), Just("n"), Just("tags"), Just("meta.k")];
     let value = prop_oneof![

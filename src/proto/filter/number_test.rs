@@ -92,6 +92,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::proto::filter::index_tests::action;
     use crate::proto::filter::{delivery_resolved, parse, Change, PathTable};
 
     fn interned(text: &str, table: &mut PathTable) -> CompiledFilter {
@@ -131,14 +132,6 @@ mod tests {
             Just(json!(true)),
             Just(json!([1, 3])),
             Just(json!([])),
-        ]
-    }
-
-    fn action() -> impl Strategy<Value = Action> {
-        prop_oneof![
-            Just(Action::Created),
-            Just(Action::Updated),
-            Just(Action::Deleted)
         ]
     }
 
