@@ -58,11 +58,11 @@ pub fn parse_records(body: &[u8]) -> Result<RecordBatch, RealtimeError> {
         socket_id,
     };
     for (i, item) in items.into_iter().enumerate() {
-        let change = item.and_then(change_from).map_err(|e| at(i, single, &e))?;
+        let (change, socket_id) = item.and_then(change_from).map_err(|e| at(i, single, &e))?;
         if single {
-            batch.socket_id = change.1;
+            batch.socket_id = socket_id;
         }
-        batch.changes.push(change.0);
+        batch.changes.push(change);
     }
     Ok(batch)
 }

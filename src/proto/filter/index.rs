@@ -199,12 +199,8 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
     /// subscriber still has to be evaluated.
     pub fn candidates(&self, record: &Value, mut visit: impl FnMut(&H)) {
         for index in &self.paths {
-            each_key(index, record, |key| {
-                index
-                    .buckets
-                    .get(index.buckets.hash_of(key))
-                    .iter()
-                    .for_each(&mut visit)
+            each_hash(index, record, |hash| {
+                index.buckets.get(hash).iter().for_each(&mut visit)
             });
         }
         self.scan.iter().for_each(visit);
@@ -219,43 +215,84 @@ impl<H: Clone + Eq + Hash> FilterIndex<H> {
             return;
         };
         for index in &self.paths {
-            let now = index.path.resolve(change.record).map_or(&[][..], elements);
-            each_key(index, previous, |key| {
-                // A key the new record also has was visited above.
-                if !now.iter().any(|e| key_of(e) == Some(key)) {
-                    index
-                        .buckets
-                        .get(index.buckets.hash_of(key))
-                        .iter()
-                        .for_each(&mut visit);
+            let mut seen = Seen::default();
+            each_hash(index, change.record, |hash| {
+                seen.first(hash);
+            });
+            each_hash(index, previous, |hash| {
+                // A bucket the new record also names was visited above.
+                if seen.first(hash) {
+                    index.buckets.get(hash).iter().for_each(&mut visit);
                 }
             });
         }
     }
 }
 
-/// Calls `f` once per distinct key among `record`'s elements at `index`'s path.
-fn each_key<H>(index: &PathIndex<H>, record: &Value, mut f: impl FnMut(KeyRef<'_>)) {
+/// Calls `f` once per distinct bucket hash among the keys of `record`'s elements at `index`'s
+/// path. Distinct by hash, not by key: two keys that collide name one bucket, which is then
+/// visited once.
+fn each_hash<H: Clone + Eq>(index: &PathIndex<H>, record: &Value, mut f: impl FnMut(u64)) {
     let Some(value) = index.path.resolve(record) else {
         return;
     };
-    let elems = elements(value);
-    // Small arrays dedupe by looking back; large ones by a set (rare, allocates).
-    let mut seen = (elems.len() > 16).then(HashSet::new);
-    for (i, elem) in elems.iter().enumerate() {
-        let Some(key) = key_of(elem) else { continue };
-        let repeated = match &mut seen {
-            Some(set) => !set.insert(key),
-            None => elems[..i].iter().any(|e| key_of(e) == Some(key)),
-        };
-        if !repeated {
-            f(key);
+    let mut seen = Seen::default();
+    for key in elements(value).iter().filter_map(key_of) {
+        let hash = index.buckets.hash_of(key);
+        if seen.first(hash) {
+            f(hash);
         }
+    }
+}
+
+/// Bucket hashes met so far: the first 16 on the stack (a scalar, or a short array, the common
+/// case), past that in a set (a long array: rare, and it allocates).
+#[derive(Default)]
+struct Seen {
+    few: [u64; 16],
+    len: usize,
+    many: Option<HashSet<u64>>,
+}
+
+impl Seen {
+    /// Records `hash`; whether it is met for the first time.
+    fn first(&mut self, hash: u64) -> bool {
+        if let Some(set) = &mut self.many {
+            return set.insert(hash);
+        }
+        if self.few[..self.len].contains(&hash) {
+            return false;
+        }
+        if let Some(slot) = self.few.get_mut(self.len) {
+            *slot = hash;
+            self.len += 1;
+        } else {
+            let mut set: HashSet<u64> = self.few.iter().copied().collect();
+            set.insert(hash);
+            self.many = Some(set);
+        }
+        true
     }
 }
 
 fn take<H: Eq>(list: &mut Vec<H>, handle: &H) {
     if let Some(i) = list.iter().position(|h| h == handle) {
         list.swap_remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seen;
+
+    #[test]
+    fn seen_keeps_each_hash_once_on_the_stack_and_past_it() {
+        let mut seen = Seen::default();
+        for round in 0..2 {
+            for h in 0..40u64 {
+                assert_eq!(seen.first(h * 7), round == 0, "hash {h} in round {round}");
+            }
+        }
+        assert!(seen.many.is_some(), "40 hashes spill into the set");
     }
 }

@@ -40,7 +40,12 @@ impl NumberTest {
         else {
             return None;
         };
-        compare_numbers(0.0, *op, 0.0)?;
+        if !matches!(
+            op,
+            CmpOp::Eq | CmpOp::Ne | CmpOp::Gt | CmpOp::Ge | CmpOp::Lt | CmpOp::Le
+        ) {
+            return None;
+        }
         Some(NumberTest {
             slot: *slot,
             op: *op,
