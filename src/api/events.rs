@@ -164,7 +164,8 @@ fn send(port: &Port, app: usize, event: &EventRequest, except: Option<SocketId>)
         if records::is_change(port, app, &event.name, channel) {
             continue;
         }
-        let json = pusher::channel_event(&event.name, channel, &event.data_literal, None);
-        port.publish(app, channel, pusher::text_frame(&json), except);
+        let data = [event.data_literal.as_str()];
+        let frame = pusher::channel_event_frame(&event.name, channel, &data, None);
+        port.publish(app, channel, frame, except);
     }
 }

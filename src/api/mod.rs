@@ -21,7 +21,7 @@ mod webhooks_json;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::proto::api::verify_request;
+use crate::proto::api::verify_signed;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::shard::Port;
 
@@ -58,13 +58,13 @@ async fn route(port: &Port, head: &RequestHead, body: &[u8], now_unix: u64) -> R
         Err(e) => return Response::error(400, &e.to_string()),
     };
     let config = &port.config().apps[app];
-    if let Err(e) = verify_request(
+    if let Err(e) = verify_signed(
         &head.method,
         path,
         &params,
         body,
         &config.key,
-        &config.secret,
+        port.signing_key(app),
         now_unix,
     ) {
         return e.to_response();

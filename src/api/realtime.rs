@@ -14,7 +14,7 @@
 use serde_json::json;
 
 use crate::proto::api::realtime::{parse_subscribe, RealtimeError};
-use crate::proto::api::verify_request;
+use crate::proto::api::verify_signed;
 use crate::proto::auth::bearer_token;
 use crate::proto::http::{self, RequestHead, Response};
 use crate::proto::pusher::SocketId;
@@ -43,13 +43,13 @@ async fn register(
                 RealtimeError::Unauthorized(format!("auth_key '{key}' is not the key of any app"))
             })?;
             let config = &apps[app];
-            verify_request(
+            verify_signed(
                 &head.method,
                 &head.path,
                 &params,
                 body,
                 &config.key,
-                &config.secret,
+                port.signing_key(app),
                 now_unix,
             )
             .map_err(|e| RealtimeError::Unauthorized(e.to_string()))?;

@@ -45,6 +45,11 @@ impl Port {
         &self.0.config
     }
 
+    /// App `app`'s secret, ready to check a REST request's signature with.
+    pub fn signing_key(&self, app: usize) -> &crate::proto::api::SigningKey {
+        &self.0.signing_keys[app]
+    }
+
     /// The process-wide counters (connections, per-shard stats).
     pub fn shared(&self) -> &Shared {
         &self.0.shared

@@ -17,6 +17,7 @@ use slab::Slab;
 use super::port::RestHandler;
 use crate::config::{AppConfig, Config};
 use crate::control::ControlMsg;
+use crate::proto::api::SigningKey;
 use crate::proto::pusher::session::{Effect, Input, Millis, Rules, Session, Window};
 use crate::proto::pusher::SocketId;
 use crate::ratelimit::SlidingWindow;
@@ -177,6 +178,8 @@ pub struct Shard {
     pub backend_events: RefCell<Vec<Window>>,
     /// Per app: the rules its sessions apply, shared by all of them.
     pub rules: Vec<Rc<Rules>>,
+    /// Per app: its secret made ready to check REST signatures with.
+    pub signing_keys: Vec<SigningKey>,
     /// Effects buffer reused by every session input, so feeding a session does not allocate.
     pub effects: Cell<Vec<Effect>>,
     /// The epoch of the sessions' clock ([`Shard::now`]).
@@ -234,6 +237,11 @@ impl Shard {
             collections: RefCell::new(Collections::new(&config.apps)),
             backend_events: RefCell::new(vec![Window::new(Millis(0)); apps]),
             rules: config.apps.iter().map(|a| Rc::new(rules_of(a))).collect(),
+            signing_keys: config
+                .apps
+                .iter()
+                .map(|a| SigningKey::new(&a.secret))
+                .collect(),
             effects: Cell::new(Vec::new()),
             epoch: Instant::now(),
             ip_window: RefCell::new(ip_window),

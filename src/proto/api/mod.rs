@@ -17,4 +17,6 @@ pub mod webhooks;
 
 pub use error::ApiError;
 pub use events::{parse_batch, parse_event, EventRequest, Limits};
-pub use signature::{body_md5_hex, sign_request, string_to_sign, verify_request};
+pub use signature::{
+    body_md5_hex, sign_request, string_to_sign, verify_request, verify_signed, SigningKey,
+};

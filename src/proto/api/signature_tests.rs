@@ -293,3 +293,39 @@ proptest! {
         );
     }
 }
+
+/// Hex digits are read in either case, and a signature or MD5 of the wrong length is refused
+/// whatever its digits; a key that was made once checks like the secret it was made from.
+#[test]
+fn hex_is_read_in_either_case_and_only_at_its_length() {
+    let signed = sign_request("POST", "/apps/3/events", &[], BODY, KEY, SECRET, TS);
+    let (head, sig) = signed.split_once("auth_signature=").unwrap();
+    let check = |query: &str| verify("POST", "/apps/3/events", query, BODY, TS);
+    let upper = format!("{head}auth_signature={}", sig.to_ascii_uppercase());
+    assert_eq!(check(&upper), Ok(()));
+    for wrong in [&sig[..62], &format!("{sig}00")[..], ""] {
+        let query = format!("{head}auth_signature={wrong}");
+        assert_eq!(check(&query), Err(ApiError::InvalidSignature), "{wrong}");
+    }
+    let key = SigningKey::new(SECRET);
+    let keyed = verify_signed("POST", "/apps/3/events", &q(&signed), BODY, KEY, &key, TS);
+    assert_eq!(keyed, Ok(()));
+
+    // An uppercase `body_md5`, signed as it is sent.
+    let md5 = MD5.to_ascii_uppercase();
+    let sign = |md5: &str| {
+        let params = pairs(&[
+            ("auth_key", KEY),
+            ("auth_timestamp", "1353088179"),
+            ("AUTH_VERSION", "1.0"),
+            ("body_md5", md5),
+        ]);
+        let mut mac = mac_for(SECRET);
+        mac.update(string_to_sign("post", "/apps/3/events", &params).as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        format!("auth_key={KEY}&auth_timestamp={TS}&AUTH_VERSION=1.0&body_md5={md5}&auth_signature={sig}")
+    };
+    assert_eq!(check(&sign(&md5)), Ok(()));
+    let short = &MD5[..30];
+    assert_eq!(check(&sign(short)), Err(ApiError::BodyMd5Mismatch));
+}

@@ -102,28 +102,41 @@ pub fn channel_event(
     user_id: Option<&str>,
 ) -> String {
     let mut out = Vec::new();
-    write_channel_event(&mut out, event, channel, data_literal, user_id);
+    write_channel_event(&mut out, event, channel, &[data_literal], user_id);
     into_string(out)
 }
 
-/// [`channel_event`] appended to `out`, so the shell can write a frame header first and encode
-/// the payload behind it in the same buffer.
+/// How many bytes [`write_channel_event`] appends, escapes aside: 40 bytes of fixed keys and
+/// punctuation plus a little room for escapes.
+pub fn channel_event_len(
+    event: &str,
+    channel: &str,
+    data: &[&str],
+    user_id: Option<&str>,
+) -> usize {
+    let data_len: usize = data.iter().map(|part| part.len()).sum();
+    48 + event.len() + channel.len() + data_len + user_id.map_or(0, |u| u.len() + 16)
+}
+
+/// [`channel_event`] appended to `out`, with the data literal given as the pieces it is
+/// made of (spliced in order, unchanged), so a caller can encode the payload behind a frame
+/// header in one buffer without first putting the data together in another.
 pub fn write_channel_event(
     out: &mut Vec<u8>,
     event: &str,
     channel: &str,
-    data_literal: &str,
+    data: &[&str],
     user_id: Option<&str>,
 ) {
-    // 40 bytes of fixed keys and punctuation plus a little room for escapes.
-    let extra = user_id.map_or(0, |u| u.len() + 16);
-    out.reserve(48 + event.len() + channel.len() + data_literal.len() + extra);
+    out.reserve(channel_event_len(event, channel, data, user_id));
     out.extend_from_slice(br#"{"event":"#);
     push_json_str(out, event);
     out.extend_from_slice(br#","channel":"#);
     push_json_str(out, channel);
     out.extend_from_slice(br#","data":"#);
-    out.extend_from_slice(data_literal.as_bytes());
+    for part in data {
+        out.extend_from_slice(part.as_bytes());
+    }
     if let Some(uid) = user_id {
         out.extend_from_slice(br#","user_id":"#);
         push_json_str(out, uid);
@@ -338,7 +351,7 @@ mod tests {
     #[test]
     fn write_channel_event_appends() {
         let mut buf = b"HDR".to_vec();
-        write_channel_event(&mut buf, "e", "c", "1", None);
+        write_channel_event(&mut buf, "e", "c", &["1"], None);
         assert_eq!(&buf[..3], b"HDR");
         assert_eq!(
             v(std::str::from_utf8(&buf[3..]).unwrap()),

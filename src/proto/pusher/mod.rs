@@ -32,7 +32,7 @@ pub use encode::{
     subscription_succeeded, watchlist_event, write_channel_event,
 };
 pub use error::PusherError;
-pub use frame::{close_frame, close_frame_for, text_frame};
+pub use frame::{channel_event_frame, close_frame, close_frame_for, text_frame};
 pub use message::{parse_client_message, ClientMessage};
 pub use presence::{parse_channel_data, presence_data, PresenceMember, MAX_USER_INFO_BYTES};
 pub use socket_id::SocketId;

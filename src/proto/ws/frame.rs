@@ -168,20 +168,8 @@ pub fn encode_frame(
     mask: Option<[u8; 4]>,
 ) {
     out.reserve(encoded_len(payload.len(), mask.is_some()));
-    let fin_bit = if fin { 0x80 } else { 0 };
-    out.push(fin_bit | opcode.bits());
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=0xFFFF => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
+    let (header, len) = header(opcode, fin, payload.len(), mask.is_some());
+    out.extend_from_slice(&header[..len]);
     let start = out.len();
     if let Some(key) = mask {
         out.extend_from_slice(&key);
@@ -192,6 +180,55 @@ pub fn encode_frame(
     } else {
         out.extend_from_slice(payload);
     }
+}
+
+/// A frame header up to its length (the masking key, if any, follows it): the bytes in front
+/// and how many of them there are.
+fn header(opcode: Opcode, fin: bool, payload_len: usize, masked: bool) -> ([u8; 10], usize) {
+    let mut out = [0u8; 10];
+    out[0] = if fin { 0x80 } else { 0 } | opcode.bits();
+    let mask_bit = if masked { 0x80 } else { 0 };
+    let len = match payload_len {
+        n @ 0..=125 => {
+            out[1] = mask_bit | n as u8;
+            2
+        }
+        n @ 126..=0xFFFF => {
+            out[1] = mask_bit | 126;
+            out[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+            4
+        }
+        n => {
+            out[1] = mask_bit | 127;
+            out[2..10].copy_from_slice(&(n as u64).to_be_bytes());
+            10
+        }
+    };
+    (out, len)
+}
+
+/// The longest header of a server frame (a 64-bit length, no masking key).
+pub const MAX_SERVER_HEADER: usize = 10;
+
+/// A buffer for a server frame whose payload is still to be written: [`MAX_SERVER_HEADER`]
+/// bytes of room, then the payload is appended, then [`finish_server_frame`] puts the header
+/// in that room. Header and payload so share one allocation, and the payload is not copied.
+pub fn server_frame_buffer(payload_capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAX_SERVER_HEADER + payload_capacity);
+    out.resize(MAX_SERVER_HEADER, 0);
+    out
+}
+
+/// Writes the header of the payload appended to a [`server_frame_buffer`] right in front of
+/// it; the frame is `buf[start..]` for the returned `start`.
+pub fn finish_server_frame(buf: &mut [u8], opcode: Opcode) -> usize {
+    let payload_len = buf.len().saturating_sub(MAX_SERVER_HEADER);
+    let (header, len) = header(opcode, true, payload_len, false);
+    let start = MAX_SERVER_HEADER - len;
+    if let Some(room) = buf.get_mut(start..MAX_SERVER_HEADER) {
+        room.copy_from_slice(&header[..len]);
+    }
+    start
 }
 
 /// A complete, unfragmented, unmasked frame: what a server sends.
@@ -311,6 +348,17 @@ mod tests {
             vec![0x81, 0x02, b'h', b'i']
         );
         assert_eq!(server_frame(Opcode::Pong, b""), vec![0x8A, 0x00]);
+    }
+
+    #[test]
+    fn a_frame_finished_in_place_is_the_frame_encoded_whole() {
+        for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70000] {
+            let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
+            let mut buf = server_frame_buffer(len);
+            buf.extend_from_slice(&payload);
+            let start = finish_server_frame(&mut buf, Opcode::Text);
+            assert_eq!(buf[start..], server_frame(Opcode::Text, &payload), "{len}");
+        }
     }
 
     #[test]

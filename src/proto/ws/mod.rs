@@ -22,7 +22,8 @@ pub use close::{
 pub use decoder::{Decoder, Message, Role};
 pub use error::WsError;
 pub use frame::{
-    encode_frame, encoded_len, parse_header, server_frame, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD,
+    encode_frame, encoded_len, finish_server_frame, parse_header, server_frame,
+    server_frame_buffer, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER,
 };
 pub use handshake::{
     accept_key, check_upgrade, client_request, response_101, HandshakeError, Upgrade,

@@ -51,10 +51,10 @@ pub struct Registration {
 /// One change on its way to the cores, serialized once.
 #[derive(Debug)]
 pub struct SharedChange {
-    /// The collection's channel.
-    pub channel: Box<str>,
-    /// The collection.
-    pub collection: Box<str>,
+    /// The collection's channel, `{prefix}{collection}`.
+    pub channel: String,
+    /// Where the collection's name starts in `channel`.
+    collection_at: usize,
     /// What happened.
     pub action: Action,
     /// The record (as it was, for a delete).
@@ -67,19 +67,28 @@ pub struct SharedChange {
 }
 
 impl SharedChange {
-    /// `change` on its way to the cores, on `channel`, serialized once.
-    pub fn new(channel: Box<str>, change: RecordChange) -> Self {
+    /// `change` on its way to the cores, on the channel of its collection under `prefix`,
+    /// serialized once.
+    pub fn new(prefix: &str, change: RecordChange) -> Self {
         let mut escaped = Vec::with_capacity(256);
         // Serializing a `Value` into memory cannot fail, and escaping ASCII bytes keeps UTF-8.
         let _ = serde_json::to_writer(Escaping(&mut escaped), &change.record);
+        let mut channel = String::with_capacity(prefix.len() + change.collection.len());
+        channel.push_str(prefix);
+        channel.push_str(&change.collection);
         SharedChange {
             channel,
-            collection: change.collection.into(),
+            collection_at: prefix.len(),
             action: change.action,
             record: change.record,
             previous: change.previous,
             record_escaped: String::from_utf8(escaped).unwrap_or_default(),
         }
+    }
+
+    /// The collection.
+    pub fn collection(&self) -> &str {
+        self.channel.get(self.collection_at..).unwrap_or_default()
     }
 
     /// The change as filters read it.
@@ -293,7 +302,7 @@ fn share(shard: &Shard, app: usize, changes: Vec<RecordChange>) -> Arc<[SharedCh
     let prefix = &shard.config.apps[app].realtime_prefix;
     changes
         .into_iter()
-        .map(|change| SharedChange::new(format!("{prefix}{}", change.collection).into(), change))
+        .map(|change| SharedChange::new(prefix, change))
         .collect()
 }
 
@@ -312,7 +321,7 @@ fn fan_out(shard: &Shard, app: usize, changes: Arc<[SharedChange]>, except: Opti
     let routed = {
         let collections = shard.collections.borrow();
         changes.iter().enumerate().all(|(i, c)| {
-            collections.route(app, &c.collection, &c.view(), |r| {
+            collections.route(app, c.collection(), &c.view(), |r| {
                 if routes.is_empty() {
                     routes.resize_with(workers, Vec::new);
                 }
@@ -385,7 +394,7 @@ fn deliver_routed(
             frames = Default::default();
             current = Some(*i);
         }
-        let Some(d) = collections.confirm(app, &change.collection, routed, &change.view()) else {
+        let Some(d) = collections.confirm(app, change.collection(), routed, &change.view()) else {
             continue;
         };
         if let Some(conn) = conns.get(routed.conn) {
@@ -425,7 +434,7 @@ fn deliver_one(
     shard
         .collections
         .borrow()
-        .deliveries(app, &change.collection, &view, |key, d| {
+        .deliveries(app, change.collection(), &view, |key, d| {
             if let Some(conn) = conns.get(key) {
                 delivered += queue_delivery(shard, conn, except, &mut frames, change, d);
             }
@@ -464,16 +473,14 @@ fn count_delivered(shard: &Shard, delivered: usize, published: Instant) {
 /// its literal put together from the record's escaped JSON (the event names need no escaping)
 /// in one buffer of the right size.
 fn encode(change: &SharedChange, d: Delivery) -> Bytes {
-    let record = &change.record_escaped;
-    let (head, tail) = (r#""{\"action\":\""#, r#"}""#);
-    let mut data = String::with_capacity(head.len() + 20 + record.len() + tail.len());
-    data.push_str(head);
-    data.push_str(d.event());
-    data.push_str(r#"\",\"record\":"#);
-    data.push_str(record);
-    data.push_str(tail);
-    let json = pusher::channel_event(d.event(), &change.channel, &data, None);
-    pusher::text_frame(&json)
+    let data = [
+        r#""{\"action\":\""#,
+        d.event(),
+        r#"\",\"record\":"#,
+        &change.record_escaped,
+        r#"}""#,
+    ];
+    pusher::channel_event_frame(d.event(), &change.channel, &data, None)
 }
 
 #[cfg(test)]
@@ -488,7 +495,7 @@ mod tests {
         let record =
             json!({"id": 7, "title": "a \"quoted\" title", "note": "line\nbreak, \\ and é"});
         let change = SharedChange::new(
-            "velo.realtime.posts".into(),
+            "velo.realtime.",
             RecordChange {
                 collection: "posts".into(),
                 action: Action::Updated,
@@ -505,6 +512,7 @@ mod tests {
         };
         assert_eq!(msg["event"], "deleted");
         assert_eq!(msg["channel"], "velo.realtime.posts");
+        assert_eq!(change.collection(), "posts");
         let data: Value = serde_json::from_str(msg["data"].as_str().unwrap()).unwrap();
         assert_eq!(data, json!({"action": "deleted", "record": record}));
     }
@@ -519,7 +527,7 @@ mod tests {
         ];
         for record in records {
             let change = SharedChange::new(
-                "c".into(),
+                "",
                 RecordChange {
                     collection: "c".into(),
                     action: Action::Created,

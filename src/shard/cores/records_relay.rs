@@ -26,7 +26,7 @@ pub const RECORDS_EVENT: &str = "ringcast_internal:records";
 
 /// Sends `changes` to the other nodes, one relayed event per run of one collection.
 pub fn forward(shard: &Shard, app: usize, changes: &[SharedChange], except: Option<SocketId>) {
-    for run in changes.chunk_by(|a, b| a.collection == b.collection) {
+    for run in changes.chunk_by(|a, b| a.collection() == b.collection()) {
         let channel = &run[0].channel;
         let json = pusher::channel_event(RECORDS_EVENT, channel, &records_body(run), None);
         let relayed = Relayed {
@@ -82,7 +82,7 @@ fn records_body(run: &[SharedChange]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let collection = serde_json::Value::from(&*change.collection);
+        let collection = serde_json::Value::from(change.collection());
         out.push_str(&format!(
             r#"{{"collection":{collection},"action":"{}","record":{}"#,
             change.action.name(),
@@ -112,7 +112,7 @@ mod tests {
             record,
             previous: None,
         };
-        SharedChange::new(format!("velo.realtime.{collection}").into(), change)
+        SharedChange::new("velo.realtime.", change)
     }
 
     #[test]
@@ -131,7 +131,7 @@ mod tests {
         let back: Vec<RecordChange> = run
             .iter()
             .map(|c| RecordChange {
-                collection: c.collection.to_string(),
+                collection: c.collection().to_string(),
                 action: c.action,
                 record: c.record.clone(),
                 previous: c.previous.clone(),
