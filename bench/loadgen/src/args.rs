@@ -149,6 +149,11 @@ pub struct Args {
     /// one `batch_events` request (ringcast, like Pusher, takes at most 10 events in a batch).
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
+    /// `channels`: publish each event as what a `records` run delivers (named `created`, data
+    /// `{"action":"created","record":{"owner":CHANNEL,"seq":N,"t":T}}`), so that an unfiltered
+    /// run delivers the same frames as a filtered one, its channel name aside.
+    #[arg(long)]
+    pub record_payload: bool,
     /// Write the JSON report to this file instead of stdout.
     #[arg(long)]
     pub json: Option<PathBuf>,

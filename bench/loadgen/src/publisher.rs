@@ -51,6 +51,8 @@ pub struct PubCtx {
     /// Events per request (`--batch`): above 1, one `{"records": [...]}` body or one
     /// `batch_events` request carries that many consecutive events.
     pub batch: usize,
+    /// `--record-payload`: events carry what a `records` run delivers (see [`event_parts`]).
+    pub record_payload: bool,
 }
 
 /// A keep-alive HTTP/1.1 client for one host.
@@ -199,9 +201,29 @@ pub fn accepted(result: io::Result<(u16, Vec<u8>)>, first_error: &mut Option<Str
 
 /// The body of event `seq` stamped `t_ns` for `channel`.
 pub fn event_body(channel: &str, seq: u64, t_ns: u64) -> String {
-    format!(
-        r#"{{"name":"bench","channels":["{channel}"],"data":"{{\"seq\":{seq},\"t\":{t_ns}}}"}}"#
-    )
+    event_body_as(false, channel, seq, t_ns)
+}
+
+/// [`event_body`], or with `record` the event a `records` run delivers (see [`event_parts`]).
+fn event_body_as(record: bool, channel: &str, seq: u64, t_ns: u64) -> String {
+    let (name, data) = event_parts(record, channel, seq, t_ns);
+    format!(r#"{{"name":"{name}","channels":["{channel}"],"data":"{data}"}}"#)
+}
+
+/// The name of event `seq` and its data as the inside of a JSON string: `bench` with the
+/// stamp `{"seq":N,"t":T}`, or with `record` what a `records` run delivers for owner
+/// `channel` (`created` with `{"action":"created","record":{"owner":…,"seq":N,"t":T}}`),
+/// so that an unfiltered run can deliver the same frames as a filtered one.
+fn event_parts(record: bool, channel: &str, seq: u64, t_ns: u64) -> (&'static str, String) {
+    match record {
+        false => ("bench", format!(r#"{{\"seq\":{seq},\"t\":{t_ns}}}"#)),
+        true => (
+            "created",
+            format!(
+                r#"{{\"action\":\"created\",\"record\":{{\"owner\":\"{channel}\",\"seq\":{seq},\"t\":{t_ns}}}}}"#
+            ),
+        ),
+    }
 }
 
 /// The path and body of one request carrying events `seqs`, all stamped `t_ns`.
@@ -214,14 +236,14 @@ fn request(ctx: &PubCtx, seqs: std::ops::Range<u64>, t_ns: u64) -> (String, Stri
             Some(records) => records.change(name(seq), seq, t_ns),
             None => (
                 format!("/apps/{}/events", ctx.app_id),
-                event_body(name(seq), seq, t_ns),
+                event_body_as(ctx.record_payload, name(seq), seq, t_ns),
             ),
         };
     }
     let items: Vec<String> = seqs
         .map(|seq| match records {
             Some(records) => records.change_json(name(seq), seq, t_ns),
-            None => batch_item(name(seq), seq, t_ns),
+            None => batch_item(ctx.record_payload, name(seq), seq, t_ns),
         })
         .collect();
     match records {
@@ -236,9 +258,10 @@ fn request(ctx: &PubCtx, seqs: std::ops::Range<u64>, t_ns: u64) -> (String, Stri
     }
 }
 
-/// One event of a `batch_events` body: the same event as [`event_body`], on one channel.
-fn batch_item(channel: &str, seq: u64, t_ns: u64) -> String {
-    format!(r#"{{"name":"bench","channel":"{channel}","data":"{{\"seq\":{seq},\"t\":{t_ns}}}"}}"#)
+/// One event of a `batch_events` body: the same event as [`event_body_as`], on one channel.
+fn batch_item(record: bool, channel: &str, seq: u64, t_ns: u64) -> String {
+    let (name, data) = event_parts(record, channel, seq, t_ns);
+    format!(r#"{{"name":"{name}","channel":"{channel}","data":"{data}"}}"#)
 }
 
 /// Publishes events from `start` until `end` at this publisher's share of the mode's rate:
@@ -313,10 +336,33 @@ mod tests {
 
     #[test]
     fn a_batch_item_carries_the_same_data_as_an_event() {
-        let item: serde_json::Value = serde_json::from_str(&batch_item("bench-0", 3, 42)).unwrap();
-        let event: serde_json::Value = serde_json::from_str(&event_body("bench-0", 3, 42)).unwrap();
-        assert_eq!(item["channel"], "bench-0");
-        assert_eq!(item["data"], event["data"]);
+        for record in [false, true] {
+            let item = batch_item(record, "bench-0", 3, 42);
+            let item: serde_json::Value = serde_json::from_str(&item).unwrap();
+            let event = event_body_as(record, "bench-0", 3, 42);
+            let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+            assert_eq!(item["channel"], "bench-0");
+            assert_eq!(
+                (&item["name"], &item["data"]),
+                (&event["name"], &event["data"])
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_payload_is_what_a_records_run_delivers() {
+        let event = event_body_as(true, "bench-7", 3, 42);
+        let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+        assert_eq!(event["name"], "created");
+        let data: serde_json::Value =
+            serde_json::from_str(event["data"].as_str().unwrap()).unwrap();
+        let expected = serde_json::json!({
+            "action": "created",
+            "record": {"owner": "bench-7", "seq": 3, "t": 42},
+        });
+        assert_eq!(data, expected);
+        let stamp = crate::client::parse_data::<serde_json::Value>(&event["data"].to_string());
+        assert_eq!(stamp, Some(expected));
     }
 
     #[test]

@@ -182,6 +182,7 @@ impl Engine {
                     scenario: scenario.clone(),
                     channel_names: self.names.clone(),
                     batch: args.batch,
+                    record_payload: args.record_payload,
                 };
                 tokio::spawn(publisher::run(ctx, p, publishers, start, end, seq_base))
             })
