@@ -199,13 +199,9 @@ pub fn accepted(result: io::Result<(u16, Vec<u8>)>, first_error: &mut Option<Str
     }
 }
 
-/// The body of event `seq` stamped `t_ns` for `channel`.
-pub fn event_body(channel: &str, seq: u64, t_ns: u64) -> String {
-    event_body_as(false, channel, seq, t_ns)
-}
-
-/// [`event_body`], or with `record` the event a `records` run delivers (see [`event_parts`]).
-fn event_body_as(record: bool, channel: &str, seq: u64, t_ns: u64) -> String {
+/// The body of event `seq` stamped `t_ns` for `channel`, or with `record` the event a
+/// `records` run delivers (see [`event_parts`]).
+fn event_body(record: bool, channel: &str, seq: u64, t_ns: u64) -> String {
     let (name, data) = event_parts(record, channel, seq, t_ns);
     format!(r#"{{"name":"{name}","channels":["{channel}"],"data":"{data}"}}"#)
 }
@@ -236,7 +232,7 @@ fn request(ctx: &PubCtx, seqs: std::ops::Range<u64>, t_ns: u64) -> (String, Stri
             Some(records) => records.change(name(seq), seq, t_ns),
             None => (
                 format!("/apps/{}/events", ctx.app_id),
-                event_body_as(ctx.record_payload, name(seq), seq, t_ns),
+                event_body(ctx.record_payload, name(seq), seq, t_ns),
             ),
         };
     }
@@ -258,7 +254,7 @@ fn request(ctx: &PubCtx, seqs: std::ops::Range<u64>, t_ns: u64) -> (String, Stri
     }
 }
 
-/// One event of a `batch_events` body: the same event as [`event_body_as`], on one channel.
+/// One event of a `batch_events` body: the same event as [`event_body`], on one channel.
 fn batch_item(record: bool, channel: &str, seq: u64, t_ns: u64) -> String {
     let (name, data) = event_parts(record, channel, seq, t_ns);
     format!(r#"{{"name":"{name}","channel":"{channel}","data":"{data}"}}"#)
@@ -324,7 +320,7 @@ mod tests {
 
     #[test]
     fn body_shape() {
-        let b = event_body("bench-0", 3, 42);
+        let b = event_body(false, "bench-0", 3, 42);
         assert_eq!(
             b,
             r#"{"name":"bench","channels":["bench-0"],"data":"{\"seq\":3,\"t\":42}"}"#
@@ -339,7 +335,7 @@ mod tests {
         for record in [false, true] {
             let item = batch_item(record, "bench-0", 3, 42);
             let item: serde_json::Value = serde_json::from_str(&item).unwrap();
-            let event = event_body_as(record, "bench-0", 3, 42);
+            let event = event_body(record, "bench-0", 3, 42);
             let event: serde_json::Value = serde_json::from_str(&event).unwrap();
             assert_eq!(item["channel"], "bench-0");
             assert_eq!(
@@ -351,7 +347,7 @@ mod tests {
 
     #[test]
     fn a_record_payload_is_what_a_records_run_delivers() {
-        let event = event_body_as(true, "bench-7", 3, 42);
+        let event = event_body(true, "bench-7", 3, 42);
         let event: serde_json::Value = serde_json::from_str(&event).unwrap();
         assert_eq!(event["name"], "created");
         let data: serde_json::Value =
