@@ -1,5 +1,6 @@
 //! Pusher protocol microbenches: parsing the client messages pusher-js really sends, encoding a
-//! channel event for a REST publish, and parsing a Node-SDK `POST /events` body.
+//! channel event for a REST publish (and its frame, in place or copied), and parsing a
+//! Node-SDK `POST /events` body.
 //!
 //! simd-json (0.17, serde API, borrowed) was measured against `parse_serde_json` on these
 //! shapes in commit aef3539 and lost on all but the presence subscribe: 2.3x slower on the
@@ -9,7 +10,9 @@
 
 use divan::{black_box, Bencher};
 use ringcast::proto::api::{parse_event, Limits};
-use ringcast::proto::pusher::{channel_event, parse_client_message};
+use ringcast::proto::pusher::{
+    channel_event, channel_event_frame, parse_client_message, text_frame,
+};
 
 fn main() {
     divan::main();
@@ -69,6 +72,34 @@ fn channel_event_encode() -> String {
         ),
         None,
     )
+}
+
+const SHIPPED: &str =
+    r#""{\"id\":1234,\"status\":\"shipped\",\"carrier\":\"DHL\",\"eta\":\"2024-06-11\"}""#;
+
+/// The frame a REST publish shares with its subscribers, as the server builds it now: the
+/// event's JSON written behind room for its header, one allocation.
+#[divan::bench]
+fn channel_event_frame_in_place() -> bytes::Bytes {
+    let data = [black_box(SHIPPED)];
+    channel_event_frame(
+        black_box("order.shipped"),
+        black_box("private-orders.1"),
+        &data,
+        None,
+    )
+}
+
+/// The same frame as before: the event's JSON, then a frame copied from it.
+#[divan::bench]
+fn channel_event_then_text_frame() -> bytes::Bytes {
+    let json = channel_event(
+        black_box("order.shipped"),
+        black_box("private-orders.1"),
+        black_box(SHIPPED),
+        None,
+    );
+    text_frame(&json)
 }
 
 /// The body the Node SDK posts for `pusher.trigger(["orders", "dashboard"], "order.shipped", …)`.
