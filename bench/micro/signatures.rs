@@ -65,51 +65,36 @@ fn verify_channel_auth_presence(bencher: Bencher) {
     });
 }
 
+const EVENTS_PATH: &str = "/apps/1/events";
+const EVENTS_BODY: &[u8] =
+    br#"{"name":"order.shipped","data":"{\"id\":1234}","channels":["orders","dashboard"]}"#;
+const NOW: u64 = 1_718_000_000;
+
+/// The parsed query of a `POST /apps/1/events` with a Node-SDK body, signed as the SDK signs.
+fn signed_events_query() -> Vec<(String, String)> {
+    let query = sign_request("POST", EVENTS_PATH, &[], EVENTS_BODY, KEY, SECRET, NOW);
+    parse_query(&query).expect("signed query parses")
+}
+
 /// `POST /apps/1/events` with a Node-SDK body, verified from the already-parsed query.
 #[divan::bench]
 fn verify_request_post_events(bencher: Bencher) {
-    let path = "/apps/1/events";
-    let body =
-        br#"{"name":"order.shipped","data":"{\"id\":1234}","channels":["orders","dashboard"]}"#;
-    let now = 1_718_000_000;
-    let query = sign_request("POST", path, &[], body, KEY, SECRET, now);
-    let params = parse_query(&query).expect("signed query parses");
-    assert!(verify_request("POST", path, &params, body, KEY, SECRET, now).is_ok());
-    bencher.bench(|| {
-        verify_request(
-            "POST",
-            path,
-            black_box(&params),
-            black_box(body),
-            KEY,
-            SECRET,
-            now,
-        )
-        .is_ok()
-    });
+    let params = signed_events_query();
+    let check = |params: &[(String, String)], body: &[u8]| {
+        verify_request("POST", EVENTS_PATH, params, body, KEY, SECRET, NOW).is_ok()
+    };
+    assert!(check(&params, EVENTS_BODY));
+    bencher.bench(|| check(black_box(&params), black_box(EVENTS_BODY)));
 }
 
 /// The same check as the server makes it: with the app's secret made a `SigningKey` once.
 #[divan::bench]
 fn verify_signed_post_events(bencher: Bencher) {
-    let path = "/apps/1/events";
-    let body =
-        br#"{"name":"order.shipped","data":"{\"id\":1234}","channels":["orders","dashboard"]}"#;
-    let now = 1_718_000_000;
-    let query = sign_request("POST", path, &[], body, KEY, SECRET, now);
-    let params = parse_query(&query).expect("signed query parses");
+    let params = signed_events_query();
     let key = SigningKey::new(SECRET);
-    assert!(verify_signed("POST", path, &params, body, KEY, &key, now).is_ok());
-    bencher.bench(|| {
-        verify_signed(
-            "POST",
-            path,
-            black_box(&params),
-            black_box(body),
-            KEY,
-            &key,
-            now,
-        )
-        .is_ok()
-    });
+    let check = |params: &[(String, String)], body: &[u8]| {
+        verify_signed("POST", EVENTS_PATH, params, body, KEY, &key, NOW).is_ok()
+    };
+    assert!(check(&params, EVENTS_BODY));
+    bencher.bench(|| check(black_box(&params), black_box(EVENTS_BODY)));
 }
